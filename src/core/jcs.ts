@@ -1,0 +1,45 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme: sorted keys (by UTF-16 code units), no whitespace,
+ * ECMAScript number and string serialization. Rejects what JSON cannot carry exactly:
+ * non-finite numbers, lone surrogates, undefined, functions, bigints, symbols.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function canonicalJson(value: unknown): string {
+  return serialize(value, '$');
+}
+
+function serialize(value: unknown, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} is not a JSON number`);
+      return JSON.stringify(value); // ECMAScript Number serialization, as RFC 8785 requires (-0 -> 0)
+    case 'string':
+      return serializeString(value, path);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((v, i) => serialize(v, `${path}[${i}]`)).join(',')}]`;
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw new TypeError(`${path}: not a plain object`);
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort(); // default sort compares UTF-16 code units, as RFC 8785 says
+      const parts: string[] = [];
+      for (const key of keys) {
+        parts.push(`${serializeString(key, path)}:${serialize(obj[key], `${path}.${key}`)}`);
+      }
+      return `{${parts.join(',')}}`;
+    }
+    default:
+      throw new TypeError(`${path}: ${typeof value} is not JSON`);
+  }
+}
+
+function serializeString(s: string, path: string): string {
+  if (LONE_SURROGATE.test(s)) throw new TypeError(`${path}: string holds a lone UTF-16 surrogate`);
+  return JSON.stringify(s);
+}
