@@ -1,0 +1,77 @@
+/**
+ * Opens the database behind every store: embedded SQLite by default, PostgreSQL when a
+ * DATABASE_URL is given. One Kysely query layer serves both; migrations run at open.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
+import type { Database } from './schema.ts';
+import * as initial from './migrations/001-initial.ts';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  /** Where it lives, with any password removed: for logs. */
+  location: string;
+  close(): Promise<void>;
+}
+
+/** Versioned, forward-only. Add new ones at the end; never edit a released one. */
+const MIGRATIONS: Record<string, Migration> = {
+  '001-initial': initial,
+};
+
+export async function openDatabase(opts: {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+}): Promise<OpenDatabase> {
+  const opened = opts.databaseUrl ? openPostgres(opts.databaseUrl) : openSqlite(opts.dataDir);
+  try {
+    await migrate(opened.db);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  return opened;
+}
+
+function openSqlite(dataDir: string): OpenDatabase {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'proofmark.sqlite');
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: a record acknowledged to a merchant survives power loss, not only a crash of the process.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}
+
+// Counts, batch ids and block numbers fit in a JS number; read int8 as one rather than as a string.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+function openPostgres(url: string): OpenDatabase {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const parsed = new URL(url);
+  parsed.password = '';
+  return { db, dialect: 'postgres', location: parsed.toString(), close: () => db.destroy() };
+}
+
+async function migrate(db: Kysely<Database>): Promise<void> {
+  // Kysely's migrator takes a lock (an advisory lock on PostgreSQL), so instances starting at once
+  // apply each migration exactly once.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(
+      `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error)?.message ?? error}`,
+    );
+  }
+}
