@@ -1,0 +1,228 @@
+/**
+ * Merchant admission and discipline. A merchant starts `pending`, becomes `verified` when the
+ * operator records evidence of its authorisation (hashes of documents such as a publisher's reseller
+ * letter), gets one recorded warning at its first strike and is suspended at its second.
+ */
+import type { Selectable } from 'kysely';
+import type { MerchantsTable } from '../storage/schema.ts';
+import { iso, isUniqueViolation, type ServiceContext } from './context.ts';
+import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
+import { newApiKey, randomId, sha256Hex } from './random.ts';
+
+export type Merchant = Selectable<MerchantsTable>;
+
+export const STRIKES_TO_SUSPEND = 2;
+
+export interface Evidence {
+  description: string;
+  sha256: string;
+}
+
+export interface MerchantProfile {
+  id: string;
+  name: string;
+  status: Merchant['status'];
+  createdAt: string;
+  verifiedSince: string | null;
+  suspendedSince: string | null;
+  strikes: Array<{ number: number; reason: string; at: string }>;
+  evidence: Array<{ description: string; sha256: string; addedAt: string }>;
+}
+
+export async function createMerchant(
+  ctx: ServiceContext,
+  input: { name: string; contactEmail?: string | undefined },
+): Promise<{ merchant: Merchant; apiKey: string }> {
+  const merchant: Merchant = {
+    id: randomId(),
+    name: input.name,
+    contact_email: input.contactEmail ?? null,
+    status: 'pending',
+    created_at: iso(ctx),
+    verified_at: null,
+    suspended_at: null,
+  };
+  const key = newApiKey();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.insertInto('merchants').values(merchant).execute();
+    await trx
+      .insertInto('api_keys')
+      .values({
+        key_hash: key.hash,
+        merchant_id: merchant.id,
+        created_at: merchant.created_at,
+        revoked_at: null,
+      })
+      .execute();
+  });
+  return { merchant, apiKey: key.key };
+}
+
+export async function getMerchant(ctx: ServiceContext, id: string): Promise<Merchant> {
+  const merchant = await ctx.db.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
+  return merchant;
+}
+
+export async function merchantProfile(ctx: ServiceContext, id: string): Promise<MerchantProfile> {
+  const merchant = await getMerchant(ctx, id);
+  const [strikes, evidence] = await Promise.all([
+    ctx.db
+      .selectFrom('merchant_strikes')
+      .selectAll()
+      .where('merchant_id', '=', id)
+      .orderBy('number')
+      .execute(),
+    ctx.db
+      .selectFrom('merchant_evidence')
+      .selectAll()
+      .where('merchant_id', '=', id)
+      .orderBy('position')
+      .execute(),
+  ]);
+  return {
+    id: merchant.id,
+    name: merchant.name,
+    status: merchant.status,
+    createdAt: merchant.created_at,
+    verifiedSince: merchant.verified_at,
+    suspendedSince: merchant.suspended_at,
+    strikes: strikes.map((s) => ({ number: s.number, reason: s.reason, at: s.created_at })),
+    evidence: evidence.map((e) => ({ description: e.description, sha256: e.sha256, addedAt: e.added_at })),
+  };
+}
+
+/** Records the evidence and marks the merchant verified. A suspended merchant stays suspended. */
+export async function verifyMerchant(
+  ctx: ServiceContext,
+  id: string,
+  evidence: Evidence[],
+): Promise<MerchantProfile> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const merchant = await trx.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
+    if (merchant.status === 'suspended') {
+      throw conflict('merchant_suspended', 'a suspended merchant cannot be verified again');
+    }
+    const last = await trx
+      .selectFrom('merchant_evidence')
+      .select((eb) => eb.fn.max('position').as('max'))
+      .where('merchant_id', '=', id)
+      .executeTakeFirst();
+    const start = Number(last?.max ?? 0);
+    const now = iso(ctx);
+    await trx
+      .insertInto('merchant_evidence')
+      .values(
+        evidence.map((e, i) => ({
+          merchant_id: id,
+          position: start + i + 1,
+          description: e.description,
+          sha256: e.sha256.toLowerCase(),
+          added_at: now,
+        })),
+      )
+      .execute();
+    if (merchant.status === 'pending') {
+      await trx
+        .updateTable('merchants')
+        .set({ status: 'verified', verified_at: now })
+        .where('id', '=', id)
+        .execute();
+    }
+  });
+  return merchantProfile(ctx, id);
+}
+
+/** The first strike is a warning; the second suspends the merchant and disables its keys. */
+export async function strikeMerchant(
+  ctx: ServiceContext,
+  id: string,
+  reason: string,
+): Promise<MerchantProfile> {
+  try {
+    await ctx.db.transaction().execute(async (trx) => {
+      const merchant = await trx.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
+      if (merchant.status === 'suspended')
+        throw conflict('merchant_suspended', 'the merchant is already suspended');
+      const count = await trx
+        .selectFrom('merchant_strikes')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('merchant_id', '=', id)
+        .executeTakeFirstOrThrow();
+      const number = Number(count.n) + 1;
+      const now = iso(ctx);
+      // The (merchant_id, number) key makes two racing strikes take numbers 1 and 2, never 1 twice.
+      await trx
+        .insertInto('merchant_strikes')
+        .values({ merchant_id: id, number, reason, created_at: now })
+        .execute();
+      if (number >= STRIKES_TO_SUSPEND) {
+        await trx
+          .updateTable('merchants')
+          .set({ status: 'suspended', suspended_at: now })
+          .where('id', '=', id)
+          .execute();
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: now })
+          .where('merchant_id', '=', id)
+          .where('revoked_at', 'is', null)
+          .execute();
+      }
+    });
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw conflict('concurrent_strike', 'another strike was recorded at the same time; retry');
+    throw err;
+  }
+  return merchantProfile(ctx, id);
+}
+
+/** Issues a new key and revokes the old ones. */
+export async function rotateKey(
+  ctx: ServiceContext,
+  id: string,
+): Promise<{ merchant: Merchant; apiKey: string }> {
+  const key = newApiKey();
+  const merchant = await ctx.db.transaction().execute(async (trx) => {
+    const merchant = await trx.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
+    if (merchant.status === 'suspended')
+      throw conflict('merchant_suspended', 'a suspended merchant gets no keys');
+    const now = iso(ctx);
+    await trx
+      .updateTable('api_keys')
+      .set({ revoked_at: now })
+      .where('merchant_id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await trx
+      .insertInto('api_keys')
+      .values({ key_hash: key.hash, merchant_id: id, created_at: now, revoked_at: null })
+      .execute();
+    return merchant;
+  });
+  return { merchant, apiKey: key.key };
+}
+
+/** The merchant behind a bearer key: 401 for an unknown or revoked key, 403 unless verified. */
+export async function authenticateMerchant(ctx: ServiceContext, apiKey: string): Promise<Merchant> {
+  const row = await ctx.db
+    .selectFrom('api_keys')
+    .innerJoin('merchants', 'merchants.id', 'api_keys.merchant_id')
+    .selectAll('merchants')
+    .select('api_keys.revoked_at')
+    .where('api_keys.key_hash', '=', sha256Hex(apiKey))
+    .executeTakeFirst();
+  if (!row || row.revoked_at !== null) throw unauthorized('unknown or revoked API key');
+  const { revoked_at: _revoked, ...merchant } = row;
+  if (merchant.status !== 'verified') {
+    throw forbidden(
+      `merchant_${merchant.status}`,
+      `merchant is ${merchant.status}: only verified merchants may write`,
+    );
+  }
+  return merchant;
+}

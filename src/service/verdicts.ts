@@ -1,0 +1,123 @@
+/**
+ * What a consumer is told when they scan an item's code. `genuine` needs the issuance to be in a
+ * final batch whose root was read back from the chain, and the stored proof to reach that root.
+ */
+import type { Logger } from 'pino';
+import { processProof, secretCommitment, type Hex } from '../core/index.ts';
+import type { AnchorChain } from '../chain/registry.ts';
+import { proofFromStore } from './batches.ts';
+import { iso, type ServiceContext } from './context.ts';
+import { getMerchant, type Merchant } from './merchants.ts';
+import {
+  anchorStatusOf,
+  findRecord,
+  getRecord,
+  recordEvents,
+  type EventWithBatch,
+  type RecordRow,
+} from './records.ts';
+
+export const VERDICTS = [
+  'genuine',
+  'pending',
+  'revoked',
+  'merchant_suspended',
+  'not_found',
+  'invalid',
+] as const;
+export type VerdictWord = (typeof VERDICTS)[number];
+
+/** Past this many scans a page warns that the code may have been copied. */
+export const SUSPICIOUS_SCANS = 20;
+
+export interface ScanStats {
+  count: number;
+  firstAt: string | null;
+  suspicious: boolean;
+}
+
+export interface Verdict {
+  verdict: VerdictWord;
+  recordId: string;
+  reason: string;
+  record?: RecordRow;
+  merchant?: Merchant;
+  events?: EventWithBatch[];
+  scans?: ScanStats;
+}
+
+export async function verdictFor(
+  ctx: ServiceContext,
+  chain: AnchorChain,
+  log: Logger,
+  recordId: string,
+  opts: { countScan: boolean },
+): Promise<Verdict> {
+  const record = await findRecord(ctx, recordId);
+  if (!record) return { verdict: 'not_found', recordId, reason: 'no item was registered under this code' };
+  const [merchant, events, scans] = await Promise.all([
+    getMerchant(ctx, record.merchant_id),
+    recordEvents(ctx, recordId),
+    opts.countScan ? countScan(ctx, recordId) : scanStats(ctx, recordId),
+  ]);
+  const base = { recordId, record, merchant, events, scans };
+  if (merchant.status === 'suspended') {
+    return {
+      ...base,
+      verdict: 'merchant_suspended',
+      reason: 'the merchant that issued this item is suspended',
+    };
+  }
+  if (record.state !== 'active') {
+    return { ...base, verdict: 'revoked', reason: `the item was ${record.state}` };
+  }
+  const issuance = events[0]!;
+  if (anchorStatusOf(issuance.batch_status) !== 'final') {
+    return { ...base, verdict: 'pending', reason: 'the issuance is not yet anchored and final on chain' };
+  }
+  const chainRoot = (issuance.chain_root as Hex | null) ?? (await chain.rootOf(issuance.batch_id!));
+  const proof = await proofFromStore(
+    ctx,
+    issuance.batch_id!,
+    issuance.batch_leaf_count!,
+    issuance.leaf_index!,
+  );
+  if (processProof(issuance.leaf as Hex, proof) !== chainRoot) {
+    log.error({ recordId, batchId: issuance.batch_id }, 'stored proof does not reach the root on chain');
+    return { ...base, verdict: 'invalid', reason: 'the stored proof does not match the root on chain' };
+  }
+  return {
+    ...base,
+    verdict: 'genuine',
+    reason: 'issued by a merchant in good standing and anchored on chain',
+  };
+}
+
+async function countScan(ctx: ServiceContext, recordId: string): Promise<ScanStats> {
+  const now = iso(ctx);
+  await ctx.db
+    .insertInto('scans')
+    .values({ record_id: recordId, count: 1, first_at: now, last_at: now })
+    .onConflict((oc) =>
+      oc.column('record_id').doUpdateSet((eb) => ({ count: eb('scans.count', '+', 1), last_at: now })),
+    )
+    .execute();
+  return scanStats(ctx, recordId);
+}
+
+async function scanStats(ctx: ServiceContext, recordId: string): Promise<ScanStats> {
+  const row = await ctx.db
+    .selectFrom('scans')
+    .selectAll()
+    .where('record_id', '=', recordId)
+    .executeTakeFirst();
+  const count = row?.count ?? 0;
+  return { count, firstAt: row?.first_at ?? null, suspicious: count > SUSPICIOUS_SCANS };
+}
+
+/** Whether `secret` is the one the record was registered with. */
+export async function checkSecret(ctx: ServiceContext, recordId: string, secret: string): Promise<boolean> {
+  const record = await getRecord(ctx, recordId);
+  if (!record.secret_salt || !record.secret_commitment) return false;
+  return secretCommitment(secret, record.secret_salt as Hex) === record.secret_commitment;
+}
