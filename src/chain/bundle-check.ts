@@ -1,0 +1,54 @@
+/**
+ * The second half of verifying a bundle: the pure checks (src/core/verify.ts), then the chain named
+ * in the bundle: same chain id, the root anchored under the batch id, and enough confirmations.
+ */
+import { verifyBundle, type BundleFailure, type ProofBundleV1 } from '../core/index.ts';
+import type { AnchorChain } from './registry.ts';
+
+export type ChainFailure = 'chain_id_mismatch' | 'contract_mismatch' | 'root_not_on_chain' | 'not_final';
+
+export type ChainVerdict =
+  | { valid: true; bundle: ProofBundleV1; confirmations: number; blockNumber: number }
+  | { valid: false; failure: BundleFailure | ChainFailure; reason: string };
+
+export async function verifyBundleOnChain(
+  chain: AnchorChain,
+  value: unknown,
+  minConfirmations: number,
+): Promise<ChainVerdict> {
+  const pure = verifyBundle(value);
+  if (!pure.valid) return pure;
+  const { bundle } = pure;
+  if (bundle.anchor.chainId !== chain.chainId) {
+    return fail(
+      'chain_id_mismatch',
+      `bundle names chain ${bundle.anchor.chainId}, the RPC serves chain ${chain.chainId}`,
+    );
+  }
+  if (bundle.anchor.contract.toLowerCase() !== chain.contract.toLowerCase()) {
+    return fail(
+      'contract_mismatch',
+      `bundle names contract ${bundle.anchor.contract}, not ${chain.contract}`,
+    );
+  }
+  const onChain = await chain.rootOf(bundle.batchId!);
+  if (onChain !== bundle.root) {
+    return fail(
+      'root_not_on_chain',
+      `batch ${bundle.batchId} root on chain is ${onChain}, bundle says ${bundle.root}`,
+    );
+  }
+  // Depth comes from the BatchAnchored event, not the bundle's txHash: a replayed development chain
+  // (or a re-anchor after a reorg) may hold the same root in another transaction.
+  const event = await chain.findAnchor(bundle.batchId!);
+  if (!event) return fail('root_not_on_chain', `no BatchAnchored event for batch ${bundle.batchId}`);
+  const confirmations = (await chain.headNumber()) - event.blockNumber + 1;
+  if (confirmations < minConfirmations) {
+    return fail('not_final', `anchored ${confirmations} block(s) deep; ${minConfirmations} required`);
+  }
+  return { valid: true, bundle, confirmations, blockNumber: event.blockNumber };
+}
+
+function fail(failure: ChainFailure, reason: string): ChainVerdict {
+  return { valid: false, failure, reason };
+}

@@ -1,0 +1,131 @@
+/**
+ * The AnchorRegistry contract seen through ethers' JSON-RPC provider: the same code path for the
+ * embedded development chain and for any real EVM chain.
+ */
+import { Contract, Interface, JsonRpcProvider, Wallet, type Log } from 'ethers';
+import artifact from './artifacts/AnchorRegistry.json' with { type: 'json' };
+import type { Hex } from '../core/index.ts';
+
+export const registryAbi = new Interface(artifact.abi);
+export const registryBytecode = artifact.bytecode as Hex;
+
+export interface AnchorEvent {
+  batchId: number;
+  root: Hex;
+  leafCount: number;
+  txHash: Hex;
+  blockNumber: number;
+  blockHash: Hex;
+}
+
+export interface TxReceipt {
+  status: 'success' | 'reverted';
+  blockNumber: number;
+  blockHash: Hex;
+}
+
+/** What the batcher and the verifiers need from a chain; tests wrap it to inject failures. */
+export interface AnchorChain {
+  readonly chainId: number;
+  readonly contract: Hex;
+  nextBatchId(): Promise<number>;
+  rootOf(batchId: number): Promise<Hex>;
+  headNumber(): Promise<number>;
+  blockHash(blockNumber: number): Promise<Hex | null>;
+  /** Signs an anchor transaction without sending it, so it can be saved first. */
+  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<{ rawTx: Hex; txHash: Hex }>;
+  /** Sends a signed transaction; sending one the node already knows is not an error. */
+  broadcast(rawTx: Hex): Promise<void>;
+  receipt(txHash: Hex): Promise<TxReceipt | null>;
+  /** The BatchAnchored event of `batchId`, found by its indexed id, or null. */
+  findAnchor(batchId: number): Promise<AnchorEvent | null>;
+  anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]>;
+  close(): void;
+}
+
+export async function connectRegistry(opts: {
+  rpcUrl: string;
+  contract: string;
+  anchorerKey?: string | undefined;
+  pollMs?: number;
+}): Promise<AnchorChain> {
+  const provider = new JsonRpcProvider(opts.rpcUrl, undefined, {
+    staticNetwork: true,
+    pollingInterval: opts.pollMs ?? 1000,
+  });
+  const chainId = Number((await provider.getNetwork()).chainId);
+  const code = await provider.getCode(opts.contract);
+  if (code === '0x') {
+    provider.destroy();
+    throw new Error(`no contract at ${opts.contract} on chain ${chainId}`);
+  }
+  const wallet = opts.anchorerKey ? new Wallet(opts.anchorerKey, provider) : undefined;
+  const registry = new Contract(opts.contract, registryAbi, provider);
+  const contract = opts.contract.toLowerCase() as Hex;
+
+  const toEvent = (log: Log): AnchorEvent => {
+    const parsed = registryAbi.parseLog(log)!;
+    return {
+      batchId: Number(parsed.args[0]),
+      root: (parsed.args[1] as string).toLowerCase() as Hex,
+      leafCount: Number(parsed.args[2]),
+      txHash: log.transactionHash as Hex,
+      blockNumber: log.blockNumber,
+      blockHash: log.blockHash as Hex,
+    };
+  };
+  const topic = registryAbi.getEvent('BatchAnchored')!.topicHash;
+
+  return {
+    chainId,
+    contract,
+    nextBatchId: async () => Number(await registry.getFunction('nextBatchId')()),
+    rootOf: async (batchId) =>
+      ((await registry.getFunction('rootOf')(batchId)) as string).toLowerCase() as Hex,
+    headNumber: () => provider.getBlockNumber(),
+    blockHash: async (n) => ((await provider.getBlock(n))?.hash as Hex | undefined) ?? null,
+    async signAnchor(batchId, root, leafCount) {
+      if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
+      const request = await wallet.populateTransaction({
+        to: opts.contract,
+        data: registryAbi.encodeFunctionData('anchor', [batchId, root, leafCount]),
+      });
+      const rawTx = (await wallet.signTransaction(request)) as Hex;
+      const { Transaction } = await import('ethers');
+      return { rawTx, txHash: Transaction.from(rawTx).hash as Hex };
+    },
+    async broadcast(rawTx) {
+      try {
+        await provider.broadcastTransaction(rawTx);
+      } catch (err) {
+        const msg = String((err as Error).message).toLowerCase();
+        if (msg.includes('already known') || msg.includes('known transaction')) return;
+        throw err;
+      }
+    },
+    async receipt(txHash) {
+      const r = await provider.getTransactionReceipt(txHash);
+      if (!r) return null;
+      return {
+        status: r.status === 1 ? 'success' : 'reverted',
+        blockNumber: r.blockNumber,
+        blockHash: r.blockHash as Hex,
+      };
+    },
+    async findAnchor(batchId) {
+      const logs = await provider.getLogs({
+        address: opts.contract,
+        topics: [topic, `0x${batchId.toString(16).padStart(64, '0')}`],
+        fromBlock: 0,
+        toBlock: 'latest',
+      });
+      const last = logs.at(-1);
+      return last ? toEvent(last) : null;
+    },
+    async anchorEvents(fromBlock, toBlock) {
+      const logs = await provider.getLogs({ address: opts.contract, topics: [topic], fromBlock, toBlock });
+      return logs.map(toEvent);
+    },
+    close: () => provider.destroy(),
+  };
+}
