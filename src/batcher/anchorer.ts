@@ -1,0 +1,181 @@
+/**
+ * Moves sealed batches onto the chain: sealed -> submitted -> anchored -> final. Each state is saved
+ * before the step that depends on it (the signed transaction is saved before it is broadcast), so a
+ * crash anywhere resumes without anchoring a batch id twice; the contract's ordering is the last guard.
+ */
+import type { Kysely, Updateable } from 'kysely';
+import type { Logger } from 'pino';
+import type { AnchorChain } from '../chain/registry.ts';
+import type { Hex } from '../core/index.ts';
+import type { BatchRow } from '../service/batches.ts';
+import type { BatchesTable, Database } from '../storage/schema.ts';
+import { ANCHORER_LEASE, type Lease } from './lease.ts';
+
+/** The chain holds a different root for a batch id than the database: anchoring must stop. */
+export class AnchorConflictError extends Error {
+  override name = 'AnchorConflictError';
+}
+
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+export interface AnchorerDeps {
+  db: Kysely<Database>;
+  chain: AnchorChain;
+  lease: Lease;
+  confirmations: number;
+  log: Logger;
+  now(): Date;
+}
+
+/** Advances every unfinished batch by as many steps as it can take now; returns how many moved. */
+export async function advanceBatches(deps: AnchorerDeps): Promise<number> {
+  const open = await deps.db
+    .selectFrom('batches')
+    .selectAll()
+    .where('status', '!=', 'final')
+    .orderBy('id')
+    .execute();
+  let moved = 0;
+  for (const batch of open) {
+    // Only the lowest batch not yet on chain may be sent: ids are gapless on the contract.
+    if (batch.status === 'sealed' || batch.status === 'submitted') {
+      if (open.some((b) => b.id < batch.id && (b.status === 'sealed' || b.status === 'submitted'))) continue;
+    }
+    if (await advance(deps, batch)) moved++;
+  }
+  return moved;
+}
+
+async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
+  const { chain, log } = deps;
+  switch (batch.status) {
+    case 'sealed': {
+      const next = await chain.nextBatchId();
+      if (next > batch.id) return adoptChainAnchor(deps, batch);
+      if (next < batch.id) {
+        log.warn({ batchId: batch.id, chainNext: next }, 'an earlier batch is not on chain yet');
+        return false;
+      }
+      const { rawTx, txHash } = await chain.signAnchor(batch.id, batch.root as Hex, batch.leaf_count);
+      await save(deps, batch, { status: 'submitted', raw_tx: rawTx, tx_hash: txHash });
+      log.info(
+        { batchId: batch.id, txHash, leaves: batch.leaf_count },
+        'anchor transaction saved; broadcasting',
+      );
+      await chain.broadcast(rawTx);
+      return true;
+    }
+    case 'submitted': {
+      const receipt = await chain.receipt(batch.tx_hash as Hex);
+      if (receipt?.status === 'success') {
+        return markAnchored(deps, batch, batch.tx_hash as Hex, receipt.blockNumber, receipt.blockHash);
+      }
+      if ((await chain.nextBatchId()) > batch.id) return adoptChainAnchor(deps, batch);
+      if (receipt?.status === 'reverted') {
+        log.warn(
+          { batchId: batch.id, txHash: batch.tx_hash },
+          'anchor transaction reverted; will sign again',
+        );
+        await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
+        return true;
+      }
+      try {
+        await chain.broadcast(batch.raw_tx as Hex); // idempotent: the node may simply not have it
+      } catch (err) {
+        // Typically "nonce too low": the nonce went to another transaction. Sign afresh.
+        log.warn({ batchId: batch.id, err: (err as Error).message }, 'rebroadcast refused; will sign again');
+        await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
+        return true;
+      }
+      return false;
+    }
+    case 'anchored': {
+      const canonical = await chain.blockHash(batch.block_number!);
+      if (canonical !== batch.block_hash) {
+        log.warn(
+          { batchId: batch.id, block: batch.block_number },
+          'anchor block left the canonical chain; re-anchoring',
+        );
+        await save(deps, batch, {
+          status: 'submitted',
+          block_number: null,
+          block_hash: null,
+          anchored_at: null,
+        });
+        return true;
+      }
+      const head = await chain.headNumber();
+      if (head - batch.block_number! + 1 < deps.confirmations) return false;
+      const chainRoot = await chain.rootOf(batch.id);
+      if (chainRoot !== batch.root) {
+        throw new AnchorConflictError(
+          `batch ${batch.id}: chain root ${chainRoot} differs from stored ${batch.root}`,
+        );
+      }
+      await save(deps, batch, { status: 'final', final_at: deps.now().toISOString(), chain_root: chainRoot });
+      log.info({ batchId: batch.id, block: batch.block_number }, 'batch final');
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** The chain already holds this batch id (our own send before a crash, or a racing instance's). */
+async function adoptChainAnchor(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
+  const event = await deps.chain.findAnchor(batch.id);
+  if (!event || event.root !== batch.root) {
+    throw new AnchorConflictError(
+      `batch ${batch.id} is anchored on chain with root ${event?.root ?? 'unknown'}, but the database holds ${batch.root}`,
+    );
+  }
+  deps.log.info({ batchId: batch.id, txHash: event.txHash }, 'batch found already anchored on chain');
+  return markAnchored(deps, { ...batch, raw_tx: null }, event.txHash, event.blockNumber, event.blockHash);
+}
+
+async function markAnchored(
+  deps: AnchorerDeps,
+  batch: BatchRow,
+  txHash: Hex,
+  blockNumber: number,
+  blockHash: Hex,
+): Promise<boolean> {
+  await save(deps, batch, {
+    status: 'anchored',
+    tx_hash: txHash,
+    raw_tx: batch.raw_tx,
+    block_number: blockNumber,
+    block_hash: blockHash,
+    anchored_at: deps.now().toISOString(),
+  });
+  deps.log.info({ batchId: batch.id, txHash, block: blockNumber }, 'batch anchored');
+  return true;
+}
+
+/** A state change, only if the batch is still in the state we read and we still hold the lease. */
+async function save(deps: AnchorerDeps, batch: BatchRow, change: Updateable<BatchesTable>): Promise<void> {
+  const token = deps.lease.token;
+  if (token === null) throw new LeaseLostError('not the leader');
+  const result = await deps.db
+    .updateTable('batches')
+    .set(change)
+    .where('id', '=', batch.id)
+    .where('status', '=', batch.status)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('leases')
+          .select('name')
+          .where('name', '=', ANCHORER_LEASE)
+          .where('holder', '=', deps.lease.holder)
+          .where('token', '=', token),
+      ),
+    )
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) {
+    deps.lease.abandon();
+    throw new LeaseLostError(`batch ${batch.id}: lease lost or batch changed under us; stepping down`);
+  }
+}

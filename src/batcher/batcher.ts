@@ -1,0 +1,163 @@
+/**
+ * The batching loop. Every instance runs one; only the lease holder seals and anchors. A batch is
+ * sealed when BATCH_MAX_LEAVES events wait or the oldest has waited BATCH_MAX_AGE_MS. RPC failures
+ * back off exponentially while the API keeps accepting records.
+ */
+import type { Logger } from 'pino';
+import type { AnchorChain } from '../chain/registry.ts';
+import { sealBatch, type BatchRow } from '../service/batches.ts';
+import type { ServiceContext } from '../service/context.ts';
+import { advanceBatches, AnchorConflictError, LeaseLostError } from './anchorer.ts';
+import type { Lease } from './lease.ts';
+
+export interface BatcherOptions {
+  ctx: ServiceContext;
+  chain: AnchorChain;
+  lease: Lease;
+  confirmations: number;
+  maxLeaves: number;
+  maxAgeMs: number;
+  /** How often an idle loop looks for work. */
+  tickMs: number;
+  log: Logger;
+}
+
+export interface BatcherStatus {
+  leader: boolean;
+  halted: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+export class Batcher {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+  private failures = 0;
+  private lastError: string | null = null;
+  private halted: string | null = null;
+
+  constructor(private readonly opts: BatcherOptions) {}
+
+  get status(): BatcherStatus {
+    return {
+      leader: this.opts.lease.token !== null,
+      halted: this.halted,
+      lastError: this.lastError,
+      consecutiveFailures: this.failures,
+    };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops the loop, waits for a step in flight, and hands the lease on. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.opts.lease.release().catch(() => {});
+  }
+
+  /** Asks for a tick soon: new records arrived or an operator asked for a seal. */
+  kick(): void {
+    if (!this.stopped && !this.running) this.schedule(0);
+  }
+
+  /** Seals everything pending now, in as many batches as BATCH_MAX_LEAVES needs. */
+  async sealNow(): Promise<BatchRow[]> {
+    const sealed: BatchRow[] = [];
+    for (let batch = await sealBatch(this.opts.ctx, this.opts.maxLeaves); batch;) {
+      sealed.push(batch);
+      batch = await sealBatch(this.opts.ctx, this.opts.maxLeaves);
+    }
+    this.kick();
+    return sealed;
+  }
+
+  /** One pass: take or renew the lease; if leading, seal what is due and advance open batches. */
+  async tick(): Promise<void> {
+    const { lease, log } = this.opts;
+    if (!(await lease.acquire())) return;
+    if (this.halted) return;
+    await this.sealIfDue();
+    try {
+      while ((await advanceBatches(this.deps())) > 0) {
+        if (this.stopped) return;
+      }
+    } catch (err) {
+      if (err instanceof AnchorConflictError) {
+        this.halted = err.message;
+        log.error({ err }, 'anchoring halted: the chain disagrees with the database');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private deps() {
+    const { ctx, chain, lease, confirmations, log } = this.opts;
+    return { db: ctx.db, chain, lease, confirmations, log, now: ctx.now };
+  }
+
+  private async sealIfDue(): Promise<void> {
+    const { ctx, maxLeaves, maxAgeMs, log } = this.opts;
+    for (;;) {
+      const oldest = await ctx.db
+        .selectFrom('events')
+        .select('created_at')
+        .where('batch_id', 'is', null)
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst();
+      if (!oldest) return;
+      const full = await ctx.db
+        .selectFrom('events')
+        .select('record_id')
+        .where('batch_id', 'is', null)
+        .limit(1)
+        .offset(maxLeaves - 1)
+        .executeTakeFirst();
+      const age = ctx.now().getTime() - Date.parse(oldest.created_at);
+      if (!full && age < maxAgeMs) return;
+      const batch = await sealBatch(ctx, maxLeaves);
+      if (!batch) return;
+      log.info({ batchId: batch.id, leaves: batch.leaf_count, root: batch.root }, 'batch sealed');
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.tick()
+        .then(() => {
+          this.failures = 0;
+          this.lastError = null;
+        })
+        .catch((err: Error) => {
+          this.failures++;
+          this.lastError = err.message;
+          const level = err instanceof LeaseLostError ? 'warn' : this.failures > 3 ? 'error' : 'warn';
+          this.opts.log[level](
+            { err: err.message, failures: this.failures },
+            'batcher step failed; will retry',
+          );
+        })
+        .finally(() => {
+          this.running = null;
+          const backoff =
+            this.failures === 0
+              ? this.opts.tickMs
+              : Math.min(MAX_BACKOFF_MS, this.opts.tickMs * 2 ** this.failures);
+          this.schedule(backoff);
+        });
+    }, delayMs);
+  }
+}
