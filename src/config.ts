@@ -1,0 +1,133 @@
+/**
+ * Settings, all from the environment, validated at start: a bad value stops the process with a
+ * message naming the variable. Defaults run the whole thing on a bare machine.
+ */
+
+export interface Config {
+  port: number;
+  host: string;
+  publicBaseUrl: string;
+  dataDir: string;
+  /** Unset: embedded SQLite in dataDir. */
+  databaseUrl: string | undefined;
+  /** Set only for a real chain; unset: the embedded development chain. */
+  chain:
+    | { kind: 'dev'; port: number }
+    | { kind: 'rpc'; rpcUrl: string; contract: string; anchorerKey: string; publishRpcUrl: boolean };
+  confirmations: number;
+  adminToken: string | undefined;
+  batchMaxLeaves: number;
+  batchMaxAgeMs: number;
+  chainPollMs: number;
+  leaseMs: number;
+  explorerUrl: string | undefined;
+  logLevel: string;
+  bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const host = str(env, 'HOST') ?? '127.0.0.1';
+  const rpcUrl = str(env, 'RPC_URL');
+  const contract = str(env, 'ANCHOR_CONTRACT');
+  const anchorerKey = str(env, 'ANCHORER_PRIVATE_KEY');
+  const realChain = [rpcUrl, contract, anchorerKey].some((v) => v !== undefined);
+  if (realChain) {
+    for (const [name, value] of [
+      ['RPC_URL', rpcUrl],
+      ['ANCHOR_CONTRACT', contract],
+      ['ANCHORER_PRIVATE_KEY', anchorerKey],
+    ] as const) {
+      if (value === undefined)
+        throw new ConfigError(
+          `${name} is required when any of RPC_URL, ANCHOR_CONTRACT, ANCHORER_PRIVATE_KEY is set`,
+        );
+    }
+    url('RPC_URL', rpcUrl!);
+    if (!/^0x[0-9a-fA-F]{40}$/.test(contract!))
+      throw new ConfigError('ANCHOR_CONTRACT must be a 0x-prefixed 20-byte address');
+    if (!/^(0x)?[0-9a-fA-F]{64}$/.test(anchorerKey!)) {
+      throw new ConfigError('ANCHORER_PRIVATE_KEY must be 32 bytes of hex');
+    }
+  }
+  const publicBaseUrl = (
+    str(env, 'PUBLIC_BASE_URL') ?? `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`
+  ).replace(/\/+$/, '');
+  url('PUBLIC_BASE_URL', publicBaseUrl);
+  const explorerUrl = str(env, 'EXPLORER_URL')?.replace(/\/+$/, '');
+  if (explorerUrl) url('EXPLORER_URL', explorerUrl);
+  const adminToken = str(env, 'ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16)
+    throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  if (realChain && adminToken === undefined)
+    throw new ConfigError('ADMIN_TOKEN is required with a real chain (RPC_URL)');
+  const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const databaseUrl = str(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+
+  return {
+    port,
+    host,
+    publicBaseUrl,
+    dataDir: str(env, 'DATA_DIR') ?? './data',
+    databaseUrl,
+    chain: realChain
+      ? {
+          kind: 'rpc',
+          rpcUrl: rpcUrl!,
+          contract: contract!,
+          anchorerKey: anchorerKey!,
+          publishRpcUrl: bool(env, 'PUBLISH_RPC_URL', false),
+        }
+      : { kind: 'dev', port: int(env, 'DEV_CHAIN_PORT', 8545, 0, 65535) },
+    confirmations: int(env, 'CONFIRMATIONS', realChain ? 12 : 1, 1, 10_000),
+    adminToken,
+    batchMaxLeaves: int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000),
+    batchMaxAgeMs: int(env, 'BATCH_MAX_AGE_MS', 10_000, 10, 86_400_000),
+    chainPollMs: int(env, 'CHAIN_POLL_MS', realChain ? 2000 : 200, 10, 600_000),
+    leaseMs: int(env, 'LEADER_LEASE_MS', 5000, 500, 600_000),
+    explorerUrl,
+    logLevel,
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+}
+
+function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!['true', 'false', '1', '0'].includes(raw)) throw new ConfigError(`${name} must be true or false`);
+  return raw === 'true' || raw === '1';
+}
+
+function url(name: string, value: string): void {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL`);
+  }
+}

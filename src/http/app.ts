@@ -1,0 +1,59 @@
+/**
+ * Composes the HTTP API: OpenAPI, the error handler, rate limits and the routes. The services come
+ * in ready-made, so tests build the same app around their own database and chain.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorResponse, installErrorHandling } from './errors.ts';
+import type { Services } from './services.ts';
+import { healthRoutes } from './routes/health.ts';
+import { merchantRoutes } from './routes/merchants.ts';
+import { recordRoutes } from './routes/records.ts';
+import { verifyRoutes } from './routes/verify.ts';
+import { batchRoutes } from './routes/batches.ts';
+
+export async function buildApp(
+  services: Services,
+  opts: { logger?: FastifyServerOptions['loggerInstance'] } = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: services.bodyLimitBytes,
+    trustProxy: true,
+    ajv: {
+      // Reject unknown fields and wrong types instead of silently dropping or coercing them.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('services', services);
+  app.decorateRequest('merchant', null);
+  app.addSchema(ErrorResponse);
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'proofmark',
+        version: '1',
+        description:
+          'Provenance for digital goods: merchants register items and lifecycle events; batches are anchored on an EVM chain; ' +
+          'consumers and auditors verify. Proof format: docs/proof-format.md.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(rateLimit, { global: false });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes);
+  await app.register(merchantRoutes);
+  await app.register(recordRoutes);
+  await app.register(verifyRoutes);
+  await app.register(batchRoutes);
+  return app;
+}

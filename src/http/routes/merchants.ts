@@ -1,0 +1,145 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { requireAdmin } from '../auth.ts';
+import {
+  createMerchant,
+  merchantProfile,
+  rotateKey,
+  strikeMerchant,
+  verifyMerchant,
+} from '../../service/merchants.ts';
+import { bearerAuth, errorResponses, IdParams } from './schemas.ts';
+
+const MerchantStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('verified'),
+  Type.Literal('suspended'),
+]);
+const Profile = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: MerchantStatus,
+  createdAt: Type.String(),
+  verifiedSince: Type.Union([Type.String(), Type.Null()]),
+  suspendedSince: Type.Union([Type.String(), Type.Null()]),
+  strikes: Type.Array(Type.Object({ number: Type.Integer(), reason: Type.String(), at: Type.String() })),
+  evidence: Type.Array(
+    Type.Object({ description: Type.String(), sha256: Type.String(), addedAt: Type.String() }),
+  ),
+});
+const NewKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: MerchantStatus,
+  apiKey: Type.String(),
+});
+
+export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const ctx = () => app.services.ctx;
+
+  app.post(
+    '/v1/merchants',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['operator'],
+        summary: 'Admit a merchant (pending until verified); its API key is shown once',
+        security: bearerAuth,
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            contactEmail: Type.Optional(Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: NewKey, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { merchant, apiKey } = await createMerchant(ctx(), request.body);
+      reply.status(201);
+      return { id: merchant.id, name: merchant.name, status: merchant.status, apiKey };
+    },
+  );
+
+  app.get(
+    '/v1/merchants/:id',
+    {
+      schema: {
+        tags: ['public'],
+        summary: "A merchant's public profile: status, verification, strikes",
+        params: IdParams,
+        response: { 200: Profile, ...errorResponses },
+      },
+    },
+    async (request) => merchantProfile(ctx(), request.params.id),
+  );
+
+  app.post(
+    '/v1/merchants/:id/verify',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['operator'],
+        summary: "Record evidence of the merchant's authorisation and mark it verified",
+        security: bearerAuth,
+        params: IdParams,
+        body: Type.Object(
+          {
+            evidence: Type.Array(
+              Type.Object(
+                {
+                  description: Type.String({ minLength: 1, maxLength: 500 }),
+                  sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
+                },
+                { additionalProperties: false },
+              ),
+              { minItems: 1, maxItems: 20 },
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Profile, ...errorResponses },
+      },
+    },
+    async (request) => verifyMerchant(ctx(), request.params.id, request.body.evidence),
+  );
+
+  app.post(
+    '/v1/merchants/:id/strikes',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['operator'],
+        summary: 'Strike a merchant: the first is a warning, the second suspends it',
+        security: bearerAuth,
+        params: IdParams,
+        body: Type.Object(
+          { reason: Type.String({ minLength: 1, maxLength: 1000 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Profile, ...errorResponses },
+      },
+    },
+    async (request) => strikeMerchant(ctx(), request.params.id, request.body.reason),
+  );
+
+  app.post(
+    '/v1/merchants/:id/keys',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['operator'],
+        summary: "Rotate a merchant's API key: a new key (shown once); the old ones stop working",
+        security: bearerAuth,
+        params: IdParams,
+        response: { 201: NewKey, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { merchant, apiKey } = await rotateKey(ctx(), request.params.id);
+      reply.status(201);
+      return { id: merchant.id, name: merchant.name, status: merchant.status, apiKey };
+    },
+  );
+};

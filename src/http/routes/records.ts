@@ -1,0 +1,212 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { requireMerchant } from '../auth.ts';
+import { getMerchant } from '../../service/merchants.ts';
+import { recordBundles } from '../../service/proofs.ts';
+import { publicRecord } from '../../service/public-view.ts';
+import {
+  appendEvent,
+  EVENT_TYPES,
+  getRecord,
+  MAX_RECORDS_PER_REQUEST,
+  RECORD_KINDS,
+  recordEvents,
+  registerRecords,
+} from '../../service/records.ts';
+import { AnchorStatus, bearerAuth, Bundle, errorResponses, IdParams } from './schemas.ts';
+
+const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
+/** Small, flat, public key-value data: never put secrets here. */
+const PublicData = Type.Record(
+  Type.String({ maxLength: 64 }),
+  Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean()]),
+  {
+    maxProperties: 20,
+  },
+);
+
+const RecordInput = Type.Object(
+  {
+    externalId: Text(128),
+    kind: Type.Union(RECORD_KINDS.map((k) => Type.Literal(k))),
+    sku: Text(128),
+    productName: Text(300),
+    serial: Text(200),
+    secret: Type.Optional(Text(500)),
+    metadata: Type.Optional(PublicData),
+  },
+  { additionalProperties: false },
+);
+
+const PublicEvent = Type.Object({
+  seq: Type.Integer(),
+  type: Type.String(),
+  at: Type.String(),
+  data: Type.Object({}, { additionalProperties: true }),
+  leaf: Type.String(),
+  anchor: Type.Object({
+    status: AnchorStatus,
+    batchId: Type.Union([Type.Integer(), Type.Null()]),
+    txHash: Type.Union([Type.String(), Type.Null()]),
+    blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+  }),
+});
+
+export const PublicRecordSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  sku: Type.String(),
+  productName: Type.String(),
+  serial: Type.String(),
+  metadata: Type.Object({}, { additionalProperties: true }),
+  state: Type.String(),
+  createdAt: Type.String(),
+  hasSecret: Type.Boolean(),
+  verifyUrl: Type.String(),
+  merchant: Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    status: Type.String(),
+    verifiedSince: Type.Union([Type.String(), Type.Null()]),
+  }),
+  events: Type.Array(PublicEvent),
+});
+
+export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const ctx = () => app.services.ctx;
+
+  app.post(
+    '/v1/records',
+    {
+      preHandler: requireMerchant,
+      schema: {
+        tags: ['merchant'],
+        summary: 'Register up to 1,000 records, all or nothing; idempotent on externalId',
+        description:
+          'A replay of the same records returns the same ids (200 when nothing new was created, 201 otherwise). ' +
+          'The same externalId with different content is a 409 and nothing is written. `secret` is kept only as a salted commitment.',
+        security: bearerAuth,
+        body: Type.Object(
+          { records: Type.Array(RecordInput, { minItems: 1, maxItems: MAX_RECORDS_PER_REQUEST }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          ...errorResponses,
+          200: Type.Object({
+            records: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                externalId: Type.String(),
+                status: AnchorStatus,
+                verifyUrl: Type.String(),
+              }),
+            ),
+          }),
+          201: Type.Object({
+            records: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                externalId: Type.String(),
+                status: AnchorStatus,
+                verifyUrl: Type.String(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { created, records } = await registerRecords(ctx(), request.merchant!, request.body.records);
+      if (created > 0) app.services.batcher.kick();
+      reply.status(created > 0 ? 201 : 200);
+      return { records };
+    },
+  );
+
+  app.post(
+    '/v1/records/:id/events',
+    {
+      preHandler: requireMerchant,
+      schema: {
+        tags: ['merchant'],
+        summary: 'Add a lifecycle event (sold, activated, transferred, revoked, refunded)',
+        description:
+          'Only the issuing merchant may. Impossible steps (anything after revoked or refunded, a second activation) are 409.',
+        security: bearerAuth,
+        params: IdParams,
+        body: Type.Object(
+          { type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))), data: Type.Optional(PublicData) },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({
+            recordId: Type.String(),
+            seq: Type.Integer(),
+            type: Type.String(),
+            leaf: Type.String(),
+            status: AnchorStatus,
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const event = await appendEvent(
+        ctx(),
+        request.merchant!,
+        request.params.id,
+        request.body.type,
+        request.body.data,
+      );
+      app.services.batcher.kick();
+      reply.status(201);
+      return {
+        recordId: event.record_id,
+        seq: event.seq,
+        type: event.type,
+        leaf: event.leaf,
+        status: 'pending' as const,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/records/:id',
+    {
+      schema: {
+        tags: ['public'],
+        summary: 'A record: public fields, merchant, lifecycle with the anchor state of each event',
+        params: IdParams,
+        response: { 200: PublicRecordSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const record = await getRecord(ctx(), request.params.id);
+      const [merchant, events] = await Promise.all([
+        getMerchant(ctx(), record.merchant_id),
+        recordEvents(ctx(), record.id),
+      ]);
+      return publicRecord(ctx(), record, merchant, events);
+    },
+  );
+
+  app.get(
+    '/v1/records/:id/proofs',
+    {
+      schema: {
+        tags: ['public', 'auditor'],
+        summary: 'One proofmark.bundle.v1 per event, in seq order',
+        params: IdParams,
+        response: {
+          200: Type.Object({ recordId: Type.String(), bundles: Type.Array(Bundle) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { chain } = app.services;
+      const bundles = await recordBundles(ctx(), chain, request.params.id);
+      return { recordId: request.params.id, bundles };
+    },
+  );
+};

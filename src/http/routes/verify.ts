@@ -1,0 +1,138 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { verifyBundleOnChain } from '../../chain/bundle-check.ts';
+import { checkSecret, verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
+import { errorResponses, IdParams } from './schemas.ts';
+
+const VerdictSchema = Type.Object({
+  verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
+  recordId: Type.String(),
+  reason: Type.String(),
+  record: Type.Optional(
+    Type.Object({
+      kind: Type.String(),
+      sku: Type.String(),
+      productName: Type.String(),
+      serial: Type.String(),
+      state: Type.String(),
+      hasSecret: Type.Boolean(),
+    }),
+  ),
+  merchant: Type.Optional(Type.Object({ id: Type.String(), name: Type.String(), status: Type.String() })),
+  issuance: Type.Optional(
+    Type.Object({
+      status: Type.String(),
+      batchId: Type.Union([Type.Integer(), Type.Null()]),
+      txHash: Type.Union([Type.String(), Type.Null()]),
+      blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+  ),
+  scans: Type.Optional(
+    Type.Object({
+      count: Type.Integer(),
+      firstAt: Type.Union([Type.String(), Type.Null()]),
+      suspicious: Type.Boolean(),
+    }),
+  ),
+});
+
+/** The verdict as the API returns it (the page renders the richer Verdict itself). */
+export function verdictBody(v: Verdict) {
+  const issuance = v.events?.[0];
+  const anchored = issuance && (issuance.batch_status === 'anchored' || issuance.batch_status === 'final');
+  return {
+    verdict: v.verdict,
+    recordId: v.recordId,
+    reason: v.reason,
+    ...(v.record && {
+      record: {
+        kind: v.record.kind,
+        sku: v.record.sku,
+        productName: v.record.product_name,
+        serial: v.record.serial,
+        state: v.record.state,
+        hasSecret: v.record.secret_commitment !== null,
+      },
+    }),
+    ...(v.merchant && { merchant: { id: v.merchant.id, name: v.merchant.name, status: v.merchant.status } }),
+    ...(issuance && {
+      issuance: {
+        status: anchored ? issuance.batch_status! : 'pending',
+        batchId: anchored ? issuance.batch_id : null,
+        txHash: anchored ? issuance.tx_hash : null,
+        blockNumber: anchored ? issuance.block_number : null,
+      },
+    }),
+    ...(v.scans && { scans: v.scans }),
+  };
+}
+
+export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/verify/:id',
+    {
+      schema: {
+        tags: ['public'],
+        summary:
+          'The verdict for an item: genuine, pending, revoked, merchant_suspended, not_found (404) or invalid',
+        description:
+          'Each call counts as a scan; the count and the first scan time show when a code was copied.',
+        params: IdParams,
+        response: { 200: VerdictSchema, 404: VerdictSchema, 400: { $ref: 'ErrorResponse#' } },
+      },
+    },
+    async (request, reply) => {
+      const { ctx, chain, log } = app.services;
+      const verdict = await verdictFor(ctx, chain, log, request.params.id, { countScan: true });
+      if (verdict.verdict === 'not_found') reply.status(404);
+      return verdictBody(verdict);
+    },
+  );
+
+  app.post(
+    '/v1/verify/:id/secret',
+    {
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      schema: {
+        tags: ['public'],
+        summary: "Check a licence key or card PIN against the record's commitment (rate-limited)",
+        params: IdParams,
+        body: Type.Object(
+          { secret: Type.String({ minLength: 1, maxLength: 500 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ match: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      match: await checkSecret(app.services.ctx, request.params.id, request.body.secret),
+    }),
+  );
+
+  app.post(
+    '/v1/verify',
+    {
+      schema: {
+        tags: ['public', 'auditor'],
+        summary: 'Verify any proofmark.bundle.v1 against the chain',
+        body: Type.Unknown({ description: 'a proofmark.bundle.v1 object' }),
+        response: {
+          200: Type.Object({
+            valid: Type.Boolean(),
+            failure: Type.Optional(Type.String()),
+            reason: Type.Optional(Type.String()),
+            confirmations: Type.Optional(Type.Integer()),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { chain, confirmations } = app.services;
+      const result = await verifyBundleOnChain(chain, request.body, confirmations);
+      return result.valid
+        ? { valid: true, confirmations: result.confirmations }
+        : { valid: false, failure: result.failure, reason: result.reason };
+    },
+  );
+};

@@ -1,0 +1,114 @@
+/**
+ * Builds the parts behind the API from a Config: the database, the chain (embedded development
+ * chain or a real one), the lease and the batcher. server.ts runs them; tests build their own.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Batcher } from './batcher/batcher.ts';
+import { Lease } from './batcher/lease.ts';
+import { bootDevChain } from './chain/dev-boot.ts';
+import { DEV_DEPLOYER_KEY, type DevChain } from './chain/dev-chain.ts';
+import { connectRegistry, type AnchorChain } from './chain/registry.ts';
+import type { Config } from './config.ts';
+import type { Services } from './http/services.ts';
+import type { ServiceContext } from './service/context.ts';
+import { sha256Hex } from './service/random.ts';
+import { openDatabase, type OpenDatabase } from './storage/database.ts';
+
+export interface Runtime {
+  services: Services;
+  database: OpenDatabase;
+  devChain: DevChain | null;
+  close(): Promise<void>;
+}
+
+export async function startRuntime(
+  config: Config,
+  log: Logger,
+  now: () => Date = () => new Date(),
+): Promise<Runtime> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  log.info({ database: database.location, dialect: database.dialect }, 'database ready');
+  let devChain: DevChain | null = null;
+  let chain: AnchorChain;
+  try {
+    if (config.chain.kind === 'dev') {
+      const booted = await bootDevChain(database.db, config.chain.port, log);
+      devChain = booted.devChain;
+      chain = await connectRegistry({
+        rpcUrl: devChain.url,
+        contract: booted.contract,
+        anchorerKey: DEV_DEPLOYER_KEY,
+        pollMs: config.chainPollMs,
+      });
+    } else {
+      chain = await connectRegistry({
+        rpcUrl: config.chain.rpcUrl,
+        contract: config.chain.contract,
+        anchorerKey: config.chain.anchorerKey,
+        pollMs: config.chainPollMs,
+      });
+    }
+  } catch (err) {
+    await devChain?.close();
+    await database.close();
+    throw err;
+  }
+  log.info(
+    { chainId: chain.chainId, contract: chain.contract, confirmations: config.confirmations },
+    'chain ready',
+  );
+
+  const ctx: ServiceContext = { db: database.db, now, publicBaseUrl: config.publicBaseUrl };
+  const lease = new Lease(database.db, `${process.pid}-${randomUUID()}`, config.leaseMs);
+  const batcher = new Batcher({
+    ctx,
+    chain,
+    lease,
+    confirmations: config.confirmations,
+    maxLeaves: config.batchMaxLeaves,
+    maxAgeMs: config.batchMaxAgeMs,
+    tickMs: config.chainPollMs,
+    log: log.child({ component: 'batcher' }),
+  });
+
+  const services: Services = {
+    ctx,
+    chain,
+    batcher,
+    log,
+    adminTokenHash: sha256Hex(adminToken(config, log)),
+    confirmations: config.confirmations,
+    publicRpcUrl:
+      devChain?.url ??
+      (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
+    explorerUrl: config.explorerUrl,
+    bodyLimitBytes: config.bodyLimitBytes,
+  };
+  return {
+    services,
+    database,
+    devChain,
+    async close() {
+      await batcher.stop();
+      chain.close();
+      await devChain?.close();
+      await database.close();
+    },
+  };
+}
+
+/** ADMIN_TOKEN, or in development one generated once into DATA_DIR/admin-token (mode 0600). */
+function adminToken(config: Config, log: Logger): string {
+  if (config.adminToken) return config.adminToken;
+  const file = join(config.dataDir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.warn({ file }, 'ADMIN_TOKEN is not set: generated one for development; read it from this file');
+  return token;
+}

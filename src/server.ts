@@ -1,0 +1,60 @@
+/** Owns the process: reads the environment, starts the runtime and the HTTP server, stops on signals. */
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { startRuntime } from './runtime.ts';
+
+/** Keys that must never reach a log line, wherever they appear. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'headers.authorization',
+  '*.apiKey',
+  'apiKey',
+  '*.secret',
+  'secret',
+  '*.privateKey',
+  '*.anchorerKey',
+  'anchorerKey',
+  '*.adminToken',
+  'adminToken',
+  '*.rawTx',
+];
+
+export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string; close(): Promise<void> }> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`proofmark: configuration error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  const runtime = await startRuntime(config, log);
+  const app = await buildApp(runtime.services, { logger: log });
+  const url = await app.listen({ port: config.port, host: config.host });
+  runtime.services.batcher.start();
+  log.info({ url, publicBaseUrl: config.publicBaseUrl, docs: `${url}/docs` }, 'proofmark is serving');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await runtime.close();
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'shutting down');
+      close().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+  return { url, close };
+}
