@@ -17,7 +17,11 @@ export async function bootDevChain(
   log: Logger,
 ): Promise<{ devChain: DevChain; contract: string }> {
   const devChain = await startDevChain({ port });
-  const provider = new JsonRpcProvider(devChain.url, undefined, { staticNetwork: true, pollingInterval: 50 });
+  const provider = new JsonRpcProvider(devChain.url, undefined, {
+    staticNetwork: true,
+    pollingInterval: 50,
+    cacheTimeout: -1,
+  });
   try {
     const deployment = await deployRegistry(provider, DEV_DEPLOYER_KEY);
     const registry = new Contract(deployment.address, registryAbi, new Wallet(DEV_DEPLOYER_KEY, provider));

@@ -51,6 +51,8 @@ export async function connectRegistry(opts: {
 }): Promise<AnchorChain> {
   const provider = new JsonRpcProvider(opts.rpcUrl, undefined, {
     staticNetwork: true,
+    // No response cache: a cached nonce or block number right after a mined transaction is stale.
+    cacheTimeout: -1,
     pollingInterval: opts.pollMs ?? 1000,
   });
   const chainId = Number((await provider.getNetwork()).chainId);
