@@ -39,7 +39,8 @@ const STATUSES: readonly string[] = ['pending', 'anchored', 'final'];
 export function bundleShapeError(value: unknown): string | null {
   if (!isObject(value)) return 'bundle is not a JSON object';
   if (value.format !== BUNDLE_FORMAT_V1) return `format must be "${BUNDLE_FORMAT_V1}"`;
-  if (typeof value.recordId !== 'string' || value.recordId === '') return 'recordId must be a non-empty string';
+  if (typeof value.recordId !== 'string' || value.recordId === '')
+    return 'recordId must be a non-empty string';
   if (!isUint(value.seq, 0xffff_ffff)) return 'seq must be an integer from 0 to 2^32-1';
   if (!isBytes32(value.prevLeaf)) return 'prevLeaf must be 32 bytes of 0x-hex';
   if (!isObject(value.content)) return 'content must be a JSON object';
@@ -68,7 +69,8 @@ export function bundleShapeError(value: unknown): string | null {
     return 'proof must be an array of 32-byte 0x-hex nodes';
   }
   if (!isBytes32(value.root)) return 'root must be 32 bytes of 0x-hex';
-  if (!isUint(value.batchId, 0xffff_ffff_ffff) || value.batchId === 0) return 'batchId must be a positive integer';
+  if (!isUint(value.batchId, 0xffff_ffff_ffff) || value.batchId === 0)
+    return 'batchId must be a positive integer';
   if (!isBytes32(anchor.txHash)) return 'anchor.txHash must be 32 bytes of 0x-hex';
   if (!isUint(anchor.blockNumber, Number.MAX_SAFE_INTEGER)) return 'anchor.blockNumber must be an integer';
   return null;

@@ -23,7 +23,10 @@ function serialize(value: unknown, path: string): string {
     case 'string':
       return serializeString(value, path);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v, i) => serialize(v, `${path}[${i}]`)).join(',')}]`;
+      // Array.from visits holes (as undefined, which is rejected); map would skip them and emit `[,1]`.
+      if (Array.isArray(value)) {
+        return `[${Array.from(value, (v, i) => serialize(v, `${path}[${i}]`)).join(',')}]`;
+      }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) throw new TypeError(`${path}: not a plain object`);
       const obj = value as Record<string, unknown>;

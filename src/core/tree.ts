@@ -23,7 +23,7 @@ export interface NodePosition {
 export function levelSizes(leafCount: number): number[] {
   assertLeafCount(leafCount);
   const sizes = [leafCount];
-  for (let n = leafCount; n > 1; ) {
+  for (let n = leafCount; n > 1;) {
     n = Math.ceil(n / 2);
     sizes.push(n);
   }
@@ -41,7 +41,7 @@ export function proofPositions(leafCount: number, index: number): NodePosition[]
   }
   const out: NodePosition[] = [];
   for (let level = 0, i = index; level < sizes.length - 1; level++, i >>>= 1) {
-    const sibling = i ^ 1;
+    const sibling = (i ^ 1) >>> 0; // ^ yields int32: without >>> 0, indices >= 2^31 turn negative
     if (sibling < sizes[level]!) out.push({ level, index: sibling });
   }
   return out;
@@ -96,7 +96,11 @@ export class MerkleTree {
 
   static fromLeaves(leaves: readonly Hex[]): MerkleTree {
     const packed = new Uint8Array(leaves.length * NODE_SIZE);
-    leaves.forEach((leaf, i) => packed.set(hexToBytes(leaf), i * NODE_SIZE));
+    leaves.forEach((leaf, i) => {
+      const bytes = hexToBytes(leaf);
+      if (bytes.length !== NODE_SIZE) throw new RangeError(`leaf ${i} is ${bytes.length} bytes, not 32`);
+      packed.set(bytes, i * NODE_SIZE);
+    });
     return MerkleTree.fromPacked(packed);
   }
 

@@ -10,8 +10,7 @@ import { processProof } from './tree.ts';
 export type BundleFailure = 'malformed' | 'leaf_mismatch' | 'proof_mismatch' | 'not_anchored';
 
 export type BundleVerdict =
-  | { valid: true; bundle: ProofBundleV1 }
-  | { valid: false; failure: BundleFailure; reason: string };
+  { valid: true; bundle: ProofBundleV1 } | { valid: false; failure: BundleFailure; reason: string };
 
 export function verifyBundle(value: unknown): BundleVerdict {
   const shapeError = bundleShapeError(value);
@@ -25,14 +24,20 @@ export function verifyBundle(value: unknown): BundleVerdict {
     return fail('malformed', (err as Error).message);
   }
   if (leaf !== bundle.leaf) {
-    return fail('leaf_mismatch', `leaf does not match the content: computed ${leaf}, bundle says ${bundle.leaf}`);
+    return fail(
+      'leaf_mismatch',
+      `leaf does not match the content: computed ${leaf}, bundle says ${bundle.leaf}`,
+    );
   }
   if (bundle.anchor.status === 'pending' || bundle.proof === null || bundle.root === null) {
     return fail('not_anchored', 'the event is pending: not yet in an anchored batch');
   }
   const reached = processProof(bundle.leaf, bundle.proof);
   if (reached !== bundle.root) {
-    return fail('proof_mismatch', `proof does not reach the root: got ${reached}, bundle says ${bundle.root}`);
+    return fail(
+      'proof_mismatch',
+      `proof does not reach the root: got ${reached}, bundle says ${bundle.root}`,
+    );
   }
   return { valid: true, bundle };
 }
