@@ -34,7 +34,8 @@ export async function createMerchant(
   input: { name: string; contactEmail?: string | undefined },
 ): Promise<{ merchant: Merchant; apiKey: string }> {
   const merchant: Merchant = {
-    id: randomId(),
+    // The prefix keeps ids from starting with '-', which command lines would read as an option.
+    id: `m_${randomId()}`,
     name: input.name,
     contact_email: input.contactEmail ?? null,
     status: 'pending',

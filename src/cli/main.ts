@@ -1,0 +1,189 @@
+/**
+ * The `proofmark` command line. Commands load their modules only when run, so `--help` stays fast
+ * and `serve` alone loads the service.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { formatError } from './output.ts';
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+function intAtLeast(min: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`must be a whole number >= ${min}.`);
+    }
+    return Number(value);
+  };
+}
+
+function httpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be an http(s) URL.');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError('must be an http(s) URL.');
+  return value;
+}
+
+function address(value: string): string {
+  if (!ADDRESS.test(value)) throw new InvalidArgumentError('must be a 0x-prefixed 20-byte address.');
+  return value;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** --api and --admin-token-file, on every command that talks to the service as its operator. */
+function withAdminApi(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--api <url>',
+        'service base URL (default: $PROOFMARK_API or http://127.0.0.1:8080)',
+      ).argParser(httpUrl),
+    )
+    .option('--admin-token-file <path>', 'file holding the admin token (default: $ADMIN_TOKEN)');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('proofmark')
+    .description('Provenance for digital goods: lifecycle records anchored as Merkle roots on an EVM chain.')
+    .option('--verbose', 'show stack traces with errors')
+    .exitOverride()
+    .showSuggestionAfterError();
+
+  program
+    .command('serve')
+    .description('start the proofmark service (settings from the environment; see README)')
+    .action(async () => {
+      const { startServer } = await import('../server.ts');
+      await startServer(process.env);
+    });
+
+  program
+    .command('verify')
+    .description('verify a proof bundle: the pure checks, then the anchor on the chain the bundle names')
+    .argument(
+      '<bundle>',
+      'a proofmark.bundle.v1 JSON file, or an http(s) URL of a bundle or of /v1/records/:id/proofs',
+    )
+    .addOption(
+      new Option('--rpc <url>', 'JSON-RPC endpoint of the chain named in the bundle').argParser(httpUrl),
+    )
+    .addOption(
+      new Option('--confirmations <n>', 'blocks the anchor must be deep').argParser(intAtLeast(1)).default(1),
+    )
+    .addHelpText(
+      'after',
+      '\nExit status is 0 only when every check holds, including the chain: without --rpc the chain step\n' +
+        'is not done and the command fails after the pure checks.',
+    )
+    .action(async (bundle: string, opts: { rpc?: string; confirmations: number }) => {
+      const { verifyCommand } = await import('./commands/verify.ts');
+      await verifyCommand(bundle, opts);
+    });
+
+  program
+    .command('audit')
+    .description("check every anchored batch on chain against the service's leaves, and the reverse")
+    .requiredOption('--api <url>', 'service base URL', httpUrl)
+    .requiredOption('--rpc <url>', 'JSON-RPC endpoint of the chain', httpUrl)
+    .requiredOption('--contract <address>', 'the AnchorRegistry address', address)
+    .option('--json', 'print the report as JSON on stdout')
+    .addOption(new Option('--from-block <n>', 'first block to scan').argParser(intAtLeast(0)).default(0))
+    .action(
+      async (opts: { api: string; rpc: string; contract: string; json?: boolean; fromBlock: number }) => {
+        const { auditCommand } = await import('./commands/audit.ts');
+        await auditCommand(opts);
+      },
+    );
+
+  program
+    .command('deploy')
+    .description('deploy an AnchorRegistry and grant ANCHORER_ROLE')
+    .requiredOption('--rpc <url>', 'JSON-RPC endpoint of the chain', httpUrl)
+    .option(
+      '--key <hex>',
+      'deployer private key (prefer $DEPLOYER_PRIVATE_KEY: keeps it out of shell history)',
+    )
+    .option('--anchorer <address>', 'address to receive ANCHORER_ROLE (default: the deployer)', address)
+    .option('--json', 'print {"address","chainId","txHash"} as the last line of stdout')
+    .action(async (opts: { rpc: string; key?: string; anchorer?: string; json?: boolean }) => {
+      const { deployCommand } = await import('./commands/deploy.ts');
+      await deployCommand(opts);
+    });
+
+  const merchant = program
+    .command('merchant')
+    .description('administer merchants (needs the admin token)')
+    .addHelpText(
+      'after',
+      "\nAn id that starts with '-' goes last, after '--': proofmark merchant strike --reason R -- -abc",
+    );
+  withAdminApi(merchant.command('create'))
+    .description('admit a merchant; prints its API key once')
+    .requiredOption('--name <name>', 'merchant name')
+    .option('--email <email>', 'contact email')
+    .action(async (opts) => {
+      const { merchantCreate } = await import('./commands/merchant.ts');
+      await merchantCreate(opts);
+    });
+  withAdminApi(merchant.command('verify'))
+    .description('record evidence of authorisation and mark the merchant verified')
+    .argument('<id>', 'merchant id')
+    .option('--evidence <description=sha256hex>', 'a document and its sha256 (repeatable)', collect)
+    .action(async (id: string, opts) => {
+      const { merchantVerify } = await import('./commands/merchant.ts');
+      await merchantVerify(id, opts);
+    });
+  withAdminApi(merchant.command('strike'))
+    .description('strike a merchant: the second strike suspends it')
+    .argument('<id>', 'merchant id')
+    .requiredOption('--reason <text>', 'why')
+    .action(async (id: string, opts) => {
+      const { merchantStrike } = await import('./commands/merchant.ts');
+      await merchantStrike(id, opts);
+    });
+  withAdminApi(merchant.command('rotate-key'))
+    .description("issue a new API key; the merchant's old keys stop working")
+    .argument('<id>', 'merchant id')
+    .action(async (id: string, opts) => {
+      const { merchantRotateKey } = await import('./commands/merchant.ts');
+      await merchantRotateKey(id, opts);
+    });
+
+  withAdminApi(program.command('demo'))
+    .description('fill a running service with sample merchants, records and events, then seal a batch')
+    .action(async (opts) => {
+      const { demoCommand } = await import('./commands/demo.ts');
+      await demoCommand(opts);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (the service keeps the process alive on its own). */
+export async function run(argv: string[] = process.argv): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  // `proofmark ... | head`: a reader that stops early is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit();
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its message (or the help); usage errors exit 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`${formatError(err, verbose)}\n`);
+    const code = (err as { exitCode?: unknown }).exitCode;
+    return typeof code === 'number' && code > 0 ? code : 1;
+  }
+}
