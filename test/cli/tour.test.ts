@@ -142,7 +142,10 @@ describe('the five-minute tour, on a real process', () => {
 
   it('a restart on the same DATA_DIR brings back the contract and every root', async () => {
     const before = await waitAllFinal(api);
-    const chainBefore = await (await fetch(`${api}/v1/chain`)).json();
+    const chainBefore = (await (await fetch(`${api}/v1/chain`)).json()) as {
+      contract: string;
+      nextBatchId: number;
+    };
     expect(await stop(served!)).toBe(0);
 
     served = await serve(env, api);
