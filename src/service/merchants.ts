@@ -153,6 +153,9 @@ export async function strikeMerchant(
         .where('merchant_id', '=', id)
         .executeTakeFirstOrThrow();
       const number = Number(count.n) + 1;
+      // The status read above may predate a racing strike that has since suspended the merchant.
+      if (number > STRIKES_TO_SUSPEND)
+        throw conflict('merchant_suspended', 'the merchant is already suspended');
       const now = iso(ctx);
       // The (merchant_id, number) key makes two racing strikes take numbers 1 and 2, never 1 twice.
       await trx

@@ -103,12 +103,13 @@ export async function registerRecords(
     seen.add(input.externalId);
   }
   // Two instances registering the same externalIds at once: the unique key lets one win, and the
-  // loser's retry finds the winner's rows and answers as a replay.
+  // loser's retry finds the winner's rows and answers as a replay. Each lost attempt means another
+  // request committed, so a few attempts suffice even when many requests overlap.
   for (let attempt = 1; ; attempt++) {
     try {
       return await ctx.db.transaction().execute((trx) => registerIn(ctx, trx, merchant, inputs));
     } catch (err) {
-      if (attempt < 3 && isUniqueViolation(err)) continue;
+      if (attempt < 10 && isUniqueViolation(err)) continue;
       throw err;
     }
   }
@@ -144,7 +145,8 @@ async function registerIn(
     if (old) {
       const secretDiffers =
         input.secret !== undefined &&
-        secretCommitment(input.secret, old.secret_salt as Hex) !== old.secret_commitment;
+        (old.secret_salt === null ||
+          secretCommitment(input.secret, old.secret_salt as Hex) !== old.secret_commitment);
       if (old.fingerprint !== print || secretDiffers) {
         throw conflict(
           'external_id_conflict',
@@ -195,7 +197,9 @@ async function registerIn(
     results.push({ id, externalId: input.externalId, status: 'pending', verifyUrl: verifyUrl(ctx, id) });
   }
 
-  // Multi-row inserts, kept under both dialects' bound-parameter limits.
+  // Multi-row inserts, kept under both dialects' bound-parameter limits. In externalId order, so that
+  // overlapping requests wait for each other on the unique key instead of deadlocking (PostgreSQL).
+  newRecords.sort((x, y) => (x.external_id < y.external_id ? -1 : x.external_id > y.external_id ? 1 : 0));
   for (const rows of chunks(newRecords, 1000)) await trx.insertInto('records').values(rows).execute();
   for (const rows of chunks(newEvents, 2000)) await trx.insertInto('events').values(rows).execute();
 
