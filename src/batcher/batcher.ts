@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { AnchorChain } from '../chain/registry.ts';
 import { sealBatch, type BatchRow } from '../service/batches.ts';
-import type { ServiceContext } from '../service/context.ts';
+import { isUniqueViolation, type ServiceContext } from '../service/context.ts';
 import { advanceBatches, AnchorConflictError, LeaseLostError } from './anchorer.ts';
 import type { Lease } from './lease.ts';
 
@@ -64,17 +64,32 @@ export class Batcher {
     await this.opts.lease.release().catch(() => {});
   }
 
-  /** Asks for a tick soon: new records arrived or an operator asked for a seal. */
+  /**
+   * Stops the loop at once without waiting for a step in flight and without releasing the lease:
+   * what a killed process leaves behind. Another instance takes over only when the lease expires.
+   * For failover tests; a step still in flight can no longer save (its lease token is forgotten).
+   */
+  crash(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.opts.lease.abandon();
+  }
+
+  /**
+   * Asks for a tick soon: new records arrived or an operator asked for a seal. While steps are
+   * failing the backoff stands, so traffic cannot turn it into one RPC attempt per request.
+   */
   kick(): void {
-    if (!this.stopped && !this.running) this.schedule(0);
+    if (!this.stopped && !this.running && this.failures === 0) this.schedule(0);
   }
 
   /** Seals everything pending now, in as many batches as BATCH_MAX_LEAVES needs. */
   async sealNow(): Promise<BatchRow[]> {
     const sealed: BatchRow[] = [];
-    for (let batch = await sealBatch(this.opts.ctx, this.opts.maxLeaves); batch;) {
+    for (let batch = await this.sealOne(); batch;) {
       sealed.push(batch);
-      batch = await sealBatch(this.opts.ctx, this.opts.maxLeaves);
+      batch = await this.sealOne();
     }
     this.kick();
     return sealed;
@@ -125,9 +140,25 @@ export class Batcher {
         .executeTakeFirst();
       const age = ctx.now().getTime() - Date.parse(oldest.created_at);
       if (!full && age < maxAgeMs) return;
-      const batch = await sealBatch(ctx, maxLeaves);
+      const batch = await this.sealOne();
       if (!batch) return;
       log.info({ batchId: batch.id, leaves: batch.leaf_count, root: batch.root }, 'batch sealed');
+    }
+  }
+
+  /**
+   * Seals one batch. Seals may race (an operator's seal on another instance, the leader's loop): the
+   * batch id and leaf positions are unique keys, so the loser's transaction fails whole and it tries
+   * again with the next id.
+   */
+  private async sealOne(): Promise<BatchRow | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await sealBatch(this.opts.ctx, this.opts.maxLeaves);
+      } catch (err) {
+        if (attempt < 5 && isUniqueViolation(err)) continue;
+        throw err;
+      }
     }
   }
 

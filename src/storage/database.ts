@@ -57,6 +57,10 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 
 function openPostgres(url: string): OpenDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle connection the server drops (restart, failover, pg_terminate_backend, a proxy's timeout)
+  // is discarded by the pool and replaced at the next query; without a listener its 'error' event
+  // would be unhandled and end the process.
+  pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const parsed = new URL(url);
   parsed.password = '';
