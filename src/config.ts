@@ -23,6 +23,8 @@ export interface Config {
   explorerUrl: string | undefined;
   logLevel: string;
   bodyLimitBytes: number;
+  /** Trust X-Forwarded-For (client IPs for rate limits) only behind a proxy that sets it. */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     explorerUrl,
     logLevel,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
   };
 }
 

@@ -87,6 +87,7 @@ export async function startRuntime(
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
     explorerUrl: config.explorerUrl,
     bodyLimitBytes: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
   };
   return {
     services,

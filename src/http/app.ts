@@ -14,6 +14,8 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { recordRoutes } from './routes/records.ts';
 import { verifyRoutes } from './routes/verify.ts';
 import { batchRoutes } from './routes/batches.ts';
+import { qrRoutes } from './routes/qr.ts';
+import { pageRoutes } from './routes/page.ts';
 
 export async function buildApp(
   services: Services,
@@ -22,7 +24,7 @@ export async function buildApp(
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: services.bodyLimitBytes,
-    trustProxy: true,
+    trustProxy: services.trustProxy,
     ajv: {
       // Reject unknown fields and wrong types instead of silently dropping or coercing them.
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
@@ -55,5 +57,7 @@ export async function buildApp(
   await app.register(recordRoutes);
   await app.register(verifyRoutes);
   await app.register(batchRoutes);
+  await app.register(qrRoutes);
+  await app.register(pageRoutes);
   return app;
 }

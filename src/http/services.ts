@@ -17,6 +17,8 @@ export interface Services {
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
   bodyLimitBytes: number;
+  /** Whether X-Forwarded-For decides the client IP (rate limits); only behind a trusted proxy. */
+  trustProxy: boolean;
 }
 
 declare module 'fastify' {
