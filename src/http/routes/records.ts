@@ -22,6 +22,8 @@ const PublicData = Type.Record(
   Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean()]),
   {
     maxProperties: 20,
+    // Type.Record keeps only a pattern for its keys and drops the key schema's maxLength.
+    propertyNames: { maxLength: 64 },
   },
 );
 
