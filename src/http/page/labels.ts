@@ -1,0 +1,56 @@
+/** The page's words, Chinese first with English alongside. Keys are the API's own words. */
+import type { VerdictWord } from '../../service/verdicts.ts';
+
+export interface Label {
+  zh: string;
+  en: string;
+}
+
+export const VERDICT_LABELS: Record<VerdictWord, Label & { explain: string }> = {
+  genuine: { zh: '正品', en: 'genuine', explain: '由信誉良好的商家发行，并已在区块链上确认。' },
+  pending: { zh: '待上链', en: 'pending', explain: '已登记，正在等待区块链确认，请稍后再查。' },
+  revoked: { zh: '已作废', en: 'revoked', explain: '此商品已被作废或退款，请勿购买或使用。' },
+  merchant_suspended: {
+    zh: '商家已被暂停',
+    en: 'merchant suspended',
+    explain: '发行此商品的商家已被暂停，请谨慎交易。',
+  },
+  not_found: { zh: '查无此码', en: 'not found', explain: '没有以此码登记的商品，可能是假冒的。' },
+  invalid: {
+    zh: '校验失败',
+    en: 'invalid — proof does not match the chain',
+    explain: '存证与链上记录不符，请勿信任此商品。',
+  },
+};
+
+export const KIND_LABELS: Record<string, Label> = {
+  licence: { zh: '软件授权', en: 'licence' },
+  account: { zh: '游戏账号', en: 'account' },
+  card: { zh: '点卡', en: 'card' },
+};
+
+export const EVENT_LABELS: Record<string, Label> = {
+  issued: { zh: '发行', en: 'issued' },
+  sold: { zh: '售出', en: 'sold' },
+  activated: { zh: '激活', en: 'activated' },
+  transferred: { zh: '转让', en: 'transferred' },
+  revoked: { zh: '作废', en: 'revoked' },
+  refunded: { zh: '退款', en: 'refunded' },
+};
+
+export const ANCHOR_LABELS: Record<string, Label> = {
+  pending: { zh: '待上链', en: 'pending' },
+  anchored: { zh: '已上链', en: 'anchored' },
+  final: { zh: '已确认', en: 'final' },
+};
+
+export const MERCHANT_LABELS: Record<string, Label> = {
+  pending: { zh: '待认证', en: 'not yet verified' },
+  verified: { zh: '已认证', en: 'verified' },
+  suspended: { zh: '已暂停', en: 'suspended' },
+};
+
+/** A label for a known word, or the word itself (escaped by the caller) for one added later. */
+export function labelOf(table: Record<string, Label>, word: string): Label {
+  return table[word] ?? { zh: word, en: word };
+}

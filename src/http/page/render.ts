@@ -1,0 +1,215 @@
+/**
+ * The verification page a consumer lands on after scanning an item's QR code: server-rendered,
+ * no script, one inline stylesheet. Every value from the request or the database goes through
+ * `markup` (see html.ts), which escapes it.
+ *
+ * The root element is `<body>`: it carries `data-verdict="<verdict>"` with the API's verdict word
+ * (genuine, pending, revoked, merchant_suspended, not_found, invalid), for tests, tools and the CSS
+ * colours. Error pages (429, 413, ...) carry no verdict.
+ */
+import type { PublicEvent, PublicRecord } from '../../service/public-view.ts';
+import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import { markup, SafeHtml } from './html.ts';
+import {
+  ANCHOR_LABELS,
+  EVENT_LABELS,
+  KIND_LABELS,
+  labelOf,
+  MERCHANT_LABELS,
+  VERDICT_LABELS,
+  type Label,
+} from './labels.ts';
+import { PAGE_CSS } from './style.ts';
+
+export type SecretCheck = 'match' | 'no_match' | 'missing';
+
+export interface PageView {
+  verdict: VerdictWord;
+  recordId: string;
+  reason: string;
+  /** Absent for not_found. */
+  record?: PublicRecord;
+  scans?: ScanStats;
+  /** EXPLORER_URL without a trailing slash: transactions link to `${explorerUrl}/tx/${txHash}`. */
+  explorerUrl?: string | undefined;
+  /** The outcome of a key/PIN check, when the page answers the form. */
+  secretCheck?: SecretCheck;
+}
+
+const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
+
+function document(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
+  return markup`<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · proofmark</title>
+<link rel="icon" href="data:,">
+<style>${STYLE}</style>
+</head>
+<body${verdict && markup` data-verdict="${verdict}"`}>
+<main>
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+/** Chinese, then English alongside. */
+const both = (l: Label) => markup`${l.zh} <span class="en" lang="en">${l.en}</span>`;
+
+/** `2025-01-02 03:04:05 UTC` from an ISO timestamp, in a <time> element. */
+function time(iso: string | null): SafeHtml {
+  if (!iso) return markup`—`;
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/.exec(iso);
+  return markup`<time datetime="${iso}">${m ? `${m[1]} ${m[2]} UTC` : iso}</time>`;
+}
+
+export function renderVerdictPage(v: PageView): string {
+  const label = VERDICT_LABELS[v.verdict];
+  const body = markup`<header class="verdict">
+<p class="brand">proofmark 防伪验证 · <span lang="en">verification</span></p>
+<h1>${label.zh}<span class="en" lang="en">${label.en}</span></h1>
+<p>${label.explain}</p>
+<p class="reason" lang="en">${v.reason}</p>
+</header>
+${v.secretCheck && secretResult(v.secretCheck)}
+${v.scans?.suspicious && caution(v.scans.count)}
+${v.record ? recordSections(v.record, v.scans, v.explorerUrl) : notFound(v.recordId)}`;
+  return document(`${label.zh} ${label.en}`, v.verdict, body);
+}
+
+const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: string; en: string }> = {
+  match: {
+    tone: 'ok',
+    title: { zh: '匹配', en: 'match' },
+    zh: '您输入的授权码 / 卡密与此商品登记的一致。',
+    en: 'The key or PIN you entered is the one registered for this item.',
+  },
+  no_match: {
+    tone: 'no',
+    title: { zh: '不匹配', en: 'no match' },
+    zh: '您输入的授权码 / 卡密与此商品登记的不一致。',
+    en: 'The key or PIN you entered is not the one registered for this item.',
+  },
+  missing: {
+    tone: 'ask',
+    title: { zh: '请输入授权码或卡密', en: 'enter a key' },
+    zh: '输入框是空的。',
+    en: 'Enter a licence key or card PIN to check it.',
+  },
+};
+
+function secretResult(check: SecretCheck): SafeHtml {
+  const r = SECRET_RESULTS[check];
+  return markup`<section class="result ${r.tone}"><strong>${r.title.zh} <span lang="en">${r.title.en}</span></strong>
+<p>${r.zh}<br><span lang="en">${r.en}</span></p>
+</section>`;
+}
+
+function caution(count: number): SafeHtml {
+  return markup`<section class="caution" role="alert"><strong>警告 <span lang="en">Caution</span></strong>
+<p>此码已被扫描 ${count} 次，可能已被复制。<br>
+<span lang="en">This code has been scanned ${count} times; it may have been copied.</span></p>
+</section>`;
+}
+
+function notFound(recordId: string): SafeHtml {
+  return markup`<section>
+<dl><dt>编号 <span class="en" lang="en">Code</span></dt><dd><code>${recordId}</code></dd></dl>
+<p>请核对二维码或链接，只从已认证的商家购买。<br>
+<span class="en" lang="en">Check the code or link, and buy only from verified merchants.</span></p>
+</section>`;
+}
+
+function recordSections(r: PublicRecord, scans: ScanStats | undefined, explorerUrl?: string): SafeHtml {
+  const m = r.merchant;
+  return markup`<section>
+<h2>商品 <span class="en" lang="en">Item</span></h2>
+<dl>
+<dt>名称 <span class="en" lang="en">Product</span></dt><dd>${r.productName}</dd>
+<dt>序列号 <span class="en" lang="en">Serial</span></dt><dd><code>${r.serial}</code></dd>
+<dt>类型 <span class="en" lang="en">Kind</span></dt><dd>${both(labelOf(KIND_LABELS, r.kind))}</dd>
+<dt>SKU</dt><dd><code>${r.sku}</code></dd>
+${scans && scanLine(scans)}
+</dl>
+</section>
+<section>
+<h2>商家 <span class="en" lang="en">Merchant</span></h2>
+<dl>
+<dt>名称 <span class="en" lang="en">Name</span></dt><dd>${m.name}</dd>
+<dt>状态 <span class="en" lang="en">Status</span></dt>
+<dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span>
+${m.verifiedSince && markup`<br>认证于 <span class="en" lang="en">since</span> ${time(m.verifiedSince)}`}</dd>
+</dl>
+</section>
+<section>
+<h2>生命周期 <span class="en" lang="en">Lifecycle</span></h2>
+<ol>${r.events.map((e) => event(e, explorerUrl))}</ol>
+</section>
+${r.hasSecret && secretForm(r.id)}
+<footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
+· 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
+}
+
+function scanLine(scans: ScanStats): SafeHtml {
+  return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 次 <span class="en" lang="en">times</span>
+· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}</dd>`;
+}
+
+function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
+  const a = e.anchor;
+  const ends = e.type === 'revoked' || e.type === 'refunded';
+  const data = Object.entries(e.data).map(([k, val]) => `${k}: ${String(val)}`);
+  return markup`
+<li class="${a.status}">
+<span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
+<div class="anchor"><span class="badge ${a.status}">${both(labelOf(ANCHOR_LABELS, a.status))}</span>
+${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
+${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
+${a.txHash && txLine(a.txHash, explorerUrl)}
+${data.length > 0 && markup`<div class="anchor">${data.join(' · ')}</div>`}
+</li>`;
+}
+
+function txLine(txHash: string, explorerUrl?: string): SafeHtml {
+  const link =
+    explorerUrl &&
+    markup`<a href="${explorerUrl}/tx/${txHash}" rel="noopener noreferrer">区块浏览器 <span lang="en">explorer</span></a>`;
+  return markup`<div class="anchor">交易 <span class="en" lang="en">tx</span> <code>${txHash}</code>
+${link}</div>`;
+}
+
+function secretForm(recordId: string): SafeHtml {
+  return markup`<section id="check">
+<h2>核对授权码 / 卡密 <span class="en" lang="en">Check a key or PIN</span></h2>
+<p class="en note" lang="en">Compared with the commitment the merchant registered; the key itself was never stored.</p>
+<form method="post" action="/v/${recordId}/secret">
+<label for="secret">授权码或卡密 <span lang="en">licence key or card PIN</span></label>
+<input id="secret" name="secret" type="text" required maxlength="500" autocomplete="off" autocapitalize="off" spellcheck="false">
+<button type="submit">核对 <span lang="en">Check</span></button>
+</form>
+</section>`;
+}
+
+const ERRORS: Record<number, Label> = {
+  400: { zh: '请求无效', en: 'The request was not understood.' },
+  413: { zh: '输入过长', en: 'The input is too long.' },
+  429: { zh: '尝试次数过多，请一分钟后再试', en: 'Too many attempts; try again in a minute.' },
+  500: { zh: '服务暂时不可用', en: 'Something went wrong; try again later.' },
+};
+
+/** A plain page for errors on the page routes (rate limit, oversized form, ...). No verdict. */
+export function renderErrorPage(statusCode: number, backTo?: string): string {
+  const e = ERRORS[statusCode] ?? ERRORS[statusCode < 500 ? 400 : 500]!;
+  const body = markup`<header class="verdict">
+<p class="brand">proofmark 防伪验证 · <span lang="en">verification</span></p>
+<h1>${e.zh}</h1>
+<p lang="en">${e.en}</p>
+</header>
+${backTo && markup`<footer><p><a href="${backTo}">返回 <span lang="en">back</span></a></p></footer>`}`;
+  return document(e.zh, null, body);
+}

@@ -1,0 +1,108 @@
+/**
+ * The verification page behind every QR code: `GET /v/:id` renders the verdict as HTML (and counts a
+ * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form. Both are
+ * hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
+ * answers in HTML, so neither leaks into the JSON API.
+ */
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { publicRecord } from '../../service/public-view.ts';
+import { checkSecret, verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { renderErrorPage, renderVerdictPage, type SecretCheck } from '../page/render.ts';
+import { setPageHeaders } from '../page/style.ts';
+import { Id } from './schemas.ts';
+
+/** Ids the API would accept; anything else cannot exist, so it is not_found without a lookup. */
+const ID_PATTERN = new RegExp(Id.pattern!);
+const isId = (id: string) => id.length <= (Id.maxLength ?? 64) && ID_PATTERN.test(id);
+
+const PageParams = Type.Object({ id: Type.String() });
+const MAX_SECRET = 500;
+
+export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // The form posts application/x-www-form-urlencoded; only this plugin's routes accept it.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 2048 },
+    (_request, body, done) => {
+      const fields: Record<string, string> = Object.create(null);
+      for (const [key, value] of new URLSearchParams(body as string)) fields[key] ??= value;
+      done(null, fields);
+    },
+  );
+
+  app.setErrorHandler((err: { statusCode?: number }, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'page failed');
+    const id = (request.params as { id?: string } | undefined)?.id;
+    setPageHeaders(reply);
+    reply.status(status).send(renderErrorPage(status, id && isId(id) ? `/v/${id}` : undefined));
+  });
+
+  /** The verdict; an id the API could never have issued is not_found without a lookup or a scan. */
+  async function lookup(id: string, countScan: boolean): Promise<Verdict> {
+    const { ctx, chain, log } = app.services;
+    if (!isId(id))
+      return { verdict: 'not_found', recordId: id, reason: 'no item was registered under this code' };
+    return verdictFor(ctx, chain, log, id, { countScan });
+  }
+
+  function send(reply: FastifyReply, v: Verdict, secretCheck?: SecretCheck) {
+    const { ctx, explorerUrl } = app.services;
+    const html = renderVerdictPage({
+      verdict: v.verdict,
+      recordId: v.recordId,
+      reason: v.reason,
+      ...(v.record &&
+        v.merchant &&
+        v.events && { record: publicRecord(ctx, v.record, v.merchant, v.events) }),
+      ...(v.scans && { scans: v.scans }),
+      explorerUrl,
+      ...(secretCheck && { secretCheck }),
+    });
+    const status = v.verdict === 'not_found' ? 404 : secretCheck === 'missing' ? 400 : 200;
+    setPageHeaders(reply);
+    return reply.status(status).send(html);
+  }
+
+  app.get(
+    '/v/:id',
+    {
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: 'The verification page (HTML) a QR code leads to; counts a scan',
+        params: PageParams,
+      },
+    },
+    async (request, reply) => send(reply, await lookup(request.params.id, true)),
+  );
+
+  app.post(
+    '/v/:id/secret',
+    {
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "The page's key/PIN form: the page again, with match or no match (rate-limited)",
+        params: PageParams,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const body = request.body as Record<string, unknown> | null | undefined;
+      const secret = typeof body?.secret === 'string' ? body.secret : '';
+      if (secret.length > MAX_SECRET) {
+        setPageHeaders(reply);
+        return reply.status(413).send(renderErrorPage(413, isId(id) ? `/v/${id}` : undefined));
+      }
+      // Checking a key is not another scan: the page was already viewed to get here.
+      const v = await lookup(id, false);
+      if (!v.record) return send(reply, v);
+      if (secret === '') return send(reply, v, 'missing');
+      return send(reply, v, (await checkSecret(app.services.ctx, id, secret)) ? 'match' : 'no_match');
+    },
+  );
+};
