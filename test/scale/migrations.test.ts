@@ -1,0 +1,82 @@
+/**
+ * Migrations on PostgreSQL when several instances start at once: Kysely's migrator holds an advisory
+ * lock, so racing opens all succeed and each migration is applied exactly once; a later open is a no-op.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { openDatabase, type OpenDatabase } from '../../src/storage/database.ts';
+import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
+
+const TABLES = [
+  'api_keys',
+  'batches',
+  'events',
+  'leases',
+  'merchant_evidence',
+  'merchant_strikes',
+  'merchants',
+  'records',
+  'scans',
+  'settings',
+  'tree_nodes',
+];
+
+async function schemaSnapshot(open: OpenDatabase) {
+  const tables = await sql<{ table_name: string }>`
+    SELECT table_name FROM information_schema.tables
+    WHERE table_schema = 'public' ORDER BY table_name`.execute(open.db);
+  const indexes = await sql<{ indexname: string }>`
+    SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`.execute(open.db);
+  const migrations = await sql<{ name: string; timestamp: string }>`
+    SELECT name, timestamp FROM kysely_migration ORDER BY name`.execute(open.db);
+  return {
+    tables: tables.rows.map((r) => r.table_name),
+    indexes: indexes.rows.map((r) => r.indexname),
+    migrations: migrations.rows,
+  };
+}
+
+describe('migrations on PostgreSQL', () => {
+  let skip: string | null = null;
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    skip = await postgresSkipReason();
+    if (!skip) database = await createTestDatabase('postgres');
+  });
+  afterAll(async () => database?.drop());
+
+  it('instances racing to open one fresh database all succeed and apply each migration once', async (t) => {
+    if (skip) return t.skip(skip);
+    const opts = { databaseUrl: database!.databaseUrl, dataDir: database!.dataDir };
+    // Four instances starting at the same moment, each with its own pool.
+    const opened = await Promise.all([1, 2, 3, 4].map(() => openDatabase(opts)));
+    try {
+      expect(opened.map((o) => o.dialect)).toEqual(['postgres', 'postgres', 'postgres', 'postgres']);
+      const snap = await schemaSnapshot(opened[0]!);
+      for (const table of TABLES) expect(snap.tables).toContain(table);
+      expect(snap.tables).toContain('kysely_migration');
+      expect(snap.tables).toContain('kysely_migration_lock');
+      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial']);
+      expect(snap.indexes).toEqual(expect.arrayContaining(['events_pending_idx', 'events_batch_idx']));
+      // Every instance sees the same schema, and each can use it.
+      for (const o of opened) {
+        expect(await schemaSnapshot(o)).toEqual(snap);
+        await o.db.selectFrom('records').select('id').limit(1).execute();
+      }
+
+      // Opening again (a restart, a rolling deploy) changes nothing.
+      const again = await Promise.all([1, 2].map(() => openDatabase(opts)));
+      try {
+        for (const o of again) expect(await schemaSnapshot(o)).toEqual(snap);
+      } finally {
+        await Promise.all(again.map((o) => o.close()));
+      }
+      const lock = await sql<{ is_locked: number }>`SELECT is_locked FROM kysely_migration_lock`.execute(
+        opened[0]!.db,
+      );
+      expect(lock.rows).toHaveLength(1);
+    } finally {
+      await Promise.all(opened.map((o) => o.close()));
+    }
+  });
+});
