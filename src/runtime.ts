@@ -16,6 +16,7 @@ import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
 import type { ServiceContext } from './service/context.ts';
 import { sha256Hex } from './service/random.ts';
+import { ScanCounter } from './service/scans.ts';
 import { openDatabase, type OpenDatabase } from './storage/database.ts';
 
 export interface Runtime {
@@ -62,7 +63,12 @@ export async function startRuntime(
     'chain ready',
   );
 
-  const ctx: ServiceContext = { db: database.db, now, publicBaseUrl: config.publicBaseUrl };
+  const ctx: ServiceContext = {
+    db: database.db,
+    now,
+    publicBaseUrl: config.publicBaseUrl,
+    scans: new ScanCounter(database.db),
+  };
   const lease = new Lease(database.db, `${process.pid}-${randomUUID()}`, config.leaseMs);
   const batcher = new Batcher({
     ctx,
@@ -95,6 +101,7 @@ export async function startRuntime(
     devChain,
     async close() {
       await batcher.stop();
+      await ctx.scans.flush();
       chain.close();
       await devChain?.close();
       await database.close();

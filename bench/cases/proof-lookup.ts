@@ -25,6 +25,7 @@ import { progress } from '../lib/log.ts';
 import { load1 } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { latency, round, roundSummary, summarize, type Latency, type Summary } from '../lib/stats.ts';
+import { ScanCounter } from '../../src/service/scans.ts';
 
 const ROWS_PER_INSERT = 3000; // 9 columns: under SQLite's 32,766 bound parameters
 const ROWS_PER_TRANSACTION = 100_000;
@@ -120,6 +121,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         db: database.db,
         now: () => new Date(),
         publicBaseUrl: 'http://proofmark.bench',
+        scans: new ScanCounter(database.db),
       };
       const prng = new Prng(0x9f00 + run);
       progress(

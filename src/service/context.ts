@@ -1,12 +1,14 @@
 /** What every service function needs: the database, the clock, and where the public pages live. */
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.ts';
+import type { ScanCounter } from './scans.ts';
 
 export interface ServiceContext {
   db: Kysely<Database>;
   now(): Date;
   /** PUBLIC_BASE_URL without a trailing slash; QR codes and verifyUrl point under it. */
   publicBaseUrl: string;
+  scans: ScanCounter;
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

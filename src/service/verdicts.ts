@@ -7,6 +7,7 @@ import { processProof, secretCommitment, type Hex } from '../core/index.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import { proofFromStore } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
+import type { ScanStats } from './scans.ts';
 import { getMerchant, type Merchant } from './merchants.ts';
 import {
   anchorStatusOf,
@@ -27,14 +28,7 @@ export const VERDICTS = [
 ] as const;
 export type VerdictWord = (typeof VERDICTS)[number];
 
-/** Past this many scans a page warns that the code may have been copied. */
-export const SUSPICIOUS_SCANS = 20;
-
-export interface ScanStats {
-  count: number;
-  firstAt: string | null;
-  suspicious: boolean;
-}
+export { SUSPICIOUS_SCANS, type ScanStats } from './scans.ts';
 
 export interface Verdict {
   verdict: VerdictWord;
@@ -58,7 +52,7 @@ export async function verdictFor(
   const [merchant, events, scans] = await Promise.all([
     getMerchant(ctx, record.merchant_id),
     recordEvents(ctx, recordId),
-    opts.countScan ? countScan(ctx, recordId) : scanStats(ctx, recordId),
+    opts.countScan ? ctx.scans.count(recordId, iso(ctx)) : ctx.scans.stats(recordId),
   ]);
   const base = { recordId, record, merchant, events, scans };
   if (merchant.status === 'suspended') {
@@ -91,28 +85,6 @@ export async function verdictFor(
     verdict: 'genuine',
     reason: 'issued by a merchant in good standing and anchored on chain',
   };
-}
-
-async function countScan(ctx: ServiceContext, recordId: string): Promise<ScanStats> {
-  const now = iso(ctx);
-  await ctx.db
-    .insertInto('scans')
-    .values({ record_id: recordId, count: 1, first_at: now, last_at: now })
-    .onConflict((oc) =>
-      oc.column('record_id').doUpdateSet((eb) => ({ count: eb('scans.count', '+', 1), last_at: now })),
-    )
-    .execute();
-  return scanStats(ctx, recordId);
-}
-
-async function scanStats(ctx: ServiceContext, recordId: string): Promise<ScanStats> {
-  const row = await ctx.db
-    .selectFrom('scans')
-    .selectAll()
-    .where('record_id', '=', recordId)
-    .executeTakeFirst();
-  const count = row?.count ?? 0;
-  return { count, firstAt: row?.first_at ?? null, suspicious: count > SUSPICIOUS_SCANS };
 }
 
 /** Whether `secret` is the one the record was registered with. */

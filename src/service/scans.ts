@@ -1,0 +1,88 @@
+/**
+ * Scan counts, written behind. Every verdict counts a scan; a write and an fsync per scan made the
+ * verify route as slow as ingest. Counts gather in memory and are flushed in one transaction every
+ * `flushMs`; a read adds what is not flushed yet. At most `flushMs` of counts is lost in a crash,
+ * and a count is a warning sign for consumers, not evidence.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.ts';
+
+export interface ScanStats {
+  count: number;
+  firstAt: string | null;
+  suspicious: boolean;
+}
+
+/** Past this many scans a page warns that the code may have been copied. */
+export const SUSPICIOUS_SCANS = 20;
+
+interface Unflushed {
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+export class ScanCounter {
+  private pending = new Map<string, Unflushed>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly flushMs = 200,
+  ) {}
+
+  /** Counts one scan at `at` and returns the record's totals including it. */
+  async count(recordId: string, at: string): Promise<ScanStats> {
+    const seen = this.pending.get(recordId);
+    if (seen) {
+      seen.count++;
+      seen.lastAt = at;
+    } else {
+      this.pending.set(recordId, { count: 1, firstAt: at, lastAt: at });
+    }
+    this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
+    return this.stats(recordId);
+  }
+
+  /** Totals: what is stored plus what waits to be flushed. */
+  async stats(recordId: string): Promise<ScanStats> {
+    const row = await this.db
+      .selectFrom('scans')
+      .selectAll()
+      .where('record_id', '=', recordId)
+      .executeTakeFirst();
+    const waiting = this.pending.get(recordId);
+    const count = (row?.count ?? 0) + (waiting?.count ?? 0);
+    return {
+      count,
+      firstAt: row?.first_at ?? waiting?.firstAt ?? null,
+      suspicious: count > SUSPICIOUS_SCANS,
+    };
+  }
+
+  /** Writes every waiting count in one transaction; chained so flushes never overlap. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending;
+    if (batch.size === 0) return this.flushing;
+    this.pending = new Map();
+    this.flushing = this.flushing.then(() =>
+      this.db.transaction().execute(async (trx) => {
+        for (const [recordId, s] of batch) {
+          await trx
+            .insertInto('scans')
+            .values({ record_id: recordId, count: s.count, first_at: s.firstAt, last_at: s.lastAt })
+            .onConflict((oc) =>
+              oc
+                .column('record_id')
+                .doUpdateSet((eb) => ({ count: eb('scans.count', '+', s.count), last_at: s.lastAt })),
+            )
+            .execute();
+        }
+      }),
+    );
+    return this.flushing;
+  }
+}
