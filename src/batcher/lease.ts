@@ -16,6 +16,7 @@ export interface LeaseState {
 
 export class Lease {
   private held: LeaseState | null = null;
+  private renewedAt = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -29,9 +30,13 @@ export class Lease {
     return this.held?.token ?? null;
   }
 
-  /** Takes or renews the lease; returns whether this instance leads now. */
+  /**
+   * Takes or renews the lease; returns whether this instance leads now. A lease renewed less than a
+   * third of its TTL ago is not renewed again (the batcher ticks on every registration).
+   */
   async acquire(): Promise<boolean> {
     const now = this.clock();
+    if (this.held && now - this.renewedAt < this.ttlMs / 3) return true;
     const expires = now + this.ttlMs;
     await this.db
       .insertInto('leases')
@@ -54,6 +59,7 @@ export class Lease {
       .where('name', '=', ANCHORER_LEASE)
       .executeTakeFirstOrThrow();
     this.held = row.holder === this.holder ? { holder: row.holder, token: Number(row.token) } : null;
+    this.renewedAt = now;
     return this.held !== null;
   }
 

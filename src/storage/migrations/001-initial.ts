@@ -80,7 +80,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`CREATE INDEX events_pending_idx ON events (created_at, record_id, seq) WHERE batch_id IS NULL`.execute(
     db,
   );
-  await sql`CREATE UNIQUE INDEX events_batch_idx ON events (batch_id, leaf_index)`.execute(db);
+  // Partial, so the planner never prefers it for the pending (batch_id IS NULL) queries above.
+  await sql`CREATE UNIQUE INDEX events_batch_idx ON events (batch_id, leaf_index) WHERE batch_id IS NOT NULL`.execute(
+    db,
+  );
 
   await db.schema
     .createTable('batches')
