@@ -16,20 +16,16 @@ export function assertBytes32(value: unknown, what: string): asserts value is He
   if (!isBytes32(value)) throw new TypeError(`${what} must be 32 bytes as 0x-prefixed lowercase hex`);
 }
 
-const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 export function bytesToHex(bytes: Uint8Array): Hex {
-  let out = '0x';
-  for (let i = 0; i < bytes.length; i++) out += HEX_BYTE[bytes[i]!];
-  return out as Hex;
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`;
 }
 
 export function hexToBytes(hex: string): Uint8Array {
   const h = hex.toLowerCase();
   if (!HEX.test(h)) throw new TypeError('expected 0x-prefixed hex with an even number of digits');
-  const out = new Uint8Array((h.length - 2) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 + 2 * i, 4 + 2 * i), 16);
-  return out;
+  // Buffer's hex decoder (pure, no I/O) is an order of magnitude faster than parsing digit pairs.
+  const buf = Buffer.from(h.slice(2), 'hex');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 }
 
 /** Byte-wise comparison, as the tree orders sibling pairs. */

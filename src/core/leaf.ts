@@ -47,11 +47,25 @@ export function assertLeafInput(input: LeafInput): void {
 
 export function eventLeafBytes(input: LeafInput): Uint8Array {
   assertLeafInput(input);
+  return encodeLeaf(input.recordId, input.seq, input.prevLeaf, contentHash(input.content));
+}
+
+/**
+ * The leaf from an already computed contentHash, for callers that hash each content's JCS once
+ * (the service on its ingest path). The caller vouches for the content's salt.
+ */
+export function leafOfHashedContent(recordId: string, seq: number, prevLeaf: Hex, hashOfContent: Hex): Hex {
+  assertLeafInput({ recordId, seq, prevLeaf, content: { salt: hashOfContent } });
+  assertBytes32(hashOfContent, 'contentHash');
+  return bytesToHex(encodeLeaf(recordId, seq, prevLeaf, hashOfContent));
+}
+
+function encodeLeaf(recordId: string, seq: number, prevLeaf: Hex, hashOfContent: Hex): Uint8Array {
   const encoded = new Uint8Array(128);
-  encoded.set(keccak256(utf8(input.recordId)), 0);
-  new DataView(encoded.buffer).setUint32(60, input.seq); // uint32, left-padded into word 2
-  encoded.set(hexToBytes(input.prevLeaf), 64);
-  encoded.set(hexToBytes(contentHash(input.content)), 96);
+  encoded.set(keccak256(utf8(recordId)), 0);
+  new DataView(encoded.buffer).setUint32(60, seq); // uint32, left-padded into word 2
+  encoded.set(hexToBytes(prevLeaf), 64);
+  encoded.set(hexToBytes(hashOfContent), 96);
   return keccak256(keccak256(encoded));
 }
 

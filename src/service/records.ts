@@ -8,6 +8,7 @@ import {
   canonicalJson,
   eventLeaf,
   keccak256Hex,
+  leafOfHashedContent,
   secretCommitment,
   utf8,
   ZERO32,
@@ -165,6 +166,8 @@ async function registerIn(
     const secretSalt = input.secret !== undefined ? randomSalt() : null;
     const commitment = input.secret !== undefined ? secretCommitment(input.secret, secretSalt as Hex) : null;
     const content = issuanceContent(merchant.id, input, commitment, now, randomSalt());
+    // Canonicalise and hash each content once: this loop is the ingest path.
+    const contentJson = canonicalJson(content);
     newRecords.push({
       id,
       merchant_id: merchant.id,
@@ -173,7 +176,7 @@ async function registerIn(
       sku: input.sku,
       product_name: input.productName,
       serial: input.serial,
-      metadata: canonicalJson(input.metadata ?? {}),
+      metadata: canonicalJson(content.metadata),
       secret_salt: secretSalt,
       secret_commitment: commitment,
       fingerprint: print,
@@ -187,8 +190,8 @@ async function registerIn(
       record_id: id,
       seq: 0,
       type: 'issued',
-      content: canonicalJson(content),
-      leaf: eventLeaf({ recordId: id, seq: 0, prevLeaf: ZERO32, content }),
+      content: contentJson,
+      leaf: leafOfHashedContent(id, 0, ZERO32, keccak256Hex(utf8(contentJson))),
       prev_leaf: ZERO32,
       created_at: now,
       batch_id: null,
