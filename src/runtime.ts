@@ -16,6 +16,7 @@ import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
 import type { ServiceContext } from './service/context.ts';
 import { sha256Hex } from './service/random.ts';
+import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
 import { openDatabase, type OpenDatabase } from './storage/database.ts';
 
@@ -68,6 +69,7 @@ export async function startRuntime(
     now,
     publicBaseUrl: config.publicBaseUrl,
     scans: new ScanCounter(database.db),
+    proofCache: new ProofCache(),
   };
   const lease = new Lease(database.db, `${process.pid}-${randomUUID()}`, config.leaseMs);
   const batcher = new Batcher({

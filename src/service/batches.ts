@@ -111,6 +111,23 @@ export async function listBatches(ctx: ServiceContext, after: number, limit: num
     .execute();
 }
 
+/** The proof of an event in a sealed batch, from the cache when its batch is final. */
+export async function proofOfEvent(
+  ctx: ServiceContext,
+  event: {
+    batch_id: number | null;
+    leaf_index: number | null;
+    batch_leaf_count: number | null;
+    batch_status: string | null;
+  },
+): Promise<Hex[]> {
+  const cached = ctx.proofCache?.get(event.batch_id!, event.leaf_index!);
+  if (cached) return cached;
+  const proof = await proofFromStore(ctx, event.batch_id!, event.batch_leaf_count!, event.leaf_index!);
+  if (event.batch_status === 'final') ctx.proofCache?.set(event.batch_id!, event.leaf_index!, proof);
+  return proof;
+}
+
 /**
  * The proof of leaf `index` in batch `batchId`: one query that joins the ~log2(n) wanted
  * (level, chunk) keys on the primary key and returns only the 32 bytes of each sibling.

@@ -1,6 +1,7 @@
 /** What every service function needs: the database, the clock, and where the public pages live. */
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.ts';
+import type { ProofCache } from './proof-cache.ts';
 import type { ScanCounter } from './scans.ts';
 
 export interface ServiceContext {
@@ -9,6 +10,8 @@ export interface ServiceContext {
   /** PUBLIC_BASE_URL without a trailing slash; QR codes and verifyUrl point under it. */
   publicBaseUrl: string;
   scans: ScanCounter;
+  /** Proofs of final batches; without it every proof is read from the database. */
+  proofCache?: ProofCache;
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

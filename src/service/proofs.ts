@@ -1,8 +1,9 @@
 /** Proof bundles (proofmark.bundle.v1) for a record's events, from what the service stores. */
 import { BUNDLE_FORMAT_V1, type Hex, type ProofBundleV1 } from '../core/index.ts';
-import { proofFromStore } from './batches.ts';
+import { proofOfEvent } from './batches.ts';
 import type { ServiceContext } from './context.ts';
-import { anchorStatusOf, getRecord, recordEvents, type EventWithBatch } from './records.ts';
+import { notFound } from './errors.ts';
+import { anchorStatusOf, recordEvents, type EventWithBatch } from './records.ts';
 
 export interface ChainIdentity {
   chainId: number;
@@ -23,9 +24,7 @@ export async function bundleForEvent(
     prevLeaf: event.prev_leaf as Hex,
     content: JSON.parse(event.content) as Record<string, unknown>,
     leaf: event.leaf as Hex,
-    proof: anchored
-      ? await proofFromStore(ctx, event.batch_id!, event.batch_leaf_count!, event.leaf_index!)
-      : null,
+    proof: anchored ? await proofOfEvent(ctx, event) : null,
     root: anchored ? (event.root as Hex) : null,
     batchId: anchored ? event.batch_id : null,
     anchor: {
@@ -43,7 +42,8 @@ export async function recordBundles(
   chain: ChainIdentity,
   recordId: string,
 ): Promise<ProofBundleV1[]> {
-  await getRecord(ctx, recordId);
+  // Every record has its issuance event, so no events means no record.
   const events = await recordEvents(ctx, recordId);
+  if (events.length === 0) throw notFound('record_not_found', `no record with id ${recordId}`);
   return Promise.all(events.map((e) => bundleForEvent(ctx, chain, e)));
 }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { processProof, secretCommitment, type Hex } from '../core/index.ts';
 import type { AnchorChain } from '../chain/registry.ts';
-import { proofFromStore } from './batches.ts';
+import { proofOfEvent } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
 import type { ScanStats } from './scans.ts';
 import { getMerchant, type Merchant } from './merchants.ts';
@@ -70,12 +70,7 @@ export async function verdictFor(
     return { ...base, verdict: 'pending', reason: 'the issuance is not yet anchored and final on chain' };
   }
   const chainRoot = (issuance.chain_root as Hex | null) ?? (await chain.rootOf(issuance.batch_id!));
-  const proof = await proofFromStore(
-    ctx,
-    issuance.batch_id!,
-    issuance.batch_leaf_count!,
-    issuance.leaf_index!,
-  );
+  const proof = await proofOfEvent(ctx, issuance);
   if (processProof(issuance.leaf as Hex, proof) !== chainRoot) {
     log.error({ recordId, batchId: issuance.batch_id }, 'stored proof does not reach the root on chain');
     return { ...base, verdict: 'invalid', reason: 'the stored proof does not match the root on chain' };
