@@ -4,6 +4,7 @@
  * letter), gets one recorded warning at its first strike and is suspended at its second.
  */
 import type { Selectable } from 'kysely';
+import { runCompiled } from '../storage/compiled.ts';
 import type { MerchantsTable } from '../storage/schema.ts';
 import { iso, isUniqueViolation, type ServiceContext } from './context.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
@@ -60,7 +61,12 @@ export async function createMerchant(
 }
 
 export async function getMerchant(ctx: ServiceContext, id: string): Promise<Merchant> {
-  const merchant = await ctx.db.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+  const [merchant] = await runCompiled(
+    ctx.db,
+    'getMerchant',
+    (db) => db.selectFrom('merchants').selectAll().where('id', '=', ''),
+    [id],
+  );
   if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
   return merchant;
 }

@@ -14,6 +14,7 @@ import {
   ZERO32,
   type Hex,
 } from '../core/index.ts';
+import { runCompiled } from '../storage/compiled.ts';
 import type { Database, EventsTable, RecordsTable } from '../storage/schema.ts';
 import { iso, isUniqueViolation, verifyUrl, type ServiceContext } from './context.ts';
 import { badRequest, conflict, forbidden, notFound } from './errors.ts';
@@ -307,7 +308,51 @@ export async function appendEvent(
 }
 
 export async function findRecord(ctx: ServiceContext, recordId: string): Promise<RecordRow | undefined> {
-  return ctx.db.selectFrom('records').selectAll().where('id', '=', recordId).executeTakeFirst();
+  const rows = await runCompiled(
+    ctx.db,
+    'findRecord',
+    (db) => db.selectFrom('records').selectAll().where('id', '=', ''),
+    [recordId],
+  );
+  return rows[0];
+}
+
+/** A record and its merchant in one query: the verdict's first read. */
+export async function findRecordWithMerchant(
+  ctx: ServiceContext,
+  recordId: string,
+): Promise<{ record: RecordRow; merchant: Merchant } | undefined> {
+  const [row] = await runCompiled(
+    ctx.db,
+    'findRecordWithMerchant',
+    (db) =>
+      db
+        .selectFrom('records')
+        .innerJoin('merchants', 'merchants.id', 'records.merchant_id')
+        .selectAll('records')
+        .select([
+          'merchants.name as m_name',
+          'merchants.contact_email as m_contact_email',
+          'merchants.status as m_status',
+          'merchants.created_at as m_created_at',
+          'merchants.verified_at as m_verified_at',
+          'merchants.suspended_at as m_suspended_at',
+        ])
+        .where('records.id', '=', ''),
+    [recordId],
+  );
+  if (!row) return undefined;
+  const { m_name, m_contact_email, m_status, m_created_at, m_verified_at, m_suspended_at, ...record } = row;
+  const merchant: Merchant = {
+    id: record.merchant_id,
+    name: m_name,
+    contact_email: m_contact_email,
+    status: m_status,
+    created_at: m_created_at,
+    verified_at: m_verified_at,
+    suspended_at: m_suspended_at,
+  };
+  return { record, merchant };
 }
 
 export async function getRecord(ctx: ServiceContext, recordId: string): Promise<RecordRow> {
@@ -326,7 +371,11 @@ export interface EventWithBatch extends EventRow {
 }
 
 export async function recordEvents(ctx: ServiceContext, recordId: string): Promise<EventWithBatch[]> {
-  return ctx.db
+  return runCompiled(ctx.db, 'recordEvents', (db) => recordEventsQuery(db, ''), [recordId]);
+}
+
+function recordEventsQuery(db: Kysely<Database>, recordId: string) {
+  return db
     .selectFrom('events')
     .leftJoin('batches', 'batches.id', 'events.batch_id')
     .selectAll('events')
@@ -339,8 +388,7 @@ export async function recordEvents(ctx: ServiceContext, recordId: string): Promi
       'batches.chain_root',
     ])
     .where('events.record_id', '=', recordId)
-    .orderBy('events.seq')
-    .execute();
+    .orderBy('events.seq');
 }
 
 export function chunks<T>(items: T[], size: number): T[][] {

@@ -1,10 +1,11 @@
 /**
  * Scan counts, written behind. Every verdict counts a scan; a write and an fsync per scan made the
  * verify route as slow as ingest. Counts gather in memory and are flushed in one transaction every
- * `flushMs`; a read adds what is not flushed yet. At most `flushMs` of counts is lost in a crash,
+ * `flushMs` (1 s); a read adds what is not flushed yet. At most `flushMs` of counts is lost in a crash,
  * and a count is a warning sign for consumers, not evidence.
  */
 import type { Kysely } from 'kysely';
+import { runCompiled } from '../storage/compiled.ts';
 import type { Database } from '../storage/schema.ts';
 
 export interface ScanStats {
@@ -29,7 +30,7 @@ export class ScanCounter {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly flushMs = 200,
+    private readonly flushMs = 1000,
   ) {}
 
   /** Counts one scan at `at` and returns the record's totals including it. */
@@ -47,11 +48,12 @@ export class ScanCounter {
 
   /** Totals: what is stored plus what waits to be flushed. */
   async stats(recordId: string): Promise<ScanStats> {
-    const row = await this.db
-      .selectFrom('scans')
-      .selectAll()
-      .where('record_id', '=', recordId)
-      .executeTakeFirst();
+    const [row] = await runCompiled(
+      this.db,
+      'scanStats',
+      (db) => db.selectFrom('scans').selectAll().where('record_id', '=', ''),
+      [recordId],
+    );
     const waiting = this.pending.get(recordId);
     const count = (row?.count ?? 0) + (waiting?.count ?? 0);
     return {

@@ -8,10 +8,10 @@ import type { AnchorChain } from '../chain/registry.ts';
 import { proofOfEvent } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
 import type { ScanStats } from './scans.ts';
-import { getMerchant, type Merchant } from './merchants.ts';
+import type { Merchant } from './merchants.ts';
 import {
   anchorStatusOf,
-  findRecord,
+  findRecordWithMerchant,
   getRecord,
   recordEvents,
   type EventWithBatch,
@@ -47,10 +47,10 @@ export async function verdictFor(
   recordId: string,
   opts: { countScan: boolean },
 ): Promise<Verdict> {
-  const record = await findRecord(ctx, recordId);
-  if (!record) return { verdict: 'not_found', recordId, reason: 'no item was registered under this code' };
-  const [merchant, events, scans] = await Promise.all([
-    getMerchant(ctx, record.merchant_id),
+  const found = await findRecordWithMerchant(ctx, recordId);
+  if (!found) return { verdict: 'not_found', recordId, reason: 'no item was registered under this code' };
+  const { record, merchant } = found;
+  const [events, scans] = await Promise.all([
     recordEvents(ctx, recordId),
     opts.countScan ? ctx.scans.count(recordId, iso(ctx)) : ctx.scans.stats(recordId),
   ]);
