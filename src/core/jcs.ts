@@ -42,7 +42,14 @@ function serialize(value: unknown, path: string): string {
   }
 }
 
+// String.prototype.isWellFormed (ES2024, in Node >= 20) is far faster than the regex; the regex
+// stays as the fallback for runtimes without it.
+const isWellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !LONE_SURROGATE.test(s);
+
 function serializeString(s: string, path: string): string {
-  if (LONE_SURROGATE.test(s)) throw new TypeError(`${path}: string holds a lone UTF-16 surrogate`);
+  if (!isWellFormed(s)) throw new TypeError(`${path}: string holds a lone UTF-16 surrogate`);
   return JSON.stringify(s);
 }
