@@ -3,9 +3,9 @@
  * operator records evidence of its authorisation (hashes of documents such as a publisher's reseller
  * letter), gets one recorded warning at its first strike and is suspended at its second.
  */
-import type { Selectable } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import { runCompiled } from '../storage/compiled.ts';
-import type { MerchantsTable } from '../storage/schema.ts';
+import type { Database, MerchantsTable } from '../storage/schema.ts';
 import { iso, isUniqueViolation, type ServiceContext } from './context.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
 import { newApiKey, randomId, sha256Hex } from './random.ts';
@@ -174,12 +174,7 @@ export async function strikeMerchant(
           .set({ status: 'suspended', suspended_at: now })
           .where('id', '=', id)
           .execute();
-        await trx
-          .updateTable('api_keys')
-          .set({ revoked_at: now })
-          .where('merchant_id', '=', id)
-          .where('revoked_at', 'is', null)
-          .execute();
+        await revokeKeys(trx, id, now);
       }
     });
   } catch (err) {
@@ -188,6 +183,15 @@ export async function strikeMerchant(
     throw err;
   }
   return merchantProfile(ctx, id);
+}
+
+async function revokeKeys(trx: Transaction<Database>, merchantId: string, now: string): Promise<void> {
+  await trx
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('merchant_id', '=', merchantId)
+    .where('revoked_at', 'is', null)
+    .execute();
 }
 
 /** Issues a new key and revokes the old ones. */
@@ -202,12 +206,7 @@ export async function rotateKey(
     if (merchant.status === 'suspended')
       throw conflict('merchant_suspended', 'a suspended merchant gets no keys');
     const now = iso(ctx);
-    await trx
-      .updateTable('api_keys')
-      .set({ revoked_at: now })
-      .where('merchant_id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await revokeKeys(trx, id, now);
     await trx
       .insertInto('api_keys')
       .values({ key_hash: key.hash, merchant_id: id, created_at: now, revoked_at: null })

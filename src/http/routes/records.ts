@@ -54,6 +54,17 @@ const PublicEvent = Type.Object({
   }),
 });
 
+const Registered = Type.Object({
+  records: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      externalId: Type.String(),
+      status: AnchorStatus,
+      verifyUrl: Type.String(),
+    }),
+  ),
+});
+
 export const PublicRecordSchema = Type.Object({
   id: Type.String(),
   kind: Type.String(),
@@ -94,26 +105,8 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ),
         response: {
           ...errorResponses,
-          200: Type.Object({
-            records: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                externalId: Type.String(),
-                status: AnchorStatus,
-                verifyUrl: Type.String(),
-              }),
-            ),
-          }),
-          201: Type.Object({
-            records: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                externalId: Type.String(),
-                status: AnchorStatus,
-                verifyUrl: Type.String(),
-              }),
-            ),
-          }),
+          200: Registered,
+          201: Registered,
         },
       },
     },
