@@ -9,7 +9,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -22,6 +21,7 @@ import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
 import { SUSPICIOUS_SCANS } from '../../src/service/verdicts.ts';
+import { freePort } from '../helpers/net.ts';
 
 /** jsqr is CommonJS: its function is both module.exports and its `default`. */
 const jsQR = jsqr.default;
@@ -52,14 +52,6 @@ const ids = {} as Record<
   string
 >;
 let genuineTx: { txHash: string; blockNumber: number; batchId: number };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function api(method: string, path: string, token?: string, body?: unknown): Promise<any> {

@@ -4,7 +4,6 @@
  * document of the same symbol; unknown ids are a JSON 404.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
+import { freePort } from '../helpers/net.ts';
 
 /** jsqr is CommonJS: its function is both module.exports and its `default`. */
 const jsQR = jsqr.default;
@@ -27,14 +27,6 @@ let app: FastifyInstance;
 let base: string;
 let recordId: string;
 let registeredUrl: string;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function post(path: string, token: string, body?: unknown): Promise<any> {

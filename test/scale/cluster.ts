@@ -16,6 +16,7 @@ import { DEV_DEPLOYER_KEY, startDevChain, type DevChain } from '../../src/chain/
 import { connectRegistry, type AnchorChain } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
+import { waitFor as pollUntil } from '../helpers/wait.ts';
 
 export const LEASE_MS = 1000;
 
@@ -84,19 +85,14 @@ export function replaceBatcher(
   return batcher;
 }
 
-export async function waitFor<T>(
+/** The shared poll loop (test/helpers/wait.ts) with this suite's default timeout of 30_000 ms. */
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
   timeoutMs = 30_000,
   everyMs = 20,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return pollUntil(what, probe, timeoutMs, everyMs);
 }
 
 export interface RecordBody {

@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +24,7 @@ import {
   waitFor,
   type SharedChain,
 } from './cluster.ts';
+import { freePort } from '../helpers/net.ts';
 
 const ADMIN_TOKEN = 'scale-admin-token-0123456789abcdef';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -35,17 +35,6 @@ interface Instance {
   child: ChildProcess;
   output: string[];
   exited: Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function command(): string[] {

@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/storage/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
+import { waitFor as pollUntil } from '../helpers/wait.ts';
 
 /** Every application table (Kysely's own migration tables excluded). */
 export async function tableNames(db: Kysely<Database>): Promise<string[]> {
@@ -90,20 +91,14 @@ export async function registerMany(
   return ids;
 }
 
-/** Polls `probe` until it returns a truthy value, or throws naming `what` after `timeoutMs`. */
-export async function waitFor<T>(
+/** The shared poll loop (test/helpers/wait.ts) with this suite's default timeout of 20_000 ms. */
+export function waitFor<T>(
   what: string,
-  probe: () => Promise<T | null | undefined | false>,
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
   timeoutMs = 20_000,
-  intervalMs = 20,
+  everyMs = 20,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return pollUntil(what, probe, timeoutMs, everyMs);
 }
 
 export async function batchStatuses(db: Kysely<Database>): Promise<Array<{ id: number; status: string }>> {
