@@ -2,7 +2,7 @@
  * The AnchorRegistry contract seen through ethers' JSON-RPC provider: the same code path for the
  * embedded development chain and for any real EVM chain.
  */
-import { Contract, Interface, JsonRpcProvider, Wallet, type Log } from 'ethers';
+import { Contract, Interface, JsonRpcProvider, Transaction, Wallet, type Log } from 'ethers';
 import artifact from './artifacts/AnchorRegistry.json' with { type: 'json' };
 import type { Hex } from '../core/index.ts';
 
@@ -93,7 +93,6 @@ export async function connectRegistry(opts: {
         data: registryAbi.encodeFunctionData('anchor', [batchId, root, leafCount]),
       });
       const rawTx = (await wallet.signTransaction(request)) as Hex;
-      const { Transaction } = await import('ethers');
       return { rawTx, txHash: Transaction.from(rawTx).hash as Hex };
     },
     async broadcast(rawTx) {

@@ -5,6 +5,7 @@
 import { sql, type Selectable } from 'kysely';
 import {
   bytesToHex,
+  hexToBytes,
   MerkleTree,
   NODE_SIZE,
   proofPositions,
@@ -53,7 +54,7 @@ export async function sealBatch(ctx: ServiceContext, maxLeaves: number): Promise
     if (leaves.length === 0) return null;
 
     const packed = new Uint8Array(leaves.length * NODE_SIZE);
-    leaves.forEach((row, i) => packed.set(Buffer.from(row.leaf.slice(2), 'hex'), i * NODE_SIZE));
+    leaves.forEach((row, i) => packed.set(hexToBytes(row.leaf), i * NODE_SIZE));
     const tree = MerkleTree.fromPacked(packed);
 
     const batch: BatchRow = {

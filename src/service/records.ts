@@ -6,7 +6,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import {
   canonicalJson,
-  eventLeaf,
   keccak256Hex,
   leafOfHashedContent,
   secretCommitment,
@@ -67,6 +66,11 @@ export function issuanceContent(
     at,
     salt,
   };
+}
+
+/** The leaf of an event whose content is already canonical JSON: each content is canonicalised once. */
+function leafOfJson(recordId: string, seq: number, prevLeaf: Hex, contentJson: string): Hex {
+  return leafOfHashedContent(recordId, seq, prevLeaf, keccak256Hex(utf8(contentJson)));
 }
 
 /** Fingerprint of what a registration says, secret excluded: a replay must match it exactly. */
@@ -167,7 +171,6 @@ async function registerIn(
     const secretSalt = input.secret !== undefined ? randomSalt() : null;
     const commitment = input.secret !== undefined ? secretCommitment(input.secret, secretSalt as Hex) : null;
     const content = issuanceContent(merchant.id, input, commitment, now, randomSalt());
-    // Canonicalise and hash each content once: this loop is the ingest path.
     const contentJson = canonicalJson(content);
     newRecords.push({
       id,
@@ -192,7 +195,7 @@ async function registerIn(
       seq: 0,
       type: 'issued',
       content: contentJson,
-      leaf: leafOfHashedContent(id, 0, ZERO32, keccak256Hex(utf8(contentJson))),
+      leaf: leafOfJson(id, 0, ZERO32, contentJson),
       prev_leaf: ZERO32,
       created_at: now,
       batch_id: null,
@@ -271,13 +274,14 @@ export async function appendEvent(
         .executeTakeFirstOrThrow();
       const at = iso(ctx);
       const content = { type, data: data ?? {}, at, salt: randomSalt() };
+      const contentJson = canonicalJson(content);
       const seq = record.head_seq + 1;
       const event: EventRow = {
         record_id: recordId,
         seq,
         type,
-        content: canonicalJson(content),
-        leaf: eventLeaf({ recordId, seq, prevLeaf: head.leaf as Hex, content }),
+        content: contentJson,
+        leaf: leafOfJson(recordId, seq, head.leaf as Hex, contentJson),
         prev_leaf: head.leaf,
         created_at: at,
         batch_id: null,
