@@ -9,6 +9,7 @@ import type { AnchorChain } from '../chain/registry.ts';
 import type { Hex } from '../core/index.ts';
 import type { BatchRow } from '../service/batches.ts';
 import type { BatchesTable, Database } from '../storage/schema.ts';
+import { crashPoint } from './crash-points.ts';
 import { ANCHORER_LEASE, type Lease } from './lease.ts';
 
 /** The chain holds a different root for a batch id than the database: anchoring must stop. */
@@ -64,12 +65,15 @@ async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
         { batchId: batch.id, txHash, leaves: batch.leaf_count },
         'anchor transaction saved; broadcasting',
       );
+      crashPoint('after-sign');
       await chain.broadcast(rawTx);
+      crashPoint('after-broadcast');
       return true;
     }
     case 'submitted': {
       const receipt = await chain.receipt(batch.tx_hash as Hex);
       if (receipt?.status === 'success') {
+        crashPoint('after-mined');
         return markAnchored(deps, batch, batch.tx_hash as Hex, receipt.blockNumber, receipt.blockHash);
       }
       if ((await chain.nextBatchId()) > batch.id) return adoptChainAnchor(deps, batch);
@@ -151,6 +155,7 @@ async function markAnchored(
     anchored_at: deps.now().toISOString(),
   });
   deps.log.info({ batchId: batch.id, txHash, block: blockNumber }, 'batch anchored');
+  crashPoint('after-anchored');
   return true;
 }
 

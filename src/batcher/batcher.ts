@@ -8,6 +8,7 @@ import type { AnchorChain } from '../chain/registry.ts';
 import { sealBatch, type BatchRow } from '../service/batches.ts';
 import { isUniqueViolation, type ServiceContext } from '../service/context.ts';
 import { advanceBatches, AnchorConflictError, LeaseLostError } from './anchorer.ts';
+import { crashPoint } from './crash-points.ts';
 import type { Lease } from './lease.ts';
 
 export interface BatcherOptions {
@@ -154,7 +155,9 @@ export class Batcher {
   private async sealOne(): Promise<BatchRow | null> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await sealBatch(this.opts.ctx, this.opts.maxLeaves);
+        const batch = await sealBatch(this.opts.ctx, this.opts.maxLeaves);
+        if (batch) crashPoint('after-seal');
+        return batch;
       } catch (err) {
         if (attempt < 5 && isUniqueViolation(err)) continue;
         throw err;

@@ -1,0 +1,78 @@
+/**
+ * `proofmark serve` as a real child process, for tests that kill it (SIGKILL means no shutdown code
+ * runs) and start it again on the same data. The caller owns DATA_DIR, so a restart finds it intact.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './net.ts';
+import { waitFor } from './wait.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface ServeProcess {
+  url: string;
+  child: ChildProcess;
+  /** The last few hundred chunks of stdout and stderr, for failure messages. */
+  output: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** JSON over HTTP; the body is parsed when there is one. */
+  http(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** SIGTERM (a clean shutdown) unless already gone; resolves when the process has exited. */
+  stop(): Promise<void>;
+}
+
+export async function spawnServe(env: Record<string, string>, name = 'proofmark'): Promise<ServeProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['bin/proofmark.js', 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 400) output.splice(0, output.length - 400);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const http: ServeProcess['http'] = async (method, path, token, body) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : null,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    const type = res.headers.get('content-type') ?? '';
+    return { status: res.status, body: text && type.includes('json') ? JSON.parse(text) : text };
+  };
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  await waitFor(
+    `${name} to serve`,
+    async () => {
+      if (gone()) throw new Error(`${name} exited before serving:\n${output.join('')}`);
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+      return res?.ok ?? false;
+    },
+    60_000,
+    100,
+  );
+  return {
+    url,
+    child,
+    output,
+    exited,
+    http,
+    async stop() {
+      if (!gone()) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
