@@ -1,0 +1,229 @@
+/**
+ * The authorisation matrix: every route the app registers, called with each credential a caller can
+ * hold (none, a well-formed but unknown key, another merchant's key, a suspended merchant's key, the
+ * owner's key from before a rotation, the admin token, and the owner's current key as the control),
+ * answers the status written in the table, and a refused call changes no row in any table. The route
+ * list comes from the app itself, so a route added without a row here fails the coverage test.
+ *
+ * What the table encodes, from src/http/auth.ts and src/service/merchants.ts: public routes read no
+ * Authorization header at all, so every credential gets the same answer there; operator routes take
+ * only the admin token (401 for anything else, merchant keys included); merchant routes take only a
+ * key of a verified merchant (401 for no, unknown or revoked keys and for the admin token), and only
+ * the record's issuer may add events to it (403). Suspending a merchant revokes its keys, so its
+ * key is 401 like any revoked key, not 403 merchant_suspended.
+ */
+import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
+import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
+import { recordBody, rowCounts } from '../service/support.ts';
+
+const CREDENTIALS = ['none', 'wrong', 'rival', 'suspended', 'rotatedOut', 'admin', 'owner'] as const;
+type Credential = (typeof CREDENTIALS)[number];
+type Statuses = readonly [number, number, number, number, number, number, number];
+
+/** What a cell sends: nothing, a JSON body, or the verification page's urlencoded form. */
+type Payload = { json: unknown } | { form: string } | undefined;
+
+interface Row {
+  route: string;
+  statuses: Statuses;
+  body?: (cell: string) => Payload;
+}
+
+/** The ids and keys the cells use, made in beforeAll. */
+const world = {
+  keys: {} as Record<Exclude<Credential, 'none'>, string>,
+  ownerId: '',
+  recordId: '',
+  batchId: 0,
+  bundle: null as unknown,
+};
+
+const evidence = { evidence: [{ description: 'reseller letter', sha256: 'ab'.repeat(32) }] };
+
+/**
+ * One row per route. `rival` on POST /v1/records is a verified merchant registering its own record,
+ * so it is allowed; everywhere a record is someone else's, it is not.
+ */
+// prettier-ignore
+const TABLE: Row[] = [
+  //                                                 none wrong rival susp  rotat admin owner
+  { route: 'GET /healthz',                statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /openapi.json',           statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /docs',                   statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /docs/static/index.html', statuses: [302, 302,  302,  302,  302,  302,  302] },
+  { route: 'GET /docs/static/swagger-initializer.js',
+                                          statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /docs/static/*',          statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /docs/json',              statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /docs/yaml',              statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/chain',               statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/merchants/:id',       statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/records/:id',         statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/records/:id/proofs',  statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/records/:id/qr.png',  statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/records/:id/qr.svg',  statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/verify/:id',          statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'POST /v1/verify/:id/secret',  statuses: [200, 200,  200,  200,  200,  200,  200],
+    body: () => ({ json: { secret: 'not-the-licence-key' } }) },
+  { route: 'POST /v1/verify',             statuses: [200, 200,  200,  200,  200,  200,  200],
+    body: () => ({ json: world.bundle }) },
+  { route: 'GET /v1/batches',             statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/batches/:id',         statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/batches/:id/leaves',  statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v/:id',                  statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'POST /v/:id/secret',          statuses: [200, 200,  200,  200,  200,  200,  200],
+    body: () => ({ form: 'secret=not-the-licence-key' }) },
+
+  // Operator routes: the admin token and nothing else. :id is the owner's merchant id.
+  { route: 'POST /v1/merchants',          statuses: [401, 401,  401,  401,  401,  201,  401],
+    body: (cell) => ({ json: { name: `Admitted in ${cell}` } }) },
+  { route: 'POST /v1/merchants/:id/verify',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401],
+    body: () => ({ json: evidence }) },
+  { route: 'POST /v1/merchants/:id/strikes',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401],
+    body: (cell) => ({ json: { reason: `a warning from ${cell}` } }) },
+  { route: 'POST /v1/merchants/:id/keys', statuses: [401, 401,  401,  401,  401,  201,  401] },
+  { route: 'POST /v1/admin/batches/seal', statuses: [401, 401,  401,  401,  401,  200,  401] },
+
+  // Merchant routes: a verified merchant's current key; events only by the record's issuer.
+  { route: 'POST /v1/records',            statuses: [401, 401,  201,  401,  401,  401,  201],
+    body: (cell) => ({ json: { records: [recordBody(`matrix ${cell}`, { secret: 'K3Y-MATRIX' })] } }) },
+  { route: 'POST /v1/records/:id/events', statuses: [401, 401,  403,  401,  401,  401,  201],
+    body: () => ({ json: { type: 'transferred' } }) },
+];
+
+/**
+ * "METHOD /path" for every route each Fastify instance registers, HEAD only beside a GET. Fastify
+ * publishes every new instance on this diagnostics channel (for tracers); an onRoute hook added
+ * there sees each route as it is declared, plugins' included. (printRoutes drops the prefix of
+ * wildcard routes, so /docs/static/* would read as /docs/*.)
+ */
+const routesOf = new WeakMap<object, string[]>();
+function recordRoutes(message: unknown): void {
+  const { fastify } = message as { fastify: FastifyInstance };
+  const routes: string[] = [];
+  routesOf.set(fastify, routes);
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+}
+function registeredRoutes(app: FastifyInstance): string[] {
+  const all = routesOf.get(app);
+  if (!all) throw new Error('the app was built before the route listener subscribed');
+  const gets = new Set(all.filter((r) => r.startsWith('GET ')));
+  for (const head of all.filter((r) => r.startsWith('HEAD '))) {
+    // A plugin's root route ('/' under the /docs prefix) is announced once as GET /docs, serving
+    // /docs/ too; its HEAD routes are announced for both.
+    const get = head.replace(/^HEAD/, 'GET');
+    expect(gets.has(get) || gets.has(get.replace(/\/$/, '')), `${head} without a GET`).toBe(true);
+  }
+  return all.filter((r) => !r.startsWith('HEAD ')).sort();
+}
+
+/** The concrete URL a cell calls for a route pattern. */
+function urlOf(route: string): string {
+  const path = route.split(' ')[1]!;
+  const id = path.startsWith('/v1/merchants/')
+    ? world.ownerId
+    : path.startsWith('/v1/batches/')
+      ? String(world.batchId)
+      : world.recordId;
+  return path.replace(':id', id).replace('*', 'swagger-ui.css');
+}
+
+describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
+  let h: Harness;
+  let skip: string | null = null;
+  beforeAll(async () => {
+    if (backend === 'postgres') skip = await postgresSkipReason();
+    if (skip) return;
+    subscribe('fastify.initialization', recordRoutes);
+    try {
+      h = await startHarness({ backend });
+    } finally {
+      unsubscribe('fastify.initialization', recordRoutes);
+    }
+    const owner = await h.verifiedMerchant('Owner Shop');
+    const rival = await h.verifiedMerchant('Rival Shop');
+    const struck = await h.verifiedMerchant('Struck Shop');
+    for (const reason of ['first strike', 'second strike']) {
+      expect((await h.admin('POST', `/v1/merchants/${struck.id}/strikes`, { reason })).statusCode).toBe(200);
+    }
+    expect((await h.call('GET', `/v1/merchants/${struck.id}`)).json().status).toBe('suspended');
+    const rotated = await h.admin('POST', `/v1/merchants/${owner.id}/keys`);
+    expect(rotated.statusCode).toBe(201);
+    world.keys = {
+      wrong: `pmk_${randomBytes(24).toString('base64url')}`,
+      rival: rival.apiKey,
+      suspended: struck.apiKey,
+      rotatedOut: owner.apiKey,
+      admin: ADMIN_TOKEN,
+      owner: rotated.json().apiKey,
+    };
+    world.ownerId = owner.id;
+    const registered = await h.call('POST', '/v1/records', {
+      token: world.keys.owner,
+      body: { records: [recordBody('matrix-record', { secret: 'K3Y-MATRIX' })] },
+    });
+    expect(registered.statusCode).toBe(201);
+    world.recordId = registered.json().records[0].id;
+    await h.sealAndWaitFinal();
+    world.batchId = (await h.call('GET', '/v1/batches')).json().batches[0].id;
+    world.bundle = (await h.call('GET', `/v1/records/${world.recordId}/proofs`)).json().bundles[0];
+    // No background writes from here on: a refused cell must leave the row counts as they were.
+    await h.runtime.services.batcher.stop();
+  }, 60_000);
+  afterAll(async () => h?.close());
+
+  /** Row counts with the scan counts written out first (they are written behind, once a second). */
+  async function settledRowCounts() {
+    await h.runtime.services.ctx.scans.flush();
+    return rowCounts(h.runtime.database.db);
+  }
+
+  function send(route: string, credential: Credential, payload: Payload): Promise<LightMyRequestResponse> {
+    const headers: Record<string, string> = {};
+    if (credential !== 'none') headers.authorization = `Bearer ${world.keys[credential]}`;
+    if (payload && 'form' in payload) headers['content-type'] = 'application/x-www-form-urlencoded';
+    return h.app.inject({
+      method: route.split(' ')[0] as 'GET',
+      url: urlOf(route),
+      headers,
+      ...(payload && 'json' in payload && { payload: payload.json as object }),
+      ...(payload && 'form' in payload && { payload: payload.form }),
+    });
+  }
+
+  it('the table has one row for every route the app registers, and no other', async (t) => {
+    if (skip) return t.skip(skip);
+    const tableRoutes = TABLE.map((r) => r.route).sort();
+    expect(new Set(tableRoutes).size, 'a route listed twice').toBe(tableRoutes.length);
+    expect(tableRoutes).toEqual(registeredRoutes(h.app));
+  });
+
+  const cells = TABLE.flatMap((row) =>
+    CREDENTIALS.map((credential, column) => ({ ...row, credential, status: row.statuses[column]! })),
+  );
+  it.for(cells)('$route with $credential → $status', async ({ route, credential, status, body }, t) => {
+    if (skip) return t.skip(skip);
+    const refused = status >= 400;
+    const before = refused ? await settledRowCounts() : null;
+    const res = await send(route, credential, body?.(`${route} as ${credential}`));
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(status);
+    if (!refused) {
+      // The operator's rotation hands the owner its new key, as the operator would.
+      if (route === 'POST /v1/merchants/:id/keys') world.keys.owner = res.json().apiKey;
+      return;
+    }
+    expect(res.json()).toMatchObject({
+      statusCode: status,
+      code: status === 401 ? 'unauthorized' : 'not_record_owner',
+    });
+    expect(await settledRowCounts(), 'a refused call changed the database').toEqual(before);
+  });
+});
