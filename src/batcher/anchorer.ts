@@ -3,9 +3,10 @@
  * before the step that depends on it (the signed transaction is saved before it is broadcast), so a
  * crash anywhere resumes without anchoring a batch id twice; the contract's ordering is the last guard.
  */
+import { Transaction } from 'ethers';
 import type { Kysely, Updateable } from 'kysely';
 import type { Logger } from 'pino';
-import type { AnchorChain } from '../chain/registry.ts';
+import { InsufficientFundsError, type AnchorChain } from '../chain/registry.ts';
 import type { Hex } from '../core/index.ts';
 import type { BatchRow } from '../service/batches.ts';
 import type { BatchesTable, Database } from '../storage/schema.ts';
@@ -85,15 +86,23 @@ async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
         await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
         return true;
       }
+      if (!batch.raw_tx) {
+        // Adopted from the chain (we never signed it) and since dropped by a reorg: sign our own.
+        await save(deps, batch, { status: 'sealed', tx_hash: null });
+        return true;
+      }
       try {
-        await chain.broadcast(batch.raw_tx as Hex); // idempotent: the node may simply not have it
+        // Idempotent: the node may simply not have it (dropped from its pool, or a restarted node).
+        await chain.broadcast(batch.raw_tx as Hex);
       } catch (err) {
+        // Out of funds: keep the saved transaction; it is sent again once the account is funded.
+        if (err instanceof InsufficientFundsError) throw err;
         // Typically "nonce too low": the nonce went to another transaction. Sign afresh.
         log.warn({ batchId: batch.id, err: (err as Error).message }, 'rebroadcast refused; will sign again');
         await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
         return true;
       }
-      return false;
+      return resignIfStuckBehindGap(deps, batch);
     }
     case 'anchored': {
       const canonical = await chain.blockHash(batch.block_number!);
@@ -102,12 +111,7 @@ async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
           { batchId: batch.id, block: batch.block_number },
           'anchor block left the canonical chain; re-anchoring',
         );
-        await save(deps, batch, {
-          status: 'submitted',
-          block_number: null,
-          block_hash: null,
-          anchored_at: null,
-        });
+        await unanchor(deps, batch);
         return true;
       }
       const head = await chain.headNumber();
@@ -157,6 +161,67 @@ async function markAnchored(
   deps.log.info({ batchId: batch.id, txHash, block: blockNumber }, 'batch anchored');
   crashPoint('after-anchored');
   return true;
+}
+
+/**
+ * A sent transaction whose nonce is above the account's pending nonce waits behind a gap (another
+ * holder of the key used a nonce and its transaction was dropped, say) and would never be mined.
+ * Sign again at the first free nonce; should the old one ever be mined too, the contract's batch
+ * ordering makes it revert instead of anchoring twice.
+ */
+async function resignIfStuckBehindGap(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
+  const nonce = Transaction.from(batch.raw_tx!).nonce;
+  const { pending } = await deps.chain.anchorerNonces();
+  if (pending >= nonce) return false;
+  deps.log.warn(
+    { batchId: batch.id, txHash: batch.tx_hash, nonce, pendingNonce: pending },
+    'anchor transaction waits behind a nonce gap; will sign again',
+  );
+  await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
+  return true;
+}
+
+/** The batch's anchoring block left the canonical chain: back to before it was mined. */
+function unanchor(deps: AnchorerDeps, batch: BatchRow): Promise<void> {
+  return save(deps, batch, {
+    status: 'submitted',
+    block_number: null,
+    block_hash: null,
+    anchored_at: null,
+    final_at: null,
+    chain_root: null,
+  });
+}
+
+/**
+ * Final is CONFIRMATIONS deep, which a deeper reorg can still undo. The newest final batch's block
+ * is checked on every pass (one RPC call): a reorg that reaches any final batch reaches it too. Each
+ * final batch whose block left the chain goes back to submitted (its verdicts to pending) and is
+ * anchored again. Returns how many were demoted.
+ */
+export async function recheckFinalBatches(deps: AnchorerDeps): Promise<number> {
+  const finals = deps.db
+    .selectFrom('batches')
+    .selectAll()
+    .where('status', '=', 'final')
+    .orderBy('id', 'desc');
+  const newest = await finals.limit(1).executeTakeFirst();
+  if (!newest || (await deps.chain.blockHash(newest.block_number!)) === newest.block_hash) return 0;
+  let demoted = 0;
+  for (;;) {
+    // Demoted batches leave the 'final' set, so each page starts again from the newest left.
+    const page = await finals.limit(100).execute();
+    for (const batch of page) {
+      if ((await deps.chain.blockHash(batch.block_number!)) === batch.block_hash) return demoted;
+      deps.log.error(
+        { batchId: batch.id, block: batch.block_number },
+        'a final batch left the canonical chain (a reorg deeper than CONFIRMATIONS); anchoring it again',
+      );
+      await unanchor(deps, batch);
+      demoted++;
+    }
+    if (page.length < 100) return demoted;
+  }
 }
 
 /** A state change, only if the batch is still in the state we read and we still hold the lease. */

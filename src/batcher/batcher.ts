@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AnchorChain } from '../chain/registry.ts';
 import { sealBatch, type BatchRow } from '../service/batches.ts';
 import { isUniqueViolation, type ServiceContext } from '../service/context.ts';
-import { advanceBatches, AnchorConflictError, LeaseLostError } from './anchorer.ts';
+import { advanceBatches, AnchorConflictError, LeaseLostError, recheckFinalBatches } from './anchorer.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Lease } from './lease.ts';
 
@@ -103,6 +103,7 @@ export class Batcher {
     if (this.halted) return;
     await this.sealIfDue();
     try {
+      await recheckFinalBatches(this.deps());
       while ((await advanceBatches(this.deps())) > 0) {
         if (this.stopped) return;
       }

@@ -40,6 +40,12 @@ export interface AnchorChain {
   /** The BatchAnchored event of `batchId`, found by its indexed id, or null. */
   findAnchor(batchId: number): Promise<AnchorEvent | null>;
   anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]>;
+  /**
+   * The anchorer account's next nonce as mined (`latest`) and as the node's pool sees it (`pending`:
+   * counts only transactions that can run, so a pending nonce below a sent transaction's nonce means
+   * a gap in front of it that the transaction will wait behind for ever).
+   */
+  anchorerNonces(): Promise<{ latest: number; pending: number }>;
   close(): void;
 }
 
@@ -126,6 +132,14 @@ export async function connectRegistry(opts: {
     async anchorEvents(fromBlock, toBlock) {
       const logs = await provider.getLogs({ address: opts.contract, topics: [topic], fromBlock, toBlock });
       return logs.map(toEvent);
+    },
+    async anchorerNonces() {
+      if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
+      const [latest, pending] = await Promise.all([
+        provider.getTransactionCount(wallet.address, 'latest'),
+        provider.getTransactionCount(wallet.address, 'pending'),
+      ]);
+      return { latest, pending };
     },
     close: () => provider.destroy(),
   };

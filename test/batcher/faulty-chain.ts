@@ -113,6 +113,10 @@ export class FaultyChain implements AnchorChain {
     return this.inner.anchorEvents(fromBlock, toBlock);
   }
 
+  anchorerNonces(): Promise<{ latest: number; pending: number }> {
+    return this.inner.anchorerNonces();
+  }
+
   /** The wrapped chain belongs to whoever made it. */
   close(): void {}
 }
@@ -143,6 +147,11 @@ export class ChainProbe {
 
   async head(): Promise<number> {
     return this.provider.getBlockNumber();
+  }
+
+  /** The canonical chain's hash at `blockNumber`, or null past its head. */
+  async blockHashOf(blockNumber: number): Promise<string | null> {
+    return (await this.provider.getBlock(blockNumber))?.hash ?? null;
   }
 
   /** Every BatchAnchored event for `batchId`. */
