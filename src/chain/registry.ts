@@ -2,7 +2,20 @@
  * The AnchorRegistry contract seen through ethers' JSON-RPC provider: the same code path for the
  * embedded development chain and for any real EVM chain.
  */
-import { Contract, Interface, JsonRpcProvider, Transaction, Wallet, type Log } from 'ethers';
+import {
+  Contract,
+  FetchRequest,
+  formatEther,
+  Interface,
+  isError,
+  JsonRpcProvider,
+  Transaction,
+  Wallet,
+  type JsonRpcError,
+  type JsonRpcPayload,
+  type JsonRpcResult,
+  type Log,
+} from 'ethers';
 import artifact from './artifacts/AnchorRegistry.json' with { type: 'json' };
 import type { Hex } from '../core/index.ts';
 
@@ -49,13 +62,62 @@ export interface AnchorChain {
   close(): void;
 }
 
+/** The anchorer account cannot pay for an anchor transaction: nothing anchors until it is funded. */
+export class InsufficientFundsError extends Error {
+  override name = 'InsufficientFundsError';
+}
+
+/** ethers' INSUFFICIENT_FUNDS (geth-style nodes), or Hardhat's own wording, which ethers leaves unnamed. */
+function isInsufficientFunds(err: unknown): boolean {
+  if (isError(err, 'INSUFFICIENT_FUNDS')) return true;
+  return /insufficient funds|doesn't have enough funds/i.test(String((err as Error)?.message ?? err));
+}
+
+/**
+ * ethers' provider with RPC failures told plainly (they reach GET /healthz and the log): ethers takes
+ * any JSON-RPC error to eth_call for a contract revert ("missing revert data"), wraps other unknown
+ * ones as "could not coalesce error" around the whole payload, and puts the RPC URL, which may hold
+ * an API key, into HTTP errors.
+ */
+class PlainErrorProvider extends JsonRpcProvider {
+  override getRpcError(payload: JsonRpcPayload, response: JsonRpcError): Error {
+    const error = super.getRpcError(payload, response);
+    const notARevert = isError(error, 'CALL_EXCEPTION') && error.data === null && !('data' in response.error);
+    if (!isError(error, 'UNKNOWN_ERROR') && !notARevert) return error;
+    const { code, message } = response.error;
+    return new Error(`RPC error ${code} on ${payload.method}: ${message ?? 'no message'}`, { cause: error });
+  }
+
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    try {
+      return await super._send(payload);
+    } catch (err) {
+      const info = (err as { info?: { responseStatus?: string } }).info;
+      if (isError(err, 'SERVER_ERROR') && info?.responseStatus) {
+        throw new Error(`RPC answered HTTP ${info.responseStatus}`, { cause: err });
+      }
+      if (isError(err, 'TIMEOUT')) {
+        throw new Error(`RPC request timed out after ${this._getConnection().timeout} ms`, { cause: err });
+      }
+      if ((err as NodeJS.ErrnoException).syscall) {
+        throw new Error(`RPC unreachable: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
 export async function connectRegistry(opts: {
   rpcUrl: string;
   contract: string;
   anchorerKey?: string | undefined;
   pollMs?: number;
+  /** Per JSON-RPC request; ethers' own default is 5 minutes, a long stall for a hung endpoint. */
+  rpcTimeoutMs?: number;
 }): Promise<AnchorChain> {
-  const provider = new JsonRpcProvider(opts.rpcUrl, undefined, {
+  const connection = new FetchRequest(opts.rpcUrl);
+  if (opts.rpcTimeoutMs !== undefined) connection.timeout = opts.rpcTimeoutMs;
+  const provider = new PlainErrorProvider(connection, undefined, {
     staticNetwork: true,
     // No response cache: a cached nonce or block number right after a mined transaction is stale.
     cacheTimeout: -1,
@@ -84,6 +146,24 @@ export async function connectRegistry(opts: {
   };
   const topic = registryAbi.getEvent('BatchAnchored')!.topicHash;
 
+  /** What an operator needs to act on: which account, for which batch, what it holds and needs. */
+  const fundsError = async (
+    account: string,
+    batchId: number | string,
+    upfront: bigint | null,
+    cause: unknown,
+  ): Promise<InsufficientFundsError> => {
+    const balance = await provider.getBalance(account).then(
+      (wei) => `${formatEther(wei)} ETH`,
+      () => 'unknown',
+    );
+    const needs = upfront === null ? '' : `, the transaction may cost up to ${formatEther(upfront)} ETH`;
+    return new InsufficientFundsError(
+      `anchorer ${account} has insufficient funds to anchor batch ${batchId}: balance ${balance}${needs}; fund the account`,
+      { cause },
+    );
+  };
+
   return {
     chainId,
     contract,
@@ -94,12 +174,17 @@ export async function connectRegistry(opts: {
     blockHash: async (n) => ((await provider.getBlock(n))?.hash as Hex | undefined) ?? null,
     async signAnchor(batchId, root, leafCount) {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
-      const request = await wallet.populateTransaction({
-        to: opts.contract,
-        data: registryAbi.encodeFunctionData('anchor', [batchId, root, leafCount]),
-      });
-      const rawTx = (await wallet.signTransaction(request)) as Hex;
-      return { rawTx, txHash: Transaction.from(rawTx).hash as Hex };
+      try {
+        const request = await wallet.populateTransaction({
+          to: opts.contract,
+          data: registryAbi.encodeFunctionData('anchor', [batchId, root, leafCount]),
+        });
+        const rawTx = (await wallet.signTransaction(request)) as Hex;
+        return { rawTx, txHash: Transaction.from(rawTx).hash as Hex };
+      } catch (err) {
+        if (isInsufficientFunds(err)) throw await fundsError(wallet.address, batchId, null, err);
+        throw err;
+      }
     },
     async broadcast(rawTx) {
       try {
@@ -107,6 +192,12 @@ export async function connectRegistry(opts: {
       } catch (err) {
         const msg = String((err as Error).message).toLowerCase();
         if (msg.includes('already known') || msg.includes('known transaction')) return;
+        if (isInsufficientFunds(err)) {
+          const tx = Transaction.from(rawTx);
+          const batchId = registryAbi.parseTransaction({ data: tx.data })?.args[0] ?? '?';
+          const upfront = tx.gasLimit * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + tx.value;
+          throw await fundsError(tx.from!, String(batchId), upfront, err);
+        }
         throw err;
       }
     },
