@@ -25,6 +25,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Trust X-Forwarded-For (client IPs for rate limits) only behind a proxy that sets it. */
   trustProxy: boolean;
+  /** How long one JSON-RPC request may take before it fails (a hung RPC must not stall anchoring). */
+  rpcTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logLevel,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     trustProxy: bool(env, 'TRUST_PROXY', false),
+    rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', 30_000, 100, 600_000),
   };
 }
 

@@ -45,6 +45,7 @@ export async function startRuntime(
         contract: booted.contract,
         anchorerKey: DEV_DEPLOYER_KEY,
         pollMs: config.chainPollMs,
+        rpcTimeoutMs: config.rpcTimeoutMs,
       });
     } else {
       chain = await connectRegistry({
@@ -52,6 +53,7 @@ export async function startRuntime(
         contract: config.chain.contract,
         anchorerKey: config.chain.anchorerKey,
         pollMs: config.chainPollMs,
+        rpcTimeoutMs: config.rpcTimeoutMs,
       });
     }
   } catch (err) {

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       bodyLimitBytes: 4 * 1024 * 1024,
       trustProxy: false,
+      rpcTimeoutMs: 30_000,
     });
   });
 
@@ -102,6 +103,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '', RPC_URL: '  ' }).port).toBe(8080);
   });
 
+  it('RPC_TIMEOUT_MS: how long one JSON-RPC request may take, from 100 ms to 10 minutes', () => {
+    expect(loadConfig({ ...REAL, RPC_TIMEOUT_MS: '2500' }).rpcTimeoutMs).toBe(2500);
+    expect(loadConfig({ RPC_TIMEOUT_MS: '100' }).rpcTimeoutMs).toBe(100);
+    expect(loadConfig({ RPC_TIMEOUT_MS: '600000' }).rpcTimeoutMs).toBe(600_000);
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -127,6 +134,9 @@ describe('loadConfig', () => {
     ['EXPLORER_URL', { EXPLORER_URL: 'ftp://explorer.example' }],
     ['PUBLISH_RPC_URL', { ...REAL, PUBLISH_RPC_URL: 'yes' }],
     ['DEV_CHAIN_PORT', { DEV_CHAIN_PORT: 'x' }],
+    ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '99' }],
+    ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '600001' }],
+    ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '5s' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);
