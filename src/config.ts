@@ -27,6 +27,17 @@ export interface Config {
   trustProxy: boolean;
   /** How long one JSON-RPC request may take before it fails (a hung RPC must not stall anchoring). */
   rpcTimeoutMs: number;
+  /** Requests a minute, per instance (in memory); 0 turns a limit off (not the secret check's). */
+  rateLimits: {
+    /** Per client IP, on each secret-check route (the API's and the page form's). */
+    secretPerMinute: number;
+    /** Per client IP, over the verdict routes together: GET /v1/verify/:id, POST /v1/verify, GET /v/:id. */
+    verifyPerMinute: number;
+    /** Per authenticated merchant, over every route that takes a merchant key together. */
+    merchantPerMinute: number;
+  };
+  /** Events waiting for a final batch at which writes answer 503 backlog_full (a soft bound). */
+  maxPendingEvents: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +116,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', 30_000, 100, 600_000),
+    rateLimits: {
+      secretPerMinute: int(env, 'RATE_LIMIT_SECRET_PER_MINUTE', 10, 1, 1_000_000_000),
+      verifyPerMinute: int(env, 'RATE_LIMIT_VERIFY_PER_MINUTE', 1200, 0, 1_000_000_000),
+      merchantPerMinute: int(env, 'RATE_LIMIT_MERCHANT_PER_MINUTE', 6000, 0, 1_000_000_000),
+    },
+    maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 1_000_000, 1, 1_000_000_000),
   };
 }
 

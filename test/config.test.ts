@@ -44,6 +44,8 @@ describe('loadConfig', () => {
       bodyLimitBytes: 4 * 1024 * 1024,
       trustProxy: false,
       rpcTimeoutMs: 30_000,
+      rateLimits: { secretPerMinute: 10, verifyPerMinute: 1200, merchantPerMinute: 6000 },
+      maxPendingEvents: 1_000_000,
     });
   });
 
@@ -109,6 +111,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ RPC_TIMEOUT_MS: '600000' }).rpcTimeoutMs).toBe(600_000);
   });
 
+  it('limits: per-minute rate limits (0 turns one off, not the secret check) and the backlog bound', () => {
+    const config = loadConfig({
+      RATE_LIMIT_SECRET_PER_MINUTE: '3',
+      RATE_LIMIT_VERIFY_PER_MINUTE: '0',
+      RATE_LIMIT_MERCHANT_PER_MINUTE: ' 100000 ',
+      MAX_PENDING_EVENTS: '5',
+    });
+    expect(config.rateLimits).toEqual({ secretPerMinute: 3, verifyPerMinute: 0, merchantPerMinute: 100_000 });
+    expect(config.maxPendingEvents).toBe(5);
+    expect(loadConfig({ RATE_LIMIT_MERCHANT_PER_MINUTE: '0' }).rateLimits.merchantPerMinute).toBe(0);
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -137,6 +151,13 @@ describe('loadConfig', () => {
     ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '99' }],
     ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '600001' }],
     ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '5s' }],
+    ['RATE_LIMIT_SECRET_PER_MINUTE', { RATE_LIMIT_SECRET_PER_MINUTE: '0' }],
+    ['RATE_LIMIT_SECRET_PER_MINUTE', { RATE_LIMIT_SECRET_PER_MINUTE: 'ten' }],
+    ['RATE_LIMIT_VERIFY_PER_MINUTE', { RATE_LIMIT_VERIFY_PER_MINUTE: '-1' }],
+    ['RATE_LIMIT_VERIFY_PER_MINUTE', { RATE_LIMIT_VERIFY_PER_MINUTE: '1.5' }],
+    ['RATE_LIMIT_MERCHANT_PER_MINUTE', { RATE_LIMIT_MERCHANT_PER_MINUTE: 'off' }],
+    ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '0' }],
+    ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '1e6' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);
