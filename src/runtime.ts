@@ -15,6 +15,7 @@ import { connectRegistry, type AnchorChain } from './chain/registry.ts';
 import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
 import type { ServiceContext } from './service/context.ts';
+import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
@@ -98,6 +99,8 @@ export async function startRuntime(
     explorerUrl: config.explorerUrl,
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    rateLimits: config.rateLimits,
+    backlog: new BacklogGauge(database.db, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
   };
   return {
     services,

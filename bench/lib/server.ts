@@ -55,6 +55,10 @@ const CONFIG_VARS = [
   'LOG_LEVEL',
   'BODY_LIMIT_BYTES',
   'DEV_CHAIN_PORT',
+  'RATE_LIMIT_SECRET_PER_MINUTE',
+  'RATE_LIMIT_VERIFY_PER_MINUTE',
+  'RATE_LIMIT_MERCHANT_PER_MINUTE',
+  'MAX_PENDING_EVENTS',
 ];
 
 export const SERVER_LOG_LEVEL = 'warn';
@@ -74,6 +78,11 @@ export async function startBenchServer(
     DEV_CHAIN_PORT: '0',
     PUBLIC_BASE_URL: 'http://proofmark.bench',
     LOG_LEVEL: SERVER_LOG_LEVEL,
+    // The benchmark measures the service, not its throttles: the per-IP and per-merchant limits are
+    // off (the load comes from one IP and one merchant). The backlog bound stays at its default.
+    RATE_LIMIT_VERIFY_PER_MINUTE: '0',
+    RATE_LIMIT_MERCHANT_PER_MINUTE: '0',
+    RATE_LIMIT_SECRET_PER_MINUTE: '1000000000',
     ...opts.env,
   });
   const logFile = join(dataDir, 'server.log');

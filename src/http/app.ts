@@ -2,13 +2,13 @@
  * Composes the HTTP API: OpenAPI, the error handler, rate limits and the routes. The services come
  * in ready-made, so tests build the same app around their own database and chain.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorResponse, installErrorHandling } from './errors.ts';
-import type { Services } from './services.ts';
+import type { LimitHooks, Services } from './services.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { recordRoutes } from './routes/records.ts';
@@ -50,6 +50,7 @@ export async function buildApp(
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(rateLimit, { global: false });
+  app.decorate('limits', sharedLimits(app, services.rateLimits));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes);
@@ -60,4 +61,23 @@ export async function buildApp(
   await app.register(qrRoutes);
   await app.register(pageRoutes);
   return app;
+}
+
+/**
+ * Limits whose budget spans several routes: one hook instance, one store, so a client cannot double
+ * its budget by switching routes. Verdicts are counted per client IP before the body is read (the
+ * routes use them as onRequest); the merchant limit runs after requireMerchant (as preHandler), keyed
+ * by the authenticated merchant, so requests refused at authentication spend no merchant's budget.
+ * The secret checks keep a budget per route (config.rateLimit on each). All of it is per instance.
+ */
+function sharedLimits(app: FastifyInstance, limits: Services['rateLimits']): FastifyInstance['limits'] {
+  const perMinute = (max: number, keyGenerator?: (request: FastifyRequest) => string): LimitHooks =>
+    max === 0 ? [] : [app.rateLimit({ max, timeWindow: 60_000, ...(keyGenerator && { keyGenerator }) })];
+  return {
+    verdict: perMinute(limits.verifyPerMinute),
+    merchant: perMinute(
+      limits.merchantPerMinute,
+      (request) => `merchant:${request.merchant?.id ?? request.ip}`,
+    ),
+  };
 }

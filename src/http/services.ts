@@ -1,7 +1,10 @@
 /** What the routes use, decorated onto the Fastify instance so tests can build an app around their own. */
+import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { Batcher } from '../batcher/batcher.ts';
 import type { AnchorChain } from '../chain/registry.ts';
+import type { Config } from '../config.ts';
+import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { Merchant } from '../service/merchants.ts';
 
@@ -19,11 +22,20 @@ export interface Services {
   bodyLimitBytes: number;
   /** Whether X-Forwarded-For decides the client IP (rate limits); only behind a trusted proxy. */
   trustProxy: boolean;
+  /** Requests a minute per client IP or per merchant; see Config. */
+  rateLimits: Config['rateLimits'];
+  /** Refuses writes while too many events wait for anchoring. */
+  backlog: BacklogGauge;
 }
+
+/** Route hooks (onRequest or preHandler) that answer 429 rate_limited past a budget. */
+export type LimitHooks = preHandlerAsyncHookHandler[];
 
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** Shared rate-limit hooks (one budget per key across their routes); empty when a limit is 0. */
+    limits: { verdict: LimitHooks; merchant: LimitHooks };
   }
   interface FastifyRequest {
     merchant: Merchant | null;

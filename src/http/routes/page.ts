@@ -69,6 +69,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v/:id',
     {
+      onRequest: app.limits.verdict,
       schema: {
         hide: true,
         tags: ['page'],
@@ -82,7 +83,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v/:id/secret',
     {
-      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: app.services.rateLimits.secretPerMinute, timeWindow: '1 minute' } },
       schema: {
         hide: true,
         tags: ['page'],

@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireMerchant } from '../auth.ts';
@@ -85,13 +86,33 @@ export const PublicRecordSchema = Type.Object({
   events: Type.Array(PublicEvent),
 });
 
+const BacklogFull = {
+  $ref: 'ErrorResponse#',
+  description:
+    'backlog_full: too many events wait for anchoring; nothing was written, retry after Retry-After',
+} as const;
+
+/**
+ * 503 backlog_full with a Retry-After, before anything is read or written, while too many events wait
+ * for anchoring (service/backlog.ts). A replay of registered records is refused too: telling it apart
+ * would take the very database work the bound is there to shed, and the replay succeeds on retry.
+ */
+async function refuseWhileBacklogFull(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { backlog } = request.server.services;
+  const refusal = await backlog.refusal();
+  if (refusal) {
+    reply.header('retry-after', String(backlog.retryAfterSeconds));
+    throw refusal;
+  }
+}
+
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = () => app.services.ctx;
 
   app.post(
     '/v1/records',
     {
-      preHandler: requireMerchant,
+      preHandler: [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull],
       schema: {
         tags: ['merchant'],
         summary: 'Register up to 1,000 records, all or nothing; idempotent on externalId',
@@ -107,11 +128,13 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ...errorResponses,
           200: Registered,
           201: Registered,
+          503: BacklogFull,
         },
       },
     },
     async (request, reply) => {
       const { created, records } = await registerRecords(ctx(), request.merchant!, request.body.records);
+      app.services.backlog.accepted(created);
       if (created > 0) app.services.batcher.kick();
       reply.status(created > 0 ? 201 : 200);
       return { records };
@@ -121,7 +144,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/records/:id/events',
     {
-      preHandler: requireMerchant,
+      preHandler: [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull],
       schema: {
         tags: ['merchant'],
         summary: 'Add a lifecycle event (sold, activated, transferred, revoked, refunded)',
@@ -142,6 +165,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
             status: AnchorStatus,
           }),
           ...errorResponses,
+          503: BacklogFull,
         },
       },
     },
@@ -153,6 +177,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body.type,
         request.body.data,
       );
+      app.services.backlog.accepted(1);
       app.services.batcher.kick();
       reply.status(201);
       return {

@@ -71,6 +71,7 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/verify/:id',
     {
+      onRequest: app.limits.verdict,
       schema: {
         tags: ['public'],
         summary:
@@ -78,7 +79,12 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Each call counts as a scan; the count and the first scan time show when a code was copied.',
         params: IdParams,
-        response: { 200: VerdictSchema, 404: VerdictSchema, 400: { $ref: 'ErrorResponse#' } },
+        response: {
+          200: VerdictSchema,
+          404: VerdictSchema,
+          400: { $ref: 'ErrorResponse#' },
+          429: { $ref: 'ErrorResponse#' },
+        },
       },
     },
     async (request, reply) => {
@@ -92,7 +98,7 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/verify/:id/secret',
     {
-      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: app.services.rateLimits.secretPerMinute, timeWindow: '1 minute' } },
       schema: {
         tags: ['public'],
         summary: "Check a licence key or card PIN against the record's commitment (rate-limited)",
@@ -112,6 +118,7 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/verify',
     {
+      onRequest: app.limits.verdict,
       schema: {
         tags: ['public', 'auditor'],
         summary: 'Verify any proofmark.bundle.v1 against the chain',
