@@ -27,6 +27,8 @@ export class ScanCounter {
   private pending = new Map<string, Unflushed>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Grows when a flush takes the waiting counts out of memory: a read that saw it change retries. */
+  private flushesStarted = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -46,14 +48,24 @@ export class ScanCounter {
     return this.stats(recordId);
   }
 
-  /** Totals: what is stored plus what waits to be flushed. */
+  /**
+   * Totals: what is stored plus what waits to be flushed. A flush in flight holds counts that are in
+   * neither place until it commits, so a read waits for it, and reads again if another one started
+   * while it read.
+   */
   async stats(recordId: string): Promise<ScanStats> {
-    const [row] = await runCompiled(
-      this.db,
-      'scanStats',
-      (db) => db.selectFrom('scans').selectAll().where('record_id', '=', ''),
-      [recordId],
-    );
+    let row: Database['scans'] | undefined;
+    for (;;) {
+      const started = this.flushesStarted;
+      await this.flushing;
+      [row] = await runCompiled(
+        this.db,
+        'scanStats',
+        (db) => db.selectFrom('scans').selectAll().where('record_id', '=', ''),
+        [recordId],
+      );
+      if (this.flushesStarted === started) break;
+    }
     const waiting = this.pending.get(recordId);
     const count = (row?.count ?? 0) + (waiting?.count ?? 0);
     return {
@@ -70,8 +82,15 @@ export class ScanCounter {
     const batch = this.pending;
     if (batch.size === 0) return this.flushing;
     this.pending = new Map();
-    this.flushing = this.flushing.then(() =>
-      this.db.transaction().execute(async (trx) => {
+    this.flushesStarted++;
+    this.flushing = this.flushing.then(() => this.write(batch));
+    return this.flushing;
+  }
+
+  /** One transaction; if it fails the counts go back to wait for the next flush (never rejects). */
+  private async write(batch: Map<string, Unflushed>): Promise<void> {
+    try {
+      await this.db.transaction().execute(async (trx) => {
         for (const [recordId, s] of batch) {
           await trx
             .insertInto('scans')
@@ -83,8 +102,16 @@ export class ScanCounter {
             )
             .execute();
         }
-      }),
-    );
-    return this.flushing;
+      });
+    } catch {
+      for (const [recordId, s] of batch) {
+        const now = this.pending.get(recordId);
+        this.pending.set(
+          recordId,
+          now ? { count: now.count + s.count, firstAt: s.firstAt, lastAt: now.lastAt } : s,
+        );
+      }
+      this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
+    }
   }
 }
