@@ -102,7 +102,8 @@ async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
         await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
         return true;
       }
-      return resignIfStuckBehindGap(deps, batch);
+      if (await resignIfStuckBehindGap(deps, batch)) return true;
+      return replaceIfUnderpriced(deps, batch);
     }
     case 'anchored': {
       const canonical = await chain.blockHash(batch.block_number!);
@@ -178,6 +179,24 @@ async function resignIfStuckBehindGap(deps: AnchorerDeps, batch: BatchRow): Prom
     'anchor transaction waits behind a nonce gap; will sign again',
   );
   await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });
+  return true;
+}
+
+/**
+ * The base fee rose above what the sent anchor offers, so it cannot be mined: the same transaction at
+ * the same nonce with higher fees replaces it (saved first, like every transaction). Whichever of the
+ * two is mined, the batch is anchored once: they share a nonce, and the old one is adopted through its
+ * BatchAnchored event if it wins.
+ */
+async function replaceIfUnderpriced(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
+  const replacement = await deps.chain.replaceUnderpriced(batch.raw_tx as Hex);
+  if (!replacement) return false;
+  await save(deps, batch, { raw_tx: replacement.rawTx, tx_hash: replacement.txHash });
+  deps.log.warn(
+    { batchId: batch.id, replaced: batch.tx_hash, txHash: replacement.txHash },
+    'anchor transaction underpriced after a base fee rise; replaced it at the same nonce with higher fees',
+  );
+  await deps.chain.broadcast(replacement.rawTx);
   return true;
 }
 

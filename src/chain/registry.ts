@@ -47,6 +47,11 @@ export interface AnchorChain {
   blockHash(blockNumber: number): Promise<Hex | null>;
   /** Signs an anchor transaction without sending it, so it can be saved first. */
   signAnchor(batchId: number, root: Hex, leafCount: number): Promise<{ rawTx: Hex; txHash: Hex }>;
+  /**
+   * When the chain's base fee has risen above what `rawTx` offers (it cannot be mined now), the same
+   * transaction at the same nonce with fees raised enough to replace it in the pool; else null.
+   */
+  replaceUnderpriced(rawTx: Hex): Promise<{ rawTx: Hex; txHash: Hex } | null>;
   /** Sends a signed transaction; sending one the node already knows is not an error. */
   broadcast(rawTx: Hex): Promise<void>;
   receipt(txHash: Hex): Promise<TxReceipt | null>;
@@ -186,6 +191,27 @@ export async function connectRegistry(opts: {
         throw err;
       }
     },
+    async replaceUnderpriced(rawTx) {
+      if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
+      const old = Transaction.from(rawTx);
+      const baseFee = (await provider.getBlock('latest'))?.baseFeePerGas ?? null;
+      if (baseFee === null || old.maxFeePerGas === null || old.maxFeePerGas >= baseFee) return null;
+      // Pools replace a transaction only for at least 10% more on both fees.
+      const bump = (wei: bigint) => wei + wei / 8n + 1n;
+      const fees = await provider.getFeeData();
+      const tip = max(fees.maxPriorityFeePerGas ?? 0n, bump(old.maxPriorityFeePerGas ?? 0n));
+      const replacement = (await wallet.signTransaction({
+        type: 2,
+        chainId: old.chainId,
+        to: old.to,
+        data: old.data,
+        nonce: old.nonce,
+        gasLimit: old.gasLimit,
+        maxPriorityFeePerGas: tip,
+        maxFeePerGas: max(baseFee * 2n + tip, bump(old.maxFeePerGas)),
+      })) as Hex;
+      return { rawTx: replacement, txHash: Transaction.from(replacement).hash as Hex };
+    },
     async broadcast(rawTx) {
       try {
         await provider.broadcastTransaction(rawTx);
@@ -235,3 +261,5 @@ export async function connectRegistry(opts: {
     close: () => provider.destroy(),
   };
 }
+
+const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);

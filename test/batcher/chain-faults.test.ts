@@ -233,6 +233,38 @@ describe('reorgs, dropped transactions and nonces (sqlite, CONFIRMATIONS=1)', ()
     expect(await rig.rpc.getTransaction(strangerTx)).not.toBeNull();
     await rig.rpc.send('hardhat_dropTransaction', [strangerTx]);
   });
+  it('the base fee rises above what the anchor offers: replaced at the same nonce with higher fees', async () => {
+    await rig.rpc.send('evm_setAutomine', [false]);
+    const { batchId } = await sealNew(rig);
+    const submitted = await untilBatch(rig, batchId, (b) => b.status === 'submitted', 'submitted');
+    const stuck = Transaction.from(submitted.raw_tx!);
+    await waitFor('the anchor in the pool', async () => (await rig.rpc.getTransaction(stuck.hash!)) !== null);
+
+    // A block whose base fee is far above the anchor's max fee: the anchor cannot be included.
+    await rig.rpc.send('hardhat_setNextBlockBaseFeePerGas', [`0x${(stuck.maxFeePerGas! * 4n).toString(16)}`]);
+    await rig.rpc.send('evm_mine', []);
+    expect(await rig.rpc.getTransactionReceipt(stuck.hash!)).toBeNull();
+    const replaced = await untilBatch(
+      rig,
+      batchId,
+      (b) => b.status === 'submitted' && b.tx_hash !== submitted.tx_hash,
+      'replaced',
+    );
+    const replacement = Transaction.from(replaced.raw_tx!);
+    expect(replacement.nonce).toBe(stuck.nonce);
+    expect(replacement.maxFeePerGas! > stuck.maxFeePerGas! * 3n).toBe(true);
+    await waitFor(
+      'the replacement in the pool',
+      async () => (await rig.rpc.getTransaction(replacement.hash!)) !== null,
+    );
+    await rig.rpc.send('evm_mine', []);
+    await rig.rpc.send('evm_setAutomine', [true]);
+
+    await untilBatch(rig, batchId, (b) => b.status === 'final', 'final');
+    const row = await expectAnchoredOnce(rig, batchId);
+    expect(row.tx_hash).toBe(replacement.hash);
+    expect(await rig.rpc.getTransactionReceipt(stuck.hash!)).toBeNull();
+  });
 });
 
 describe('a reorg before final (sqlite, CONFIRMATIONS=3)', () => {

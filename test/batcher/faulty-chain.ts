@@ -85,6 +85,10 @@ export class FaultyChain implements AnchorChain {
     return this.inner.signAnchor(batchId, root, leafCount);
   }
 
+  replaceUnderpriced(rawTx: Hex): Promise<{ rawTx: Hex; txHash: Hex } | null> {
+    return this.inner.replaceUnderpriced(rawTx);
+  }
+
   async broadcast(rawTx: Hex): Promise<void> {
     this.calls.broadcast++;
     this.broadcasts.push(rawTx);
