@@ -40,7 +40,7 @@ export async function verifyBundleOnChain(
   }
   // Depth comes from the BatchAnchored event, not the bundle's txHash: a replayed development chain
   // (or a re-anchor after a reorg) may hold the same root in another transaction.
-  const event = await chain.findAnchor(bundle.batchId!);
+  const event = await chain.findAnchor(bundle.batchId!, bundle.anchor.blockNumber ?? undefined);
   if (!event) return fail('root_not_on_chain', `no BatchAnchored event for batch ${bundle.batchId}`);
   const confirmations = (await chain.headNumber()) - event.blockNumber + 1;
   if (confirmations < minConfirmations) {

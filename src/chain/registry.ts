@@ -55,8 +55,12 @@ export interface AnchorChain {
   /** Sends a signed transaction; sending one the node already knows is not an error. */
   broadcast(rawTx: Hex): Promise<void>;
   receipt(txHash: Hex): Promise<TxReceipt | null>;
-  /** The BatchAnchored event of `batchId`, found by its indexed id, or null. */
-  findAnchor(batchId: number): Promise<AnchorEvent | null>;
+  /**
+   * The BatchAnchored event of `batchId`, found by its indexed id, or null. Searched in windows of
+   * LOG_WINDOW_BLOCKS (public RPCs cap eth_getLogs ranges): from `nearBlock` (where a bundle says it
+   * was anchored) up to the head, then from the head back to block 0.
+   */
+  findAnchor(batchId: number, nearBlock?: number): Promise<AnchorEvent | null>;
   anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]>;
   /**
    * The anchorer account's next nonce as mined (`latest`) and as the node's pool sees it (`pending`:
@@ -236,15 +240,25 @@ export async function connectRegistry(opts: {
         blockHash: r.blockHash as Hex,
       };
     },
-    async findAnchor(batchId) {
-      const logs = await provider.getLogs({
-        address: opts.contract,
-        topics: [topic, `0x${batchId.toString(16).padStart(64, '0')}`],
-        fromBlock: 0,
-        toBlock: 'latest',
-      });
-      const last = logs.at(-1);
-      return last ? toEvent(last) : null;
+    async findAnchor(batchId, nearBlock) {
+      const topics = [topic, `0x${batchId.toString(16).padStart(64, '0')}`];
+      const inRange = async (fromBlock: number, toBlock: number) => {
+        const last = (await provider.getLogs({ address: opts.contract, topics, fromBlock, toBlock })).at(-1);
+        return last ? toEvent(last) : null;
+      };
+      const head = await provider.getBlockNumber();
+      const near = nearBlock !== undefined && nearBlock <= head ? nearBlock : null;
+      if (near !== null) {
+        for (let from = near; from <= head; from += LOG_WINDOW_BLOCKS) {
+          const found = await inRange(from, Math.min(head, from + LOG_WINDOW_BLOCKS - 1));
+          if (found) return found;
+        }
+      }
+      for (let to = near === null ? head : near - 1; to >= 0; to -= LOG_WINDOW_BLOCKS) {
+        const found = await inRange(Math.max(0, to - LOG_WINDOW_BLOCKS + 1), to);
+        if (found) return found;
+      }
+      return null;
     },
     async anchorEvents(fromBlock, toBlock) {
       const logs = await provider.getLogs({ address: opts.contract, topics: [topic], fromBlock, toBlock });
@@ -263,3 +277,6 @@ export async function connectRegistry(opts: {
 }
 
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+/** The widest eth_getLogs range asked for at once; common public RPC caps are 10,000 blocks or more. */
+export const LOG_WINDOW_BLOCKS = 5_000;

@@ -108,9 +108,9 @@ export class FaultyChain implements AnchorChain {
     return this.inner.receipt(txHash);
   }
 
-  findAnchor(batchId: number): Promise<AnchorEvent | null> {
+  findAnchor(batchId: number, nearBlock?: number): Promise<AnchorEvent | null> {
     this.calls.findAnchor++;
-    return this.inner.findAnchor(batchId);
+    return this.inner.findAnchor(batchId, nearBlock);
   }
 
   anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]> {

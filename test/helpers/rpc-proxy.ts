@@ -8,7 +8,8 @@
  *   hang       accepts requests and never answers them (until the mode changes: then they are cut);
  *   error(k)   answers as a failing load balancer (HTTP 502/503 with an HTML page) or node would
  *              (a JSON-RPC error object: -32603 internal error, -32005 rate limited).
- * Every request that reaches it is counted per JSON-RPC method, batches included, whatever the mode.
+ * Every request that reaches it is counted per JSON-RPC method, batches included, whatever the mode,
+ * and the block range of every eth_getLogs is kept (public RPCs cap it).
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -31,6 +32,8 @@ export interface RpcProxy {
   count(method: string): number;
   /** Requests per method so far. */
   counts(): Record<string, number>;
+  /** The fromBlock and toBlock of every eth_getLogs so far, as sent. */
+  logRanges(): Array<{ fromBlock: unknown; toBlock: unknown }>;
   up(): Promise<void>;
   down(): Promise<void>;
   slow(ms: number): Promise<void>;
@@ -42,6 +45,7 @@ export interface RpcProxy {
 interface RpcCall {
   id?: unknown;
   method?: unknown;
+  params?: unknown;
 }
 
 const BAD_GATEWAY_PAGE =
@@ -52,6 +56,7 @@ const UNAVAILABLE_PAGE =
 export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
   const target = new URL(targetUrl);
   const counts = new Map<string, number>();
+  const logRanges: Array<{ fromBlock: unknown; toBlock: unknown }> = [];
   const sockets = new Set<Socket>();
   /** Requests held in `hang` (or still waiting out `slow`): cut when the mode changes. */
   const held = new Set<ServerResponse>();
@@ -71,6 +76,10 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
     for (const call of calls) {
       const method = typeof call.method === 'string' ? call.method : '(unparsed)';
       counts.set(method, (counts.get(method) ?? 0) + 1);
+      if (method === 'eth_getLogs' && Array.isArray(call.params)) {
+        const filter = (call.params[0] ?? {}) as { fromBlock?: unknown; toBlock?: unknown };
+        logRanges.push({ fromBlock: filter.fromBlock, toBlock: filter.toBlock });
+      }
     }
     const now = mode;
     switch (now.name) {
@@ -168,6 +177,7 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
     },
     count: (method) => counts.get(method) ?? 0,
     counts: () => Object.fromEntries(counts),
+    logRanges: () => [...logRanges],
     up: () => switchTo({ name: 'up' }),
     down: () => switchTo({ name: 'down' }),
     slow: (ms) => switchTo({ name: 'slow', ms }),
