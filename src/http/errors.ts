@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ServiceError } from '../service/errors.ts';
+import { TEXT_PATTERN } from './routes/schemas.ts';
 
 export const ErrorResponse = Type.Object(
   {
@@ -36,7 +37,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else if (err.validation) {
       statusCode = 400;
       code = 'invalid_request';
-      message = `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring|headers)/, '')}`;
+      message =
+        `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring|headers)/, '')}`
+          // Said in words rather than as the regular expression.
+          .replace(`must match pattern "${TEXT_PATTERN}"`, 'must not hold NUL or a lone UTF-16 surrogate');
     } else if (err.code && FASTIFY_CODES[err.code]) {
       code = FASTIFY_CODES[err.code]!;
       if (code === 'invalid_json') statusCode = 400;

@@ -8,7 +8,7 @@ import {
   strikeMerchant,
   verifyMerchant,
 } from '../../service/merchants.ts';
-import { bearerAuth, errorResponses, IdParams } from './schemas.ts';
+import { bearerAuth, errorResponses, IdParams, TextField } from './schemas.ts';
 
 const MerchantStatus = Type.Union([
   Type.Literal('pending'),
@@ -47,8 +47,13 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: bearerAuth,
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 200 }),
-            contactEmail: Type.Optional(Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
+            name: TextField({ minLength: 1, maxLength: 200 }),
+            contactEmail: Type.Optional(
+              Type.String({
+                maxLength: 254,
+                pattern: '^[^@\\s\\u0000\\ud800-\\udfff]+@[^@\\s\\u0000\\ud800-\\udfff]+$',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -89,7 +94,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
             evidence: Type.Array(
               Type.Object(
                 {
-                  description: Type.String({ minLength: 1, maxLength: 500 }),
+                  description: TextField({ minLength: 1, maxLength: 500 }),
                   sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
                 },
                 { additionalProperties: false },
@@ -115,7 +120,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: bearerAuth,
         params: IdParams,
         body: Type.Object(
-          { reason: Type.String({ minLength: 1, maxLength: 1000 }) },
+          { reason: TextField({ minLength: 1, maxLength: 1000 }) },
           { additionalProperties: false },
         ),
         response: { 200: Profile, ...errorResponses },

@@ -14,17 +14,25 @@ import {
   recordEvents,
   registerRecords,
 } from '../../service/records.ts';
-import { AnchorStatus, bearerAuth, Bundle, errorResponses, IdParams } from './schemas.ts';
+import {
+  AnchorStatus,
+  bearerAuth,
+  Bundle,
+  errorResponses,
+  IdParams,
+  TEXT_PATTERN,
+  TextField,
+} from './schemas.ts';
 
-const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
+const Text = (max: number) => TextField({ minLength: 1, maxLength: max });
 /** Small, flat, public key-value data: never put secrets here. */
 const PublicData = Type.Record(
   Type.String({ maxLength: 64 }),
-  Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean()]),
+  Type.Union([TextField({ maxLength: 500 }), Type.Number(), Type.Boolean()]),
   {
     maxProperties: 20,
     // Type.Record keeps only a pattern for its keys and drops the key schema's maxLength.
-    propertyNames: { maxLength: 64 },
+    propertyNames: { maxLength: 64, pattern: TEXT_PATTERN },
   },
 );
 

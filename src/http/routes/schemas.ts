@@ -1,5 +1,13 @@
 /** Shared TypeBox schemas: bounded strings and the shapes several routes return. */
-import { Type } from '@sinclair/typebox';
+import { Type, type StringOptions } from '@sinclair/typebox';
+
+/**
+ * Text a request may carry: no NUL (PostgreSQL text cannot store it) and no lone UTF-16 surrogate (no
+ * character at all: UTF-8 cannot encode it and RFC 8785, which hashes record content, refuses it).
+ * Ajv compiles patterns with the `u` flag, so a surrogate pair is one code point and passes.
+ */
+export const TEXT_PATTERN = '^[^\\u0000\\ud800-\\udfff]*$';
+export const TextField = (options: StringOptions = {}) => Type.String({ ...options, pattern: TEXT_PATTERN });
 
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 export const IdParams = Type.Object({ id: Id });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { verifyBundleOnChain } from '../../chain/bundle-check.ts';
 import { checkSecret, verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
-import { errorResponses, IdParams } from './schemas.ts';
+import { errorResponses, IdParams, TextField } from './schemas.ts';
 
 const VerdictSchema = Type.Object({
   verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
@@ -104,7 +104,7 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Check a licence key or card PIN against the record's commitment (rate-limited)",
         params: IdParams,
         body: Type.Object(
-          { secret: Type.String({ minLength: 1, maxLength: 500 }) },
+          { secret: TextField({ minLength: 1, maxLength: 500 }) },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ match: Type.Boolean() }), ...errorResponses },
