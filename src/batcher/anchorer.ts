@@ -6,7 +6,8 @@
 import { Transaction } from 'ethers';
 import type { Kysely, Updateable } from 'kysely';
 import type { Logger } from 'pino';
-import { InsufficientFundsError, type AnchorChain } from '../chain/registry.ts';
+import type { AnchorChain } from '../chain/registry.ts';
+import { InsufficientFundsError } from '../chain/rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
 import type { BatchRow } from '../service/batches.ts';
 import type { BatchesTable, Database } from '../storage/schema.ts';

@@ -3,12 +3,13 @@
  * registry from the well-known dev key at nonce 0 (so at the same address every time) and replays
  * every anchored batch, in order. The development chain is a convenience; a real chain is durable.
  */
-import { Contract, JsonRpcProvider, Wallet } from 'ethers';
+import { Contract, Wallet } from 'ethers';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../storage/schema.ts';
 import { deployRegistry } from './deploy.ts';
 import { DEV_DEPLOYER_KEY, startDevChain, type DevChain } from './dev-chain.ts';
+import { openRpcProvider } from './rpc-provider.ts';
 import { registryAbi } from './registry.ts';
 
 export async function bootDevChain(
@@ -17,11 +18,7 @@ export async function bootDevChain(
   log: Logger,
 ): Promise<{ devChain: DevChain; contract: string }> {
   const devChain = await startDevChain({ port });
-  const provider = new JsonRpcProvider(devChain.url, undefined, {
-    staticNetwork: true,
-    pollingInterval: 50,
-    cacheTimeout: -1,
-  });
+  const provider = openRpcProvider(devChain.url, { pollMs: 50 });
   try {
     const deployment = await deployRegistry(provider, DEV_DEPLOYER_KEY);
     const registry = new Contract(deployment.address, registryAbi, new Wallet(DEV_DEPLOYER_KEY, provider));

@@ -2,21 +2,9 @@
  * The AnchorRegistry contract seen through ethers' JSON-RPC provider: the same code path for the
  * embedded development chain and for any real EVM chain.
  */
-import {
-  Contract,
-  FetchRequest,
-  formatEther,
-  Interface,
-  isError,
-  JsonRpcProvider,
-  Transaction,
-  Wallet,
-  type JsonRpcError,
-  type JsonRpcPayload,
-  type JsonRpcResult,
-  type Log,
-} from 'ethers';
+import { Contract, formatEther, Interface, Transaction, Wallet, type Log } from 'ethers';
 import artifact from './artifacts/AnchorRegistry.json' with { type: 'json' };
+import { InsufficientFundsError, isInsufficientFunds, openRpcProvider } from './rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
 
 export const registryAbi = new Interface(artifact.abi);
@@ -71,51 +59,6 @@ export interface AnchorChain {
   close(): void;
 }
 
-/** The anchorer account cannot pay for an anchor transaction: nothing anchors until it is funded. */
-export class InsufficientFundsError extends Error {
-  override name = 'InsufficientFundsError';
-}
-
-/** ethers' INSUFFICIENT_FUNDS (geth-style nodes), or Hardhat's own wording, which ethers leaves unnamed. */
-function isInsufficientFunds(err: unknown): boolean {
-  if (isError(err, 'INSUFFICIENT_FUNDS')) return true;
-  return /insufficient funds|doesn't have enough funds/i.test(String((err as Error)?.message ?? err));
-}
-
-/**
- * ethers' provider with RPC failures told plainly (they reach GET /healthz and the log): ethers takes
- * any JSON-RPC error to eth_call for a contract revert ("missing revert data"), wraps other unknown
- * ones as "could not coalesce error" around the whole payload, and puts the RPC URL, which may hold
- * an API key, into HTTP errors.
- */
-class PlainErrorProvider extends JsonRpcProvider {
-  override getRpcError(payload: JsonRpcPayload, response: JsonRpcError): Error {
-    const error = super.getRpcError(payload, response);
-    const notARevert = isError(error, 'CALL_EXCEPTION') && error.data === null && !('data' in response.error);
-    if (!isError(error, 'UNKNOWN_ERROR') && !notARevert) return error;
-    const { code, message } = response.error;
-    return new Error(`RPC error ${code} on ${payload.method}: ${message ?? 'no message'}`, { cause: error });
-  }
-
-  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
-    try {
-      return await super._send(payload);
-    } catch (err) {
-      const info = (err as { info?: { responseStatus?: string } }).info;
-      if (isError(err, 'SERVER_ERROR') && info?.responseStatus) {
-        throw new Error(`RPC answered HTTP ${info.responseStatus}`, { cause: err });
-      }
-      if (isError(err, 'TIMEOUT')) {
-        throw new Error(`RPC request timed out after ${this._getConnection().timeout} ms`, { cause: err });
-      }
-      if ((err as NodeJS.ErrnoException).syscall) {
-        throw new Error(`RPC unreachable: ${(err as Error).message}`, { cause: err });
-      }
-      throw err;
-    }
-  }
-}
-
 export async function connectRegistry(opts: {
   rpcUrl: string;
   contract: string;
@@ -124,14 +67,7 @@ export async function connectRegistry(opts: {
   /** Per JSON-RPC request; ethers' own default is 5 minutes, a long stall for a hung endpoint. */
   rpcTimeoutMs?: number;
 }): Promise<AnchorChain> {
-  const connection = new FetchRequest(opts.rpcUrl);
-  if (opts.rpcTimeoutMs !== undefined) connection.timeout = opts.rpcTimeoutMs;
-  const provider = new PlainErrorProvider(connection, undefined, {
-    staticNetwork: true,
-    // No response cache: a cached nonce or block number right after a mined transaction is stale.
-    cacheTimeout: -1,
-    pollingInterval: opts.pollMs ?? 1000,
-  });
+  const provider = openRpcProvider(opts.rpcUrl, { pollMs: opts.pollMs, timeoutMs: opts.rpcTimeoutMs });
   const chainId = Number((await provider.getNetwork()).chainId);
   const code = await provider.getCode(opts.contract);
   if (code === '0x') {

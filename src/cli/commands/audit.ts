@@ -4,6 +4,7 @@
  */
 import { MerkleTree, NODE_SIZE, ZERO32, type Hex } from '../../core/index.ts';
 import { connectRegistry, type AnchorChain, type AnchorEvent } from '../../chain/registry.ts';
+import { DEFAULT_RPC_TIMEOUT_MS } from '../../chain/rpc-provider.ts';
 import { ApiClient, apiBase } from '../api-client.ts';
 import { CliError, errorMessage, printJson, println, progress } from '../output.ts';
 
@@ -59,7 +60,11 @@ export async function auditCommand(opts: AuditOptions): Promise<void> {
   const api = new ApiClient(apiBase({ api: opts.api }));
   let chain: AnchorChain;
   try {
-    chain = await connectRegistry({ rpcUrl: opts.rpc, contract: opts.contract });
+    chain = await connectRegistry({
+      rpcUrl: opts.rpc,
+      contract: opts.contract,
+      rpcTimeoutMs: DEFAULT_RPC_TIMEOUT_MS,
+    });
   } catch (err) {
     throw new CliError(`cannot read contract ${opts.contract} through ${opts.rpc}: ${errorMessage(err)}`, 1, {
       cause: err,

@@ -1,5 +1,6 @@
 /** `proofmark deploy`: deploys AnchorRegistry and grants ANCHORER_ROLE. The key is never printed. */
-import { isAddress, JsonRpcProvider } from 'ethers';
+import { isAddress } from 'ethers';
+import { DEFAULT_RPC_TIMEOUT_MS, openRpcProvider } from '../../chain/rpc-provider.ts';
 import { deployRegistry } from '../../chain/deploy.ts';
 import { CliError, errorMessage, note, println } from '../output.ts';
 
@@ -24,7 +25,7 @@ export async function deployCommand(
     throw new CliError(`--anchorer must be a 0x-prefixed 20-byte address, not "${opts.anchorer}"`);
   }
 
-  const provider = new JsonRpcProvider(opts.rpc, undefined, { staticNetwork: true });
+  const provider = openRpcProvider(opts.rpc, { timeoutMs: DEFAULT_RPC_TIMEOUT_MS });
   try {
     try {
       await provider.getNetwork();

@@ -3,10 +3,10 @@
  * the bundle through --rpc. A bundle is not verified until its root has been found on that chain.
  */
 import { readFile } from 'node:fs/promises';
-import { JsonRpcProvider } from 'ethers';
 import { verifyBundle, type BundleFailure, type ProofBundleV1 } from '../../core/index.ts';
 import { verifyBundleOnChain, type ChainFailure } from '../../chain/bundle-check.ts';
 import { connectRegistry, type AnchorChain } from '../../chain/registry.ts';
+import { DEFAULT_RPC_TIMEOUT_MS, openRpcProvider } from '../../chain/rpc-provider.ts';
 import { fetchJson } from '../api-client.ts';
 import { CliError, errorMessage, println } from '../output.ts';
 
@@ -108,7 +108,7 @@ function nonEmpty(bundles: unknown[], source: string): unknown[] {
 }
 
 async function chainIdOf(rpcUrl: string): Promise<number> {
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true });
+  const provider = openRpcProvider(rpcUrl, { timeoutMs: DEFAULT_RPC_TIMEOUT_MS });
   try {
     return Number((await provider.getNetwork()).chainId);
   } catch (err) {
@@ -120,7 +120,7 @@ async function chainIdOf(rpcUrl: string): Promise<number> {
 
 async function connect(rpcUrl: string, contract: string, chainId: number): Promise<AnchorChain> {
   try {
-    return await connectRegistry({ rpcUrl, contract });
+    return await connectRegistry({ rpcUrl, contract, rpcTimeoutMs: DEFAULT_RPC_TIMEOUT_MS });
   } catch (err) {
     const message = errorMessage(err);
     if (message.startsWith('no contract at')) {
