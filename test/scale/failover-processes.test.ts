@@ -4,8 +4,7 @@
  * mined; the survivor must take over within the lease TTL and finish that batch with the same
  * transaction, and every acknowledged record must be anchored exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,82 +23,26 @@ import {
   waitFor,
   type SharedChain,
 } from './cluster.ts';
-import { freePort } from '../helpers/net.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 
 const ADMIN_TOKEN = 'scale-admin-token-0123456789abcdef';
-const ROOT = join(import.meta.dirname, '..', '..');
 
-interface Instance {
+interface Instance extends ServeProcess {
   name: string;
-  url: string;
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
 }
 
-function command(): string[] {
-  if (existsSync(join(ROOT, 'bin', 'proofmark.js'))) return ['bin/proofmark.js', 'serve'];
-  return ['--import', 'tsx', '-e', "import('./src/server.ts').then((m) => m.startServer(process.env))"];
-}
-
+/** One `proofmark serve` with a data directory of its own (the database is the shared PostgreSQL). */
 async function spawnInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `proofmark-${name}-`));
-  const child = spawn(process.execPath, command(), {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 400) output.splice(0, output.length - 400);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      rmSync(dataDir, { recursive: true, force: true });
-      resolve(code);
-    }),
-  );
-  const instance = { name, url: `http://127.0.0.1:${port}`, child, output, exited };
-  await waitFor(
-    `${name} to serve`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`);
-      return (await health(instance).catch(() => null)) !== null;
-    },
-    60_000,
-    100,
-  );
-  return instance;
+  const instance = await spawnServe({ ...env, DATA_DIR: dataDir }, name);
+  void instance.exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
+  return Object.assign(instance, { name });
 }
 
 async function health(i: Instance): Promise<{ leader: boolean; anchoringHalted: string | null }> {
-  const res = await fetch(`${i.url}/healthz`, { signal: AbortSignal.timeout(2000) });
-  if (!res.ok) throw new Error(`healthz ${res.status}`);
-  return (await res.json()) as { leader: boolean; anchoringHalted: string | null };
-}
-
-async function http(
-  i: Instance,
-  method: string,
-  path: string,
-  token: string | undefined,
-  body?: unknown,
-): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${i.url}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : null,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  const res = await i.http('GET', '/healthz');
+  if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+  return res.body as { leader: boolean; anchoringHalted: string | null };
 }
 
 describe('leader failover with real processes (SIGKILL)', () => {
@@ -149,10 +92,10 @@ describe('leader failover with real processes (SIGKILL)', () => {
     });
     const [one, two] = instances as [Instance, Instance];
 
-    const created = await http(one, 'POST', '/v1/merchants', ADMIN_TOKEN, { name: 'Process Merchant' });
+    const created = await one.http('POST', '/v1/merchants', ADMIN_TOKEN, { name: 'Process Merchant' });
     expect(created.status).toBe(201);
     const { id: merchantId, apiKey } = created.body as { id: string; apiKey: string };
-    const verified = await http(two, 'POST', `/v1/merchants/${merchantId}/verify`, ADMIN_TOKEN, {
+    const verified = await two.http('POST', `/v1/merchants/${merchantId}/verify`, ADMIN_TOKEN, {
       evidence: [{ description: 'reseller letter', sha256: 'cd'.repeat(32) }],
     });
     expect(verified.status).toBe(200);
@@ -210,10 +153,10 @@ describe('leader failover with real processes (SIGKILL)', () => {
         const body = { records: Array.from({ length: 100 }, (_, k) => recordBody(`proc-${r * 100 + k}`)) };
         const first = r % 2 === 0 ? one : two;
         const via = first === victim ? other(first) : first;
-        let res = await http(via, 'POST', '/v1/records', apiKey, body).catch(() => null);
+        let res = await via.http('POST', '/v1/records', apiKey, body).catch(() => null);
         if (!res) {
           failedOver++;
-          res = await http(other(via), 'POST', '/v1/records', apiKey, body);
+          res = await other(via).http('POST', '/v1/records', apiKey, body);
         }
         noteRegistration(ack, res);
         statuses.push(res.status);
@@ -232,7 +175,7 @@ describe('leader failover with real processes (SIGKILL)', () => {
       ids
         .filter((_, i) => i % 25 === 0)
         .map((id) => async () => {
-          const res = await http(survivor, 'POST', `/v1/records/${id}/events`, apiKey, { type: 'sold' });
+          const res = await survivor.http('POST', `/v1/records/${id}/events`, apiKey, { type: 'sold' });
           expect(res.status).toBe(201);
           noteEvent(ack, id, (res.body as { seq: number }).seq);
         }),
@@ -244,7 +187,7 @@ describe('leader failover with real processes (SIGKILL)', () => {
     await chain!.rpc('evm_setAutomine', [true]);
     await chain!.rpc('evm_mine');
 
-    const seal = await http(survivor, 'POST', '/v1/admin/batches/seal', ADMIN_TOKEN);
+    const seal = await survivor.http('POST', '/v1/admin/batches/seal', ADMIN_TOKEN);
     expect(seal.status).toBe(200);
     await waitFor(
       'every batch final',
@@ -275,7 +218,7 @@ describe('leader failover with real processes (SIGKILL)', () => {
 
     // A graceful stop hands the lease back at once.
     survivor.child.kill('SIGTERM');
-    expect(await survivor.exited).toBe(0);
+    expect((await survivor.exited).code).toBe(0);
     const lease = await db.selectFrom('leases').selectAll().executeTakeFirstOrThrow();
     expect(Number(lease.expires_at)).toBe(0);
     expect(Number(lease.token)).toBeGreaterThan(tokenAtKill);
