@@ -190,6 +190,51 @@ export const anythingAsJson: fc.Arbitrary<Fragment> = fc
   });
 
 // ---------------------------------------------------------------------------------------------------
+// One field of a valid JSON body made hostile.
+
+/** Where in a JSON body: keys and array indexes from the top. */
+export type Path = Array<string | number>;
+
+/** A hostile value at `path`, a hostile extra key in the object at `path`, or the member at `path` gone. */
+export type Mutation =
+  | { kind: 'value'; path: Path; value: Fragment }
+  | { kind: 'key'; path: Path; key: Fragment }
+  | { kind: 'missing'; path: Path };
+
+/** Marks where the hostile bytes go; JSON.stringify writes it as an escaped string no real value holds. */
+const HOLE = '\u0001hole\u0001';
+
+export function objectAt(body: unknown, path: Path): Record<string | number, unknown> {
+  return path.reduce<unknown>(
+    (node, step) => (node as Record<string | number, unknown>)[step],
+    body,
+  ) as Record<string | number, unknown>;
+}
+
+/** `valid` with one mutation applied, as the bytes to send. */
+export function mutatedBody(valid: Record<string, unknown>, mutation: Mutation): Buffer {
+  const body = structuredClone(valid);
+  if (mutation.kind === 'missing') {
+    const parent = objectAt(body, mutation.path.slice(0, -1));
+    const last = mutation.path.at(-1)!;
+    if (Array.isArray(parent)) parent.splice(last as number, 1);
+    else delete parent[last];
+    return Buffer.from(JSON.stringify(body));
+  }
+  let hostile: Fragment;
+  if (mutation.kind === 'value') {
+    if (mutation.path.length === 0) return mutation.value.bytes;
+    objectAt(body, mutation.path.slice(0, -1))[mutation.path.at(-1)!] = HOLE;
+    hostile = mutation.value;
+  } else {
+    objectAt(body, mutation.path)[HOLE] = 'extra';
+    hostile = mutation.key;
+  }
+  const [before, after] = JSON.stringify(body).split(JSON.stringify(HOLE));
+  return Buffer.concat([Buffer.from(before!), hostile.bytes, Buffer.from(after!)]);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Single-bit flips: the one way the tamper tests change a value.
 
 /** `hex` (0x + an even number of hex digits) with bit `bit` (0 = the last byte's lowest) flipped. */
@@ -204,6 +249,11 @@ export function flipHexBit(hex: Hex, bit: number): Hex {
 export function flipTextBit(text: string, index: number, bit: number): string {
   const code = text.charCodeAt(index) ^ (1 << bit);
   return text.slice(0, index) + String.fromCharCode(code) + text.slice(index + 1);
+}
+
+/** The integer `value` (0 to 2^53-1) with bit `bit` (0-52) flipped: still a safe integer. */
+export function flipIntegerBit(value: number, bit: number): number {
+  return Number(BigInt(value) ^ (1n << BigInt(bit)));
 }
 
 /** `value` with bit `bit` (0-63) of its IEEE 754 double flipped (may give NaN, ±Infinity or -0). */

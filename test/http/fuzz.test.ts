@@ -24,8 +24,11 @@ import {
   fragment,
   hostileString,
   hostileValue,
+  mutatedBody,
   UNICODE_EDGE_CASES,
   type Fragment,
+  type Mutation,
+  type Path,
 } from '../helpers/hostile.ts';
 import { recordBody } from '../service/support.ts';
 import {
@@ -131,8 +134,6 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 // ---------------------------------------------------------------------------------------------------
 // Valid bodies, one field made hostile.
 
-type Path = Array<string | number>;
-
 interface BodyRoute {
   name: string;
   path: () => string;
@@ -236,11 +237,6 @@ const bodyRoutes: BodyRoute[] = [
   },
 ];
 
-type Mutation =
-  | { kind: 'value'; path: Path; value: Fragment }
-  | { kind: 'key'; path: Path; key: Fragment }
-  | { kind: 'missing'; path: Path };
-
 function mutationOf(route: BodyRoute): fc.Arbitrary<Mutation> {
   return fc.oneof(
     {
@@ -264,39 +260,6 @@ function mutationOf(route: BodyRoute): fc.Arbitrary<Mutation> {
       arbitrary: fc.record({ kind: fc.constant('missing' as const), path: fc.constantFrom(...route.values) }),
     },
   );
-}
-
-/** Marks where the hostile bytes go; JSON.stringify writes it as an escaped string no real value holds. */
-const HOLE = '\u0001hole\u0001';
-
-function objectAt(body: unknown, path: Path): Record<string | number, unknown> {
-  return path.reduce<unknown>(
-    (node, step) => (node as Record<string | number, unknown>)[step],
-    body,
-  ) as Record<string | number, unknown>;
-}
-
-/** `valid` with the mutation applied, as the bytes to send. */
-function mutatedBody(valid: Record<string, unknown>, mutation: Mutation): Buffer {
-  const body = structuredClone(valid);
-  if (mutation.kind === 'missing') {
-    const parent = objectAt(body, mutation.path.slice(0, -1));
-    const last = mutation.path.at(-1)!;
-    if (Array.isArray(parent)) parent.splice(last as number, 1);
-    else delete parent[last];
-    return Buffer.from(JSON.stringify(body));
-  }
-  let hostile: Fragment;
-  if (mutation.kind === 'value') {
-    if (mutation.path.length === 0) return mutation.value.bytes;
-    objectAt(body, mutation.path.slice(0, -1))[mutation.path.at(-1)!] = HOLE;
-    hostile = mutation.value;
-  } else {
-    objectAt(body, mutation.path)[HOLE] = 'extra';
-    hostile = mutation.key;
-  }
-  const [before, after] = JSON.stringify(body).split(JSON.stringify(HOLE));
-  return Buffer.concat([Buffer.from(before!), hostile.bytes, Buffer.from(after!)]);
 }
 
 describe('valid bodies with one field made hostile', () => {
