@@ -23,7 +23,19 @@ export function formatError(err: unknown, verbose: boolean): string {
     }
     return `error: ${parts.join('\n')}`;
   }
-  return `error: ${oneLine(errorMessage(err))}`;
+  return `error: ${printable(oneLine(errorMessage(err)))}`;
+}
+
+/**
+ * `text` with control characters and bidirectional overrides written as \uXXXX: text from a bundle
+ * or a file (a record id, a JSON parser's excerpt) cannot return the cursor, erase or conceal what the
+ * terminal shows, or reorder it, so an error cannot pass itself off as "verified".
+ */
+export function printable(text: string): string {
+  return text.replace(
+    /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The most useful short text of an error: ethers' shortMessage, a fetch failure's cause. */

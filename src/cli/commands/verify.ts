@@ -8,7 +8,7 @@ import { verifyBundleOnChain, type ChainFailure } from '../../chain/bundle-check
 import { connectRegistry, type AnchorChain } from '../../chain/registry.ts';
 import { DEFAULT_RPC_TIMEOUT_MS, openRpcProvider } from '../../chain/rpc-provider.ts';
 import { fetchJson } from '../api-client.ts';
-import { CliError, errorMessage, println } from '../output.ts';
+import { CliError, errorMessage, printable, println } from '../output.ts';
 
 export interface VerifyOptions {
   rpc?: string;
@@ -67,7 +67,7 @@ export async function verifyCommand(source: string, opts: VerifyOptions): Promis
       const verdict = await verifyBundleOnChain(chain, bundle, opts.confirmations);
       if (!verdict.valid) throw failure(verdict.failure, verdict.reason, bundle, i, checked.length);
       println(
-        `verified: record ${bundle.recordId} seq ${bundle.seq}: batch ${bundle.batchId}, block ${verdict.blockNumber}, ` +
+        `verified: record ${printable(bundle.recordId)} seq ${bundle.seq}: batch ${bundle.batchId}, block ${verdict.blockNumber}, ` +
           `${verdict.confirmations} confirmation${verdict.confirmations === 1 ? '' : 's'} ` +
           `(chain ${chain.chainId}, contract ${chain.contract})`,
       );
@@ -145,7 +145,7 @@ function failure(
 function whichBundle(bundle: unknown, index: number, count: number): string {
   const b = bundle as Partial<ProofBundleV1> | null;
   if (b && typeof b.recordId === 'string' && typeof b.seq === 'number')
-    return `record ${b.recordId} seq ${b.seq}: `;
+    return `record ${printable(b.recordId)} seq ${b.seq}: `;
   return count > 1 ? `bundle ${index + 1} of ${count}: ` : '';
 }
 
