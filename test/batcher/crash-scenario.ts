@@ -12,6 +12,7 @@ import { expect } from 'vitest';
 import type { CrashPoint } from '../../src/batcher/crash-points.ts';
 import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
+import type { ProofBundleV1 } from '../../src/core/index.ts';
 import { openDatabase } from '../../src/storage/database.ts';
 import { freePort } from '../helpers/net.ts';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
@@ -41,8 +42,7 @@ const STATE_AT_CRASH: Record<CrashAt, string | null> = {
 
 /** The chain under the service: the embedded one (dies with it) or a node that outlives it. */
 export type ChainSetup =
-  | { kind: 'embedded' }
-  | { kind: 'node'; url: string; deploy(): Promise<string>; anchorerKey: string };
+  { kind: 'embedded' } | { kind: 'node'; url: string; deploy(): Promise<string>; anchorerKey: string };
 
 export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `proofmark-crash-${at}-`));
@@ -116,7 +116,10 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
     const chain = await connectRegistry({ rpcUrl: chainUrl, contract });
     try {
       for (const recordId of ack.records.values()) {
-        const { body } = await second.http('GET', `/v1/records/${recordId}/proofs`);
+        const { body } = await second.http<{ bundles: ProofBundleV1[] }>(
+          'GET',
+          `/v1/records/${recordId}/proofs`,
+        );
         expect(body.bundles.length).toBeGreaterThan(0);
         for (const bundle of body.bundles) {
           const verdict = await verifyBundleOnChain(chain, bundle, 1);
@@ -128,7 +131,8 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
       chain.close();
     }
   } finally {
-    if (first && first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');
+    if (first && first.child.exitCode === null && first.child.signalCode === null)
+      first.child.kill('SIGKILL');
     await first?.exited;
     await second?.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -15,8 +15,13 @@ export interface ServeProcess {
   /** The last few hundred chunks of stdout and stderr, for failure messages. */
   output: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** JSON over HTTP; the body is parsed when there is one. */
-  http(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** JSON over HTTP; the body is parsed when it is JSON (else the text), typed as the caller expects. */
+  http<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }>;
   /** SIGTERM (a clean shutdown) unless already gone; resolves when the process has exited. */
   stop(): Promise<void>;
 }
@@ -39,7 +44,7 @@ export async function spawnServe(env: Record<string, string>, name = 'proofmark'
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = `http://127.0.0.1:${port}`;
-  const http: ServeProcess['http'] = async (method, path, token, body) => {
+  const http = async <T>(method: string, path: string, token?: string, body?: unknown) => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: {
@@ -51,7 +56,7 @@ export async function spawnServe(env: Record<string, string>, name = 'proofmark'
     });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, body: text && type.includes('json') ? JSON.parse(text) : text };
+    return { status: res.status, body: (text && type.includes('json') ? JSON.parse(text) : text) as T };
   };
   const gone = () => child.exitCode !== null || child.signalCode !== null;
   await waitFor(
