@@ -26,9 +26,20 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnServe(env: Record<string, string>, name = 'proofmark'): Promise<ServeProcess> {
+export interface SpawnOptions {
+  /** Options for node itself, before the entry point (e.g. --expose-gc). */
+  nodeArgs?: string[];
+  /** Every line the process writes to stderr, as it comes. */
+  onStderrLine?: (line: string) => void;
+}
+
+export async function spawnServe(
+  env: Record<string, string>,
+  name = 'proofmark',
+  opts: SpawnOptions = {},
+): Promise<ServeProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['bin/proofmark.js', 'serve'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), 'bin/proofmark.js', 'serve'], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,6 +51,12 @@ export async function spawnServe(env: Record<string, string>, name = 'proofmark'
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  let partial = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    if (opts.onStderrLine) for (const line of lines) opts.onStderrLine(line);
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -11,7 +11,6 @@
  * process also runs with --expose-gc and a tiny preload that, on SIGUSR2, runs a full GC and prints the
  * live heap: what survives the last two thirds of the run must fit in what the bounded caches may hold.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/schema.ts';
 import { freePort } from '../helpers/net.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { checkAnchoredExactlyOnce, pool } from './cluster.ts';
 import { newTally, runTraffic, type LoadMerchant, type OwnedRecord, type Tally } from './load-traffic.ts';
@@ -41,37 +41,28 @@ const HEAP_SLACK_MB = 3;
 const PROOF_ENTRY_BYTES = 2048;
 const BATCH_BYTES = 16 * 1024;
 const ADMIN_TOKEN = 'load-admin-token-0123456789abcdef';
-const ROOT = join(import.meta.dirname, '..', '..');
 /** Preloaded into the serve process: on SIGUSR2, a full GC, then memoryUsage() as one stderr line. */
 const GC_PROBE = `data:text/javascript,${encodeURIComponent(
   "process.on('SIGUSR2', () => { gc(); gc(); process.stderr.write('gc-probe ' + JSON.stringify(process.memoryUsage()) + '\\n'); });",
 )}`;
 
-interface ServeProcess {
-  url: string;
-  child: ChildProcess;
+interface LoadServe extends ServeProcess {
   pid: number;
   dataDir: string;
-  output: string[];
   /** heapUsed (bytes) of each gc-probe answer, in order. */
   heapProbes: number[];
-  exited: Promise<number | null>;
 }
 
-async function startServe(): Promise<ServeProcess> {
-  const [port, chainPort] = [await freePort(), await freePort()];
+async function startServe(): Promise<LoadServe> {
   const dataDir = mkdtempSync(join(tmpdir(), 'proofmark-load-'));
+  const heapProbes: number[] = [];
   const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
     DATA_DIR: dataDir,
-    DEV_CHAIN_PORT: String(chainPort),
+    DEV_CHAIN_PORT: String(await freePort()),
     ADMIN_TOKEN,
     BATCH_MAX_AGE_MS: '500',
     BATCH_MAX_LEAVES: '500',
     CHAIN_POLL_MS: '100',
-    LOG_LEVEL: 'warn',
     // Limits that would throttle the run: 0 turns a rate limit off (the secret check's cannot be off and
     // is not used here); the backlog bound stays far above what the run leaves pending.
     RATE_LIMIT_VERIFY_PER_MINUTE: '0',
@@ -79,57 +70,34 @@ async function startServe(): Promise<ServeProcess> {
     RATE_LIMIT_SECRET_PER_MINUTE: '1000000000',
     MAX_PENDING_EVENTS: '1000000',
   };
-  const args = ['--expose-gc', '--import', GC_PROBE, 'bin/proofmark.js', 'serve'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const heapProbes: number[] = [];
-  let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => {
-    output.push(chunk.toString());
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines)
+  const serve = await spawnServe(env, 'load', {
+    nodeArgs: ['--expose-gc', '--import', GC_PROBE],
+    onStderrLine: (line) => {
       if (line.startsWith('gc-probe ')) heapProbes.push(JSON.parse(line.slice(9)).heapUsed as number);
+    },
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const serve = { url, child, pid: child.pid!, dataDir, output, heapProbes, exited };
+  const loaded = Object.assign(serve, { pid: serve.child.pid!, dataDir, heapProbes });
   await waitFor(
     'proofmark serve to lead the batcher',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`serve exited: ${output.join('')}`);
-      const health = await api(serve, 'GET', '/healthz').catch(() => null);
-      return health?.status === 200 && (health.body as { leader: boolean }).leader;
-    },
+    async () => (await api<{ leader: boolean }>(loaded, 'GET', '/healthz')).body.leader,
     60_000,
     100,
   );
-  return serve;
+  return loaded;
 }
 
-async function api<T = unknown>(
-  serve: ServeProcess,
+function api<T = unknown>(
+  serve: LoadServe,
   method: string,
   path: string,
   token?: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${serve.url}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : null,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  return serve.http<T>(method, path, token, body);
 }
 
 /** The serve process's live heap right after a full GC (MB). */
-async function liveHeapMb(serve: ServeProcess): Promise<number> {
+async function liveHeapMb(serve: LoadServe): Promise<number> {
   const answered = serve.heapProbes.length;
   serve.child.kill('SIGUSR2');
   await waitFor('the gc probe to answer', () => serve.heapProbes.length > answered, 30_000, 20);
@@ -172,7 +140,7 @@ function median(xs: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function createMerchants(serve: ServeProcess, count: number): Promise<LoadMerchant[]> {
+async function createMerchants(serve: LoadServe, count: number): Promise<LoadMerchant[]> {
   const merchants: LoadMerchant[] = [];
   for (let i = 0; i < count; i++) {
     const created = await api<LoadMerchant>(serve, 'POST', '/v1/merchants', ADMIN_TOKEN, {
@@ -202,7 +170,7 @@ interface Run {
 }
 
 /** The traffic, with RSS sampled throughout, the live heap a third of the way in and after the idle. */
-async function loadAndMeasure(serve: ServeProcess, merchants: LoadMerchant[]): Promise<Run> {
+async function loadAndMeasure(serve: LoadServe, merchants: LoadMerchant[]): Promise<Run> {
   const before = await liveHeapMb(serve);
   const t0 = Date.now();
   const [serverCpu0, ownCpu0] = [cpuSeconds(serve.pid), process.cpuUsage()];
@@ -267,7 +235,7 @@ interface ApiBatch {
   txHash: string | null;
 }
 
-async function allBatches(serve: ServeProcess): Promise<ApiBatch[]> {
+async function allBatches(serve: LoadServe): Promise<ApiBatch[]> {
   const out: ApiBatch[] = [];
   for (let after = 0; ;) {
     const res = await api<{ batches: ApiBatch[]; next: number | null }>(
@@ -288,7 +256,7 @@ function openReadOnly(dataDir: string): Kysely<Database> {
 }
 
 describe('load without loss: mixed traffic on a serve process while batches seal and anchor', () => {
-  let serve: ServeProcess | undefined;
+  let serve: LoadServe | undefined;
   afterAll(async () => {
     if (serve && serve.child.exitCode === null && serve.child.signalCode === null)
       serve.child.kill('SIGKILL');
@@ -366,7 +334,7 @@ describe('load without loss: mixed traffic on a serve process while batches seal
 
       // A graceful stop flushes the scan counts; then the files are read as the process left them.
       s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      expect((await s.exited).code).toBe(0);
       const db = openReadOnly(s.dataDir);
       try {
         await reconcileStored(db, tally, expectedEvents);
@@ -385,7 +353,7 @@ describe('load without loss: mixed traffic on a serve process while batches seal
  * verifies against the chain, and the verdict is final (each verdict is one more scan to reconcile).
  */
 async function checkSampledProofs(
-  serve: ServeProcess,
+  serve: LoadServe,
   chainInfo: { rpcUrl: string; contract: string },
   tally: Tally,
 ): Promise<{ records: number; bundles: number }> {
@@ -467,7 +435,7 @@ async function reconcileStored(db: Kysely<Database>, tally: Tally, expectedEvent
 }
 
 /** Secrets and keys reach neither the database file nor the log, and nothing was logged as an error. */
-function checkNothingLeaked(serve: ServeProcess, merchants: LoadMerchant[]): void {
+function checkNothingLeaked(serve: LoadServe, merchants: LoadMerchant[]): void {
   const wal = join(serve.dataDir, 'proofmark.sqlite-wal');
   const stored = Buffer.concat([
     readFileSync(join(serve.dataDir, 'proofmark.sqlite')),
