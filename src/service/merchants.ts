@@ -227,6 +227,8 @@ export async function authenticateMerchant(ctx: ServiceContext, apiKey: string):
     .executeTakeFirst();
   if (!row || row.revoked_at !== null) throw unauthorized('unknown or revoked API key');
   const { revoked_at: _revoked, ...merchant } = row;
+  // A pending merchant's key lands here (403). A suspended merchant's keys were revoked at the second
+  // strike (401 above); this stays as the guard should a key outlive that.
   if (merchant.status !== 'verified') {
     throw forbidden(
       `merchant_${merchant.status}`,
