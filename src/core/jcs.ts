@@ -42,9 +42,12 @@ function serialize(value: unknown, path: string): string {
   }
 }
 
-// String.prototype.isWellFormed (ES2024, in Node >= 20) is far faster than the regex; the regex
-// stays as the fallback for runtimes without it.
-const isWellFormed: (s: string) => boolean =
+/**
+ * Whether `s` is well-formed UTF-16 (no lone surrogate), so that UTF-8 carries it exactly.
+ * String.prototype.isWellFormed (ES2024, in Node >= 20) is far faster than the regex; the regex stays
+ * as the fallback for runtimes without it.
+ */
+export const isWellFormed: (s: string) => boolean =
   typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
     ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
     : (s) => !LONE_SURROGATE.test(s);

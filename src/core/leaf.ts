@@ -9,7 +9,7 @@
  * The double hash keeps a leaf from ever being mistaken for an inner node (a 64-byte preimage).
  */
 import { assertBytes32, bytesToHex, hexToBytes, ZERO32, type Hex } from './hex.ts';
-import { canonicalJson } from './jcs.ts';
+import { canonicalJson, isWellFormed } from './jcs.ts';
 import { keccak256, utf8 } from './keccak.ts';
 
 export const MAX_SEQ = 0xffff_ffff;
@@ -34,6 +34,8 @@ export function assertLeafInput(input: LeafInput): void {
   if (typeof input.recordId !== 'string' || input.recordId.length === 0) {
     throw new TypeError('recordId must be a non-empty string');
   }
+  // UTF-8 would write every lone surrogate as U+FFFD: ids differing only there would share a leaf.
+  if (!isWellFormed(input.recordId)) throw new TypeError('recordId holds a lone UTF-16 surrogate');
   if (!Number.isInteger(input.seq) || input.seq < 0 || input.seq > MAX_SEQ) {
     throw new TypeError('seq must be an integer from 0 to 2^32-1');
   }
