@@ -77,12 +77,18 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--confirmations <n>', 'blocks the anchor must be deep').argParser(intAtLeast(1)).default(1),
     )
+    .addOption(
+      new Option(
+        '--contract <address>',
+        "the AnchorRegistry you trust: a bundle naming another is a contract mismatch (default: the bundle's)",
+      ).argParser(address),
+    )
     .addHelpText(
       'after',
       '\nExit status is 0 only when every check holds, including the chain: without --rpc the chain step\n' +
         'is not done and the command fails after the pure checks.',
     )
-    .action(async (bundle: string, opts: { rpc?: string; confirmations: number }) => {
+    .action(async (bundle: string, opts: { rpc?: string; confirmations: number; contract?: string }) => {
       const { verifyCommand } = await import('./commands/verify.ts');
       await verifyCommand(bundle, opts);
     });

@@ -120,6 +120,13 @@ describe('proofmark verify', () => {
     expect(result.stderr).toBe('');
   });
 
+  it('exits 0 with --contract naming the registry the bundle names', async () => {
+    const file = await writeBundle('good-pinned.json', goodBundle());
+    const pinned = goodBundle().anchor.contract.toUpperCase().replace('0X', '0x');
+    const result = await runCli(['verify', file, '--rpc', chain.url, '--contract', pinned]);
+    expect(result.code, result.stderr).toBe(0);
+  });
+
   it('does not call a bundle verified without the chain step', async () => {
     const file = await writeBundle('good-offline.json', goodBundle());
     expectOneLineError(
@@ -156,6 +163,12 @@ describe('proofmark verify', () => {
       /^error: chain id mismatch: .*names chain 1, the RPC serves chain 31337/,
     ],
     ['too few confirmations', () => {}, /^error: not final: .*1000 required/, ['--confirmations', '1000']],
+    [
+      'not the trusted contract',
+      () => {},
+      /^error: contract mismatch: .*not the trusted 0x3434/,
+      ['--contract', `0x${'34'.repeat(20)}`],
+    ],
     [
       'pending',
       (b) => {

@@ -13,6 +13,8 @@ import { CliError, errorMessage, printable, println } from '../output.ts';
 export interface VerifyOptions {
   rpc?: string;
   confirmations: number;
+  /** Pins the registry: without it, a bundle is checked against the contract it names. */
+  contract?: string;
 }
 
 const FAILURE_LABEL: Record<BundleFailure | ChainFailure, string> = {
@@ -59,6 +61,15 @@ export async function verifyCommand(source: string, opts: VerifyOptions): Promis
         );
       }
       const key = bundle.anchor.contract.toLowerCase();
+      if (opts.contract !== undefined && key !== opts.contract.toLowerCase()) {
+        throw failure(
+          'contract_mismatch',
+          `bundle names contract ${bundle.anchor.contract}, not the trusted ${opts.contract}`,
+          bundle,
+          i,
+          checked.length,
+        );
+      }
       let chain = chains.get(key);
       if (!chain) {
         chain = await connect(opts.rpc, bundle.anchor.contract, rpcChainId);
