@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorResponse, installErrorHandling } from './errors.ts';
+import { clientErrorHandler, ErrorResponse, frameworkErrors, installErrorHandling } from './errors.ts';
 import type { LimitHooks, Services } from './services.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
@@ -25,6 +25,8 @@ export async function buildApp(
     loggerInstance: opts.logger,
     bodyLimit: services.bodyLimitBytes,
     trustProxy: services.trustProxy,
+    frameworkErrors,
+    clientErrorHandler,
     ajv: {
       // Reject unknown fields and wrong types instead of silently dropping or coercing them.
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },

@@ -4,7 +4,8 @@
  * go to the log.
  */
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ServiceError } from '../service/errors.ts';
 import { TEXT_PATTERN } from './routes/schemas.ts';
@@ -64,4 +65,41 @@ export function installErrorHandling(app: FastifyInstance): void {
       code: 'route_not_found',
     });
   });
+}
+
+function errorBody(statusCode: number, code: string, message: string) {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code };
+}
+
+/** The router's own refusals (Fastify's `frameworkErrors`), in the same shape as every other error. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const [statusCode, code, message] =
+    err.code === 'FST_ERR_BAD_URL'
+      ? [400, 'invalid_url', 'the URL path is not valid percent-encoded UTF-8']
+      : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? [414, 'uri_too_long', 'a path segment is longer than 100 characters']
+        : [400, 'bad_request', err.message];
+  void reply.status(statusCode).send(errorBody(statusCode, code, message));
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (Fastify's `clientErrorHandler`):
+ * answered on the raw socket, then closed, in the same JSON shape.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [statusCode, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'the request took too long to arrive']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request line or headers exceed 16 KB']
+        : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify(errorBody(statusCode, code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

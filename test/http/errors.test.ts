@@ -99,6 +99,10 @@ describe.each(BACKENDS)('rejected requests (%s)', (backend) => {
       ['metadata value of 501', { records: [{ ...r, metadata: { note: 'n'.repeat(501) } }] }],
       ['metadata key of 65', { records: [{ ...r, metadata: { ['k'.repeat(65)]: 'v' } }] }],
       ['empty externalId', { records: [{ ...r, externalId: '' }] }],
+      // PostgreSQL text cannot hold NUL; JSON canonicalisation cannot hold a lone surrogate.
+      ['NUL in serial', { records: [{ ...r, serial: 'SN\u0000-1' }] }],
+      ['lone surrogate in productName', { records: [{ ...r, productName: 'card \ud800' }] }],
+      ['NUL in a metadata key', { records: [{ ...r, metadata: { 'a\u0000': 'v' } }] }],
       ['1,001 records', { records: Array.from({ length: 1001 }, (_, i) => recordBody(`many-${i}`)) }],
     ];
     for (const [what, body] of cases) {
@@ -137,6 +141,7 @@ describe.each(BACKENDS)('rejected requests (%s)', (backend) => {
     await rejected(() => h.call('GET', `/v1/records/${'x'.repeat(65)}`), 400, 'invalid_request');
     await rejected(() => h.call('GET', '/v1/records/has.dots'), 400, 'invalid_request');
     await rejected(() => h.admin('POST', '/v1/merchants', { name: 'n'.repeat(201) }), 400, 'invalid_request');
+    await rejected(() => h.admin('POST', '/v1/merchants', { name: 'shop\u0000' }), 400, 'invalid_request');
     await rejected(
       () => h.admin('POST', `/v1/merchants/${rival.id}/strikes`, { reason: 'r'.repeat(1001) }),
       400,
@@ -251,6 +256,9 @@ describe.each(BACKENDS)('rejected requests (%s)', (backend) => {
     expectError(await h.call('GET', '/v1/records/AAAAAAAAAAAAAAAAAAAAAA'), 404, 'record_not_found');
     expectError(await h.call('GET', '/v1/merchants/AAAAAAAAAAAAAAAAAAAAAA'), 404, 'merchant_not_found');
     expectError(await h.call('GET', '/v1/batches/42'), 404, 'batch_not_found');
+    // The router's own refusals, in the same shape.
+    expectError(await h.call('GET', '/v1/records/%E0%A4%A'), 400, 'invalid_url');
+    expectError(await h.call('GET', `/v1/records/${'x'.repeat(150)}/proofs`), 414, 'uri_too_long');
   });
 
   it('conflicts are 409 with their own code and write nothing', async (t) => {
