@@ -8,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { clientErrorHandler, ErrorResponse, frameworkErrors, installErrorHandling } from './errors.ts';
+import { installStrictJsonParser } from './json-body.ts';
 import type { LimitHooks, Services } from './services.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
@@ -37,6 +38,7 @@ export async function buildApp(
   app.decorateRequest('merchant', null);
   app.addSchema(ErrorResponse);
   installErrorHandling(app);
+  installStrictJsonParser(app);
 
   await app.register(swagger, {
     openapi: {

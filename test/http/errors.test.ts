@@ -167,6 +167,17 @@ describe.each(BACKENDS)('rejected requests (%s)', (backend) => {
       await rejected(raw('POST', '/v1/records', payload, json), 400, 'invalid_json', payload);
     }
     await rejected(raw('POST', '/v1/records', '', json), 400, 'invalid_json');
+    // Bytes that are not UTF-8 (Latin-1 "é") would be stored as U+FFFD: refused instead.
+    const latin1 = Buffer.from(
+      JSON.stringify({ records: [recordBody('latin-1', { productName: 'caf\u00e9' })] }),
+      'latin1',
+    );
+    const refused = await rejected(
+      () => h.app.inject({ method: 'POST', url: '/v1/records', payload: latin1, headers: json }),
+      400,
+      'invalid_json',
+    );
+    expect(refused.json().message).toBe('the body is not valid UTF-8');
     await rejected(
       raw('POST', '/v1/verify', '{"format":', { 'content-type': 'application/json' }),
       400,
