@@ -7,7 +7,7 @@ import { Transaction } from 'ethers';
 import type { Kysely, Updateable } from 'kysely';
 import type { Logger } from 'pino';
 import type { AnchorChain } from '../chain/registry.ts';
-import { InsufficientFundsError } from '../chain/rpc-provider.ts';
+import { isRefusedForNonceOrFee } from '../chain/rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
 import type { BatchRow } from '../service/batches.ts';
 import type { BatchesTable, Database } from '../storage/schema.ts';
@@ -96,8 +96,9 @@ async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
         // Idempotent: the node may simply not have it (dropped from its pool, or a restarted node).
         await chain.broadcast(batch.raw_tx as Hex);
       } catch (err) {
-        // Out of funds: keep the saved transaction; it is sent again once the account is funded.
-        if (err instanceof InsufficientFundsError) throw err;
+        // Only a refusal of this transaction justifies another: out of funds, an unreachable or
+        // rate-limiting RPC and the like keep the saved one, sent again on a later pass.
+        if (!isRefusedForNonceOrFee(err)) throw err;
         // Typically "nonce too low": the nonce went to another transaction. Sign afresh.
         log.warn({ batchId: batch.id, err: (err as Error).message }, 'rebroadcast refused; will sign again');
         await save(deps, batch, { status: 'sealed', raw_tx: null, tx_hash: null });

@@ -23,6 +23,16 @@ export function isInsufficientFunds(err: unknown): boolean {
 }
 
 /**
+ * The node refused a signed transaction for its nonce (used by another transaction) or its fees
+ * (another transaction holds the nonce in the pool; below the node's minimum): as signed, it can never
+ * be mined. Anything else (the RPC unreachable, slow, rate limited) says nothing about the transaction.
+ */
+export function isRefusedForNonceOrFee(err: unknown): boolean {
+  if (isError(err, 'NONCE_EXPIRED') || isError(err, 'REPLACEMENT_UNDERPRICED')) return true;
+  return /nonce too low|nonce has already been used|underpriced/i.test(String((err as Error)?.message ?? err));
+}
+
+/**
  * ethers' provider with RPC failures told plainly (they reach GET /healthz and the log): ethers takes
  * any JSON-RPC error to eth_call for a contract revert ("missing revert data"), wraps other unknown
  * ones as "could not coalesce error" around the whole payload, and puts the RPC URL, which may hold

@@ -154,6 +154,24 @@ describe('anchoring through injected failures (sqlite)', () => {
     expect((await rig.h.call('GET', `/v1/verify/${recordIds[2]}`)).json().verdict).toBe('genuine');
   });
 
+  it('(1b) the rebroadcast fails too (the RPC is down): the saved transaction is kept, not signed again', async () => {
+    const { batch } = await sealNew(rig);
+    const signed = rig.faulty.calls.signAnchor;
+    rig.faulty.faults.broadcastBeforeSend = 3; // the first send and two rebroadcasts
+    for (let pass = 0; pass < 3; pass++) {
+      await expect(advanceBatches(rig.deps)).rejects.toThrow(InjectedFailure);
+    }
+    const saved = await batchRow(rig, batch.id);
+    expect(saved.status).toBe('submitted');
+    expect(rig.faulty.calls.signAnchor - signed).toBe(1);
+    expect(new Set(rig.faulty.broadcasts.slice(-3))).toEqual(new Set([saved.raw_tx]));
+
+    const final = await advanceUntil(rig, batch.id, 'final');
+    expect(final.tx_hash).toBe(saved.tx_hash);
+    expect(rig.faulty.calls.signAnchor - signed).toBe(1);
+    await expectAnchoredOnce(rig, batch);
+  });
+
   it('(2) broadcast sends, then fails: the receipt is found, no second anchor', async () => {
     const { batch } = await sealNew(rig);
     const signed = rig.faulty.calls.signAnchor;
