@@ -29,7 +29,9 @@ export function isInsufficientFunds(err: unknown): boolean {
  */
 export function isRefusedForNonceOrFee(err: unknown): boolean {
   if (isError(err, 'NONCE_EXPIRED') || isError(err, 'REPLACEMENT_UNDERPRICED')) return true;
-  return /nonce too low|nonce has already been used|underpriced/i.test(String((err as Error)?.message ?? err));
+  return /nonce too low|nonce has already been used|underpriced/i.test(
+    String((err as Error)?.message ?? err),
+  );
 }
 
 /**
