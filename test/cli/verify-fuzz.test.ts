@@ -82,13 +82,18 @@ describe('proofmark verify with hostile files', () => {
     [
       'binary garbage',
       () => Buffer.concat([Buffer.from([0, 0xff, 0xfe, 0x1b, 0x0d]), randomBytes(4096)]),
-      /is not valid JSON/,
+      /is not valid UTF-8/,
     ],
     ['an empty file', () => '', /is not valid JSON/],
     [
       'UTF-16 with a byte order mark',
       () => Buffer.from(`\ufeff${JSON.stringify(realBundle())}`, 'utf16le'),
-      /is not valid JSON/,
+      /is not valid UTF-8/,
+    ],
+    [
+      'Latin-1 text (would read as U+FFFD)',
+      () => Buffer.from(JSON.stringify({ ...realBundle(), recordId: 'caf\u00e9' }), 'latin1'),
+      /is not valid UTF-8/,
     ],
     ['10 MB of garbage', () => Buffer.alloc(10 * 1024 * 1024, 'x'), /is not valid JSON/],
     [

@@ -175,6 +175,8 @@ export function expectedVerdict(bundle: ProofBundleV1, forgery: Forgery): Expect
     case 'extra member':
       // A __proto__ key is refused by the JSON parser before any verifier sees it.
       if (parseOrUndefined(forgery.key.bytes) === '__proto__') return 'either';
+      // A body that is not UTF-8 is refused whole (400 invalid_json; the CLI: not valid UTF-8).
+      if (!isUtf8(forgery.key.bytes)) return 'invalid';
       return where === 'content' ? 'invalid' : 'valid';
   }
 }
@@ -183,6 +185,15 @@ export function expectedVerdict(bundle: ProofBundleV1, forgery: Forgery): Expect
 function sameJson(a: unknown, b: unknown): boolean {
   try {
     return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
   } catch {
     return false;
   }

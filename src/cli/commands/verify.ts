@@ -94,11 +94,18 @@ async function loadBundles(source: string): Promise<unknown[]> {
   if (/^https?:\/\//i.test(source)) {
     doc = await fetchJson(source);
   } else {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(source, 'utf8');
+      bytes = await readFile(source);
     } catch (err) {
       throw new CliError(`cannot read ${source}: ${errorMessage(err)}`, 1, { cause: err });
+    }
+    let text: string;
+    try {
+      // Strictly: stray bytes decoded to U+FFFD would verify something other than what the file says.
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (err) {
+      throw new CliError(`${printable(source)} is not valid UTF-8`, 1, { cause: err });
     }
     try {
       doc = JSON.parse(text);
