@@ -174,7 +174,7 @@ async function markAnchored(
  */
 async function resignIfStuckBehindGap(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
   const nonce = Transaction.from(batch.raw_tx!).nonce;
-  const { pending } = await deps.chain.anchorerNonces();
+  const pending = await deps.chain.pendingNonce();
   if (pending >= nonce) return false;
   deps.log.warn(
     { batchId: batch.id, txHash: batch.tx_hash, nonce, pendingNonce: pending },

@@ -51,11 +51,11 @@ export interface AnchorChain {
   findAnchor(batchId: number, nearBlock?: number): Promise<AnchorEvent | null>;
   anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]>;
   /**
-   * The anchorer account's next nonce as mined (`latest`) and as the node's pool sees it (`pending`:
-   * counts only transactions that can run, so a pending nonce below a sent transaction's nonce means
-   * a gap in front of it that the transaction will wait behind for ever).
+   * The anchorer account's next nonce as the node's pool sees it. It counts only transactions that
+   * can run, so one below a sent transaction's nonce means a gap in front of that transaction, which
+   * it would wait behind for ever.
    */
-  anchorerNonces(): Promise<{ latest: number; pending: number }>;
+  pendingNonce(): Promise<number>;
   close(): void;
 }
 
@@ -200,13 +200,9 @@ export async function connectRegistry(opts: {
       const logs = await provider.getLogs({ address: opts.contract, topics: [topic], fromBlock, toBlock });
       return logs.map(toEvent);
     },
-    async anchorerNonces() {
+    async pendingNonce() {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
-      const [latest, pending] = await Promise.all([
-        provider.getTransactionCount(wallet.address, 'latest'),
-        provider.getTransactionCount(wallet.address, 'pending'),
-      ]);
-      return { latest, pending };
+      return provider.getTransactionCount(wallet.address, 'pending');
     },
     close: () => provider.destroy(),
   };

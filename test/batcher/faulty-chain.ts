@@ -117,8 +117,8 @@ export class FaultyChain implements AnchorChain {
     return this.inner.anchorEvents(fromBlock, toBlock);
   }
 
-  anchorerNonces(): Promise<{ latest: number; pending: number }> {
-    return this.inner.anchorerNonces();
+  pendingNonce(): Promise<number> {
+    return this.inner.pendingNonce();
   }
 
   /** The wrapped chain belongs to whoever made it. */
