@@ -15,7 +15,7 @@ import { connectRegistry } from '../../src/chain/registry.ts';
 import type { ProofBundleV1 } from '../../src/core/index.ts';
 import { openDatabase } from '../../src/storage/database.ts';
 import { freePort } from '../helpers/net.ts';
-import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { admitMerchant, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   checkAnchoredExactlyOnce,
@@ -68,7 +68,7 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
   try {
     first = await spawnServe(at === 'after-ack' ? env : { ...env, PROOFMARK_TEST_CRASH_AT: at }, 'first');
     const ack = newAcknowledged();
-    const { apiKey } = await admitMerchant(first);
+    const { apiKey } = await admitMerchant(first, ADMIN_TOKEN, 'Crash Test Shop');
     const registered = await first.http('POST', '/v1/records', apiKey, {
       records: Array.from({ length: 6 }, (_, i) => recordBody(`${at}-${i}`)),
     });
@@ -137,17 +137,6 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
     await second?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-async function admitMerchant(p: ServeProcess): Promise<{ id: string; apiKey: string }> {
-  const created = await p.http('POST', '/v1/merchants', ADMIN_TOKEN, { name: 'Crash Test Shop' });
-  expect(created.status).toBe(201);
-  const { id, apiKey } = created.body as { id: string; apiKey: string };
-  const verified = await p.http('POST', `/v1/merchants/${id}/verify`, ADMIN_TOKEN, {
-    evidence: [{ description: 'reseller letter', sha256: 'ab'.repeat(32) }],
-  });
-  expect(verified.status).toBe(200);
-  return { id, apiKey };
 }
 
 /** What the dead process left in the database shows it died at the point it was asked to. */

@@ -98,3 +98,21 @@ export async function spawnServe(
     },
   };
 }
+
+/** A merchant admitted through the operator API, as an operator would: created, then verified with evidence. */
+export async function admitMerchant(
+  p: ServeProcess,
+  adminToken: string,
+  name: string,
+): Promise<{ id: string; apiKey: string }> {
+  const created = await p.http<{ id: string; apiKey: string }>('POST', '/v1/merchants', adminToken, { name });
+  if (created.status !== 201)
+    throw new Error(`create merchant: ${created.status} ${JSON.stringify(created.body)}`);
+  const { id, apiKey } = created.body;
+  const verified = await p.http('POST', `/v1/merchants/${id}/verify`, adminToken, {
+    evidence: [{ description: 'reseller letter', sha256: 'ab'.repeat(32) }],
+  });
+  if (verified.status !== 200)
+    throw new Error(`verify merchant: ${verified.status} ${JSON.stringify(verified.body)}`);
+  return { id, apiKey };
+}

@@ -21,7 +21,7 @@ import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/schema.ts';
 import { freePort } from '../helpers/net.ts';
-import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { admitMerchant, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { checkAnchoredExactlyOnce, pool } from './cluster.ts';
 import { newTally, runTraffic, type LoadMerchant, type OwnedRecord, type Tally } from './load-traffic.ts';
@@ -142,17 +142,8 @@ function median(xs: number[]): number {
 
 async function createMerchants(serve: LoadServe, count: number): Promise<LoadMerchant[]> {
   const merchants: LoadMerchant[] = [];
-  for (let i = 0; i < count; i++) {
-    const created = await api<LoadMerchant>(serve, 'POST', '/v1/merchants', ADMIN_TOKEN, {
-      name: `Load Merchant ${i}`,
-    });
-    expect(created.status).toBe(201);
-    const verified = await api(serve, 'POST', `/v1/merchants/${created.body.id}/verify`, ADMIN_TOKEN, {
-      evidence: [{ description: 'reseller letter', sha256: 'ab'.repeat(32) }],
-    });
-    expect(verified.status).toBe(200);
-    merchants.push({ id: created.body.id, apiKey: created.body.apiKey });
-  }
+  for (let i = 0; i < count; i++)
+    merchants.push(await admitMerchant(serve, ADMIN_TOKEN, `Load Merchant ${i}`));
   return merchants;
 }
 
