@@ -1,7 +1,7 @@
 /**
  * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the two below are
  * the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
- * text, hashes 0x-hex text, JSON text, tree nodes blobs (dialect.ts names the blob type).
+ * text, hashes 0x-hex text, JSON text, tree nodes blobs (bytea on PostgreSQL).
  */
 import type {
   ApiKeyRow,
