@@ -1,9 +1,11 @@
 /** EventStore on SQL: lifecycle events, their place in batches, and the queue waiting to be sealed. */
+import type { Kysely } from 'kysely';
 import { hexToBytes, NODE_SIZE } from '../../core/index.ts';
 import type { BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
 import type { EventStore } from '../storage.ts';
 import { atomically, slices, type SqlContext } from './context.ts';
 import { aggregate, assignOldestUnbatchedSql, IDS_PER_IN_LIST, rowsPerInsert, write } from './dialect.ts';
+import type { Database } from './schema.ts';
 
 const EVENTS_PER_INSERT = rowsPerInsert(9, 2000);
 
@@ -56,7 +58,7 @@ export class SqlEventStore implements EventStore {
 
   async issuanceStatuses(recordIds: readonly string[]): Promise<Map<string, BatchStatus | null>> {
     const lists = slices(recordIds, IDS_PER_IN_LIST);
-    const read = async (db: typeof this.ctx.db) => {
+    const read = async (db: Kysely<Database>) => {
       const statuses = new Map<string, BatchStatus | null>();
       for (const ids of lists) {
         const rows = await db

@@ -1,8 +1,10 @@
 /** RecordStore on SQL: one row per issued item, its head swapped by compare-and-set. */
+import type { Kysely } from 'kysely';
 import type { MerchantRow, RecordHead, RecordRow } from '../rows.ts';
 import type { RecordStore } from '../storage.ts';
 import { atomically, slices, type SqlContext } from './context.ts';
 import { IDS_PER_IN_LIST, rowsPerInsert, write } from './dialect.ts';
+import type { Database } from './schema.ts';
 
 const RECORDS_PER_INSERT = rowsPerInsert(16, 1000);
 
@@ -74,7 +76,7 @@ export class SqlRecordStore implements RecordStore {
 
   async byExternalIds(merchantId: string, externalIds: readonly string[]): Promise<RecordRow[]> {
     const lists = slices(externalIds, IDS_PER_IN_LIST);
-    const read = async (db: typeof this.ctx.db) => {
+    const read = async (db: Kysely<Database>) => {
       const out: RecordRow[] = [];
       for (const ids of lists) {
         out.push(
