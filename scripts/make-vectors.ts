@@ -59,7 +59,7 @@ function issued(
   secret: string | null,
   at: string,
 ): EventSpec {
-  // Same members as issuanceContent() in src/service/records.ts.
+  // Same members as issuanceContent() in src/service/registration.ts.
   return event(recordId, 0, ZERO32, {
     type: 'issued',
     merchantId: 'mch_7Qk2vX9sLr4T',

@@ -1,5 +1,5 @@
 /**
- * Builds the parts behind the API from a Config: the database, the chain (embedded development
+ * Builds the parts behind the API from a Config: the storage, the chain (embedded development
  * chain or a real one), the lease and the batcher. server.ts runs them; tests build their own.
  */
 import { randomUUID } from 'node:crypto';
@@ -19,11 +19,12 @@ import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
-import { openDatabase, type OpenDatabase } from './storage/database.ts';
+import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
   services: Services;
-  database: OpenDatabase;
+  /** The SQL backend behind services.ctx.storage (its `db` is for tests' inspection only). */
+  storage: SqlStorage;
   devChain: DevChain | null;
   close(): Promise<void>;
 }
@@ -33,13 +34,14 @@ export async function startRuntime(
   log: Logger,
   now: () => Date = () => new Date(),
 ): Promise<Runtime> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  log.info({ database: database.location, dialect: database.dialect }, 'database ready');
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  log.info({ database: storage.location, dialect: storage.kind }, 'database ready');
+  const lease = new Lease(storage.leases, `${process.pid}-${randomUUID()}`, config.leaseMs);
   let devChain: DevChain | null = null;
   let chain: AnchorChain;
   try {
     if (config.chain.kind === 'dev') {
-      const booted = await bootDevChain(database.db, config.chain.port, log);
+      const booted = await bootDevChain(storage.batches, lease, config.chain.port, log);
       devChain = booted.devChain;
       chain = await connectRegistry({
         rpcUrl: devChain.url,
@@ -59,7 +61,8 @@ export async function startRuntime(
     }
   } catch (err) {
     await devChain?.close();
-    await database.close();
+    await lease.release().catch(() => {});
+    await storage.close();
     throw err;
   }
   log.info(
@@ -68,13 +71,12 @@ export async function startRuntime(
   );
 
   const ctx: ServiceContext = {
-    db: database.db,
+    storage,
     now,
     publicBaseUrl: config.publicBaseUrl,
-    scans: new ScanCounter(database.db),
+    scans: new ScanCounter(storage.scans),
     proofCache: new ProofCache(),
   };
-  const lease = new Lease(database.db, `${process.pid}-${randomUUID()}`, config.leaseMs);
   const batcher = new Batcher({
     ctx,
     chain,
@@ -100,18 +102,18 @@ export async function startRuntime(
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
-    backlog: new BacklogGauge(database.db, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
   };
   return {
     services,
-    database,
+    storage,
     devChain,
     async close() {
       await batcher.stop();
       await ctx.scans.flush();
       chain.close();
       await devChain?.close();
-      await database.close();
+      await storage.close();
     },
   };
 }

@@ -17,8 +17,8 @@ import { sql } from 'kysely';
 import { bytesToHex, processProof, ZERO32, type Hex } from '../../src/core/index.ts';
 import { proofFromStore, sealBatch } from '../../src/service/batches.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
-import { openDatabase, type OpenDatabase } from '../../src/storage/database.ts';
-import type { EventsTable } from '../../src/storage/schema.ts';
+import type { EventRow } from '../../src/storage/rows.ts';
+import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
@@ -63,7 +63,7 @@ export interface ProofLookupResult {
 }
 
 /** Writes `n` pending issuance events, oldest first, like registerRecords would leave them. */
-async function writeFixture(db: OpenDatabase['db'], n: number, prng: Prng): Promise<void> {
+async function writeFixture(db: SqlStorage['db'], n: number, prng: Prng): Promise<void> {
   await sql`PRAGMA foreign_keys = OFF`.execute(db);
   const start = Date.parse('2026-01-01T00:00:00Z');
   let i = 0;
@@ -71,7 +71,7 @@ async function writeFixture(db: OpenDatabase['db'], n: number, prng: Prng): Prom
     await db.transaction().execute(async (trx) => {
       const end = Math.min(n, i + ROWS_PER_TRANSACTION);
       while (i < end) {
-        const rows: EventsTable[] = [];
+        const rows: EventRow[] = [];
         for (const stop = Math.min(end, i + ROWS_PER_INSERT); i < stop; i++) {
           const recordId = Buffer.from(prng.bytes(16)).toString('base64url');
           // 1,000 events per millisecond-stamped request, as registerRecords writes them.
@@ -115,20 +115,20 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
   const first: number[] = [];
   for (let run = 0; run < runCount; run++) {
     const dataDir = mkdtempSync(join(tmpdir(), 'proofmark-bench-proofs-'));
-    const database = await openDatabase({ dataDir });
+    const storage = await openStorage({ dataDir });
     try {
       const ctx: ServiceContext = {
-        db: database.db,
+        storage,
         now: () => new Date(),
         publicBaseUrl: 'http://proofmark.bench',
-        scans: new ScanCounter(database.db),
+        scans: new ScanCounter(storage.scans),
       };
       const prng = new Prng(0x9f00 + run);
       progress(
         `proof-lookup run ${run + 1}/${runCount}: writing ${leaves.toLocaleString('en')} pending events`,
       );
       let t0 = performance.now();
-      await writeFixture(database.db, leaves, prng);
+      await writeFixture(storage.db, leaves, prng);
       const fixtureMs = performance.now() - t0;
 
       const loadBefore = load1();
@@ -142,7 +142,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         `proof-lookup run ${run + 1}: sealed in ${Math.round(sealMs)} ms; ${ROUNDS} x ${LOOKUPS} lookups`,
       );
 
-      const chunks = await database.db
+      const chunks = await storage.db
         .selectFrom('tree_nodes')
         .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('level').as('top')])
         .where('batch_id', '=', batch.id)
@@ -172,7 +172,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         // Verified after timing, so the check does not sit inside the measured calls.
         let verified = 0;
         for (let k = 0; k < indexes.length; k++) {
-          const row = await database.db
+          const row = await storage.db
             .selectFrom('events')
             .select('leaf')
             .where('batch_id', '=', batch.id)
@@ -202,9 +202,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
       };
       const size = await sql<{
         n: number;
-      }>`SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()`.execute(
-        database.db,
-      );
+      }>`SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()`.execute(storage.db);
       runs.push({
         leaves,
         fixtureMs: round(fixtureMs, 0),
@@ -219,7 +217,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         loadAfter: load1(),
       });
     } finally {
-      await database.close();
+      await storage.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   }

@@ -4,15 +4,14 @@
  * crash anywhere resumes without anchoring a batch id twice; the contract's ordering is the last guard.
  */
 import { Transaction } from 'ethers';
-import type { Kysely, Updateable } from 'kysely';
 import type { Logger } from 'pino';
 import type { AnchorChain } from '../chain/registry.ts';
 import { isRefusedForNonceOrFee } from '../chain/rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
-import type { BatchRow } from '../service/batches.ts';
-import type { BatchesTable, Database } from '../storage/schema.ts';
+import type { BatchChange, BatchRow, BatchStatus } from '../storage/rows.ts';
+import type { BatchStore } from '../storage/storage.ts';
 import { crashPoint } from './crash-points.ts';
-import { ANCHORER_LEASE, type Lease } from './lease.ts';
+import type { Lease } from './lease.ts';
 
 /** The chain holds a different root for a batch id than the database: anchoring must stop. */
 export class AnchorConflictError extends Error {
@@ -24,7 +23,7 @@ export class LeaseLostError extends Error {
 }
 
 export interface AnchorerDeps {
-  db: Kysely<Database>;
+  batches: BatchStore;
   chain: AnchorChain;
   lease: Lease;
   confirmations: number;
@@ -34,12 +33,7 @@ export interface AnchorerDeps {
 
 /** Advances every unfinished batch by as many steps as it can take now; returns how many moved. */
 export async function advanceBatches(deps: AnchorerDeps): Promise<number> {
-  const open = await deps.db
-    .selectFrom('batches')
-    .selectAll()
-    .where('status', '!=', 'final')
-    .orderBy('id')
-    .execute();
+  const open = await deps.batches.unfinished();
   let moved = 0;
   for (const batch of open) {
     // Only the lowest batch not yet on chain may be sent: ids are gapless on the contract.
@@ -221,17 +215,12 @@ function unanchor(deps: AnchorerDeps, batch: BatchRow): Promise<void> {
  * anchored again. Returns how many were demoted.
  */
 export async function recheckFinalBatches(deps: AnchorerDeps): Promise<number> {
-  const finals = deps.db
-    .selectFrom('batches')
-    .selectAll()
-    .where('status', '=', 'final')
-    .orderBy('id', 'desc');
-  const newest = await finals.limit(1).executeTakeFirst();
+  const [newest] = await deps.batches.newestFinal(1);
   if (!newest || (await deps.chain.blockHash(newest.block_number!)) === newest.block_hash) return 0;
   let demoted = 0;
   for (;;) {
     // Demoted batches leave the 'final' set, so each page starts again from the newest left.
-    const page = await finals.limit(100).execute();
+    const page = await deps.batches.newestFinal(100);
     for (const batch of page) {
       if ((await deps.chain.blockHash(batch.block_number!)) === batch.block_hash) return demoted;
       deps.log.error(
@@ -246,26 +235,15 @@ export async function recheckFinalBatches(deps: AnchorerDeps): Promise<number> {
 }
 
 /** A state change, only if the batch is still in the state we read and we still hold the lease. */
-async function save(deps: AnchorerDeps, batch: BatchRow, change: Updateable<BatchesTable>): Promise<void> {
-  const token = deps.lease.token;
-  if (token === null) throw new LeaseLostError('not the leader');
-  const result = await deps.db
-    .updateTable('batches')
-    .set(change)
-    .where('id', '=', batch.id)
-    .where('status', '=', batch.status)
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('leases')
-          .select('name')
-          .where('name', '=', ANCHORER_LEASE)
-          .where('holder', '=', deps.lease.holder)
-          .where('token', '=', token),
-      ),
-    )
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) {
+async function save(
+  deps: AnchorerDeps,
+  batch: BatchRow,
+  change: BatchChange & { status?: BatchStatus },
+): Promise<void> {
+  const fence = deps.lease.fence;
+  if (fence === null) throw new LeaseLostError('not the leader');
+  const { status = batch.status, ...rest } = change;
+  if (!(await deps.batches.transition(batch.id, batch.status, status, rest, fence))) {
     deps.lease.abandon();
     throw new LeaseLostError(`batch ${batch.id}: lease lost or batch changed under us; stepping down`);
   }

@@ -5,8 +5,10 @@
  */
 import type { Logger } from 'pino';
 import type { AnchorChain } from '../chain/registry.ts';
-import { sealBatch, type BatchRow } from '../service/batches.ts';
-import { isUniqueViolation, type ServiceContext } from '../service/context.ts';
+import { sealBatch } from '../service/batches.ts';
+import type { ServiceContext } from '../service/context.ts';
+import { isDuplicateKey } from '../storage/errors.ts';
+import type { BatchRow } from '../storage/rows.ts';
 import { advanceBatches, AnchorConflictError, LeaseLostError, recheckFinalBatches } from './anchorer.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Lease } from './lease.ts';
@@ -119,28 +121,16 @@ export class Batcher {
 
   private deps() {
     const { ctx, chain, lease, confirmations, log } = this.opts;
-    return { db: ctx.db, chain, lease, confirmations, log, now: ctx.now };
+    return { batches: ctx.storage.batches, chain, lease, confirmations, log, now: ctx.now };
   }
 
   private async sealIfDue(): Promise<void> {
     const { ctx, maxLeaves, maxAgeMs, log } = this.opts;
     for (;;) {
-      const oldest = await ctx.db
-        .selectFrom('events')
-        .select('created_at')
-        .where('batch_id', 'is', null)
-        .orderBy('created_at')
-        .limit(1)
-        .executeTakeFirst();
-      if (!oldest) return;
-      const full = await ctx.db
-        .selectFrom('events')
-        .select('record_id')
-        .where('batch_id', 'is', null)
-        .limit(1)
-        .offset(maxLeaves - 1)
-        .executeTakeFirst();
-      const age = ctx.now().getTime() - Date.parse(oldest.created_at);
+      const waiting = await ctx.storage.events.unbatched(maxLeaves);
+      if (waiting.oldestAt === null) return;
+      const full = waiting.count >= maxLeaves;
+      const age = ctx.now().getTime() - Date.parse(waiting.oldestAt);
       if (!full && age < maxAgeMs) return;
       const batch = await this.sealOne();
       if (!batch) return;
@@ -160,7 +150,7 @@ export class Batcher {
         if (batch) crashPoint('after-seal');
         return batch;
       } catch (err) {
-        if (attempt < 5 && isUniqueViolation(err)) continue;
+        if (attempt < 5 && isDuplicateKey(err)) continue;
         throw err;
       }
     }

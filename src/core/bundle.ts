@@ -7,7 +7,9 @@ import { isBytes32, type Hex } from './hex.ts';
 
 export const BUNDLE_FORMAT_V1 = 'proofmark.bundle.v1';
 
-export type AnchorStatus = 'pending' | 'anchored' | 'final';
+/** Where a bundle's batch stands: not yet on chain, on chain, or on chain and final. */
+export const ANCHOR_STATUSES = ['pending', 'anchored', 'final'] as const;
+export type AnchorStatus = (typeof ANCHOR_STATUSES)[number];
 
 export interface BundleAnchor {
   chainId: number;
@@ -33,7 +35,6 @@ export interface ProofBundleV1 {
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const STATUSES: readonly string[] = ['pending', 'anchored', 'final'];
 
 /** Returns the first way `value` fails to be a well-formed v1 bundle, or null when it is one. */
 export function bundleShapeError(value: unknown): string | null {
@@ -53,7 +54,7 @@ export function bundleShapeError(value: unknown): string | null {
   if (typeof anchor.contract !== 'string' || !ADDRESS.test(anchor.contract)) {
     return 'anchor.contract must be a 20-byte 0x address';
   }
-  if (typeof anchor.status !== 'string' || !STATUSES.includes(anchor.status)) {
+  if (typeof anchor.status !== 'string' || !(ANCHOR_STATUSES as readonly string[]).includes(anchor.status)) {
     return 'anchor.status must be pending, anchored or final';
   }
   if (anchor.status === 'pending') {

@@ -6,3 +6,4 @@ export * from './leaf.ts';
 export * from './tree.ts';
 export * from './bundle.ts';
 export * from './verify.ts';
+export * from './lifecycle.ts';

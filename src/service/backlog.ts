@@ -5,7 +5,7 @@
  * without limit while the chain is down or slow.
  *
  * A soft bound, on purpose. Counting on every request would put a scan on the ingest hot path, so
- * the count is read from the database on demand at most once every `refreshMs` (1 s), and what this
+ * the count is read from the store on demand at most once every `refreshMs` (1 s), and what this
  * process accepts in between is added to it. The count costs time in proportion to the backlog (on
  * 1M events: under 1 ms with 10k waiting, 41 ms on SQLite and 280 ms on PostgreSQL with 500k), so a
  * slow read spaces the next one out: at most a tenth of the time goes to counting. What the gauge
@@ -14,31 +14,8 @@
  * interval after the backlog drains). Requests already past the check when the bound is reached
  * still complete.
  */
-import type { Kysely } from 'kysely';
-import type { Database } from '../storage/schema.ts';
+import type { EventStore } from '../storage/storage.ts';
 import { ServiceError } from './errors.ts';
-
-/**
- * Events not in a final batch. Both queries stay off the bulk of the events table: unbatched events
- * are counted from the partial index events_pending_idx (WHERE batch_id IS NULL), and the rest are
- * summed from the unfinished batches, the same rows the batcher reads on every tick.
- */
-export async function countPendingEvents(db: Kysely<Database>): Promise<number> {
-  const [unbatched, inBatches] = await Promise.all([
-    db
-      .selectFrom('events')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('batch_id', 'is', null)
-      .executeTakeFirstOrThrow(),
-    db
-      .selectFrom('batches')
-      .select((eb) => eb.fn.sum('leaf_count').as('n'))
-      .where('status', '!=', 'final')
-      .executeTakeFirstOrThrow(),
-  ]);
-  // PostgreSQL returns COUNT and SUM as strings (bigint, numeric); SUM over no rows is null.
-  return Number(unbatched.n) + Number(inBatches.n ?? 0);
-}
 
 /**
  * Seconds a refused writer should wait: about one batch cycle, the time for waiting events to be
@@ -60,7 +37,8 @@ export class BacklogGauge {
   private reading: Promise<void> | null = null;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    /** Where the backlog is counted: events not yet in a final batch. */
+    private readonly events: Pick<EventStore, 'countAwaitingFinal'>,
     /** MAX_PENDING_EVENTS: at or beyond it, writes are refused. */
     readonly maxPending: number,
     /** The Retry-After of a refusal, in seconds. */
@@ -90,7 +68,7 @@ export class BacklogGauge {
   private async read(): Promise<void> {
     try {
       const started = this.clock();
-      this.count = await countPendingEvents(this.db);
+      this.count = await this.events.countAwaitingFinal();
       const done = this.clock();
       this.nextReadAt = done + Math.max(this.refreshMs, 10 * (done - started));
     } finally {

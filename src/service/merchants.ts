@@ -3,14 +3,13 @@
  * operator records evidence of its authorisation (hashes of documents such as a publisher's reseller
  * letter), gets one recorded warning at its first strike and is suspended at its second.
  */
-import type { Selectable, Transaction } from 'kysely';
-import { runCompiled } from '../storage/compiled.ts';
-import type { Database, MerchantsTable } from '../storage/schema.ts';
-import { iso, isUniqueViolation, type ServiceContext } from './context.ts';
+import { isDuplicateKey } from '../storage/errors.ts';
+import type { MerchantRow } from '../storage/rows.ts';
+import { iso, type ServiceContext } from './context.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
 import { newApiKey, randomId, sha256Hex } from './random.ts';
 
-export type Merchant = Selectable<MerchantsTable>;
+export type Merchant = MerchantRow;
 
 export const STRIKES_TO_SUSPEND = 2;
 
@@ -45,28 +44,20 @@ export async function createMerchant(
     suspended_at: null,
   };
   const key = newApiKey();
-  await ctx.db.transaction().execute(async (trx) => {
-    await trx.insertInto('merchants').values(merchant).execute();
-    await trx
-      .insertInto('api_keys')
-      .values({
-        key_hash: key.hash,
-        merchant_id: merchant.id,
-        created_at: merchant.created_at,
-        revoked_at: null,
-      })
-      .execute();
+  await ctx.storage.transaction(async (tx) => {
+    await tx.merchants.insert(merchant);
+    await tx.merchants.insertKey({
+      key_hash: key.hash,
+      merchant_id: merchant.id,
+      created_at: merchant.created_at,
+      revoked_at: null,
+    });
   });
   return { merchant, apiKey: key.key };
 }
 
 export async function getMerchant(ctx: ServiceContext, id: string): Promise<Merchant> {
-  const [merchant] = await runCompiled(
-    ctx.db,
-    'getMerchant',
-    (db) => db.selectFrom('merchants').selectAll().where('id', '=', ''),
-    [id],
-  );
+  const merchant = await ctx.storage.merchants.get(id);
   if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
   return merchant;
 }
@@ -74,18 +65,8 @@ export async function getMerchant(ctx: ServiceContext, id: string): Promise<Merc
 export async function merchantProfile(ctx: ServiceContext, id: string): Promise<MerchantProfile> {
   const merchant = await getMerchant(ctx, id);
   const [strikes, evidence] = await Promise.all([
-    ctx.db
-      .selectFrom('merchant_strikes')
-      .selectAll()
-      .where('merchant_id', '=', id)
-      .orderBy('number')
-      .execute(),
-    ctx.db
-      .selectFrom('merchant_evidence')
-      .selectAll()
-      .where('merchant_id', '=', id)
-      .orderBy('position')
-      .execute(),
+    ctx.storage.merchants.strikes(id),
+    ctx.storage.merchants.evidence(id),
   ]);
   return {
     id: merchant.id,
@@ -105,37 +86,25 @@ export async function verifyMerchant(
   id: string,
   evidence: Evidence[],
 ): Promise<MerchantProfile> {
-  await ctx.db.transaction().execute(async (trx) => {
-    const merchant = await trx.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+  await ctx.storage.transaction(async (tx) => {
+    const merchant = await tx.merchants.get(id);
     if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
     if (merchant.status === 'suspended') {
       throw conflict('merchant_suspended', 'a suspended merchant cannot be verified again');
     }
-    const last = await trx
-      .selectFrom('merchant_evidence')
-      .select((eb) => eb.fn.max('position').as('max'))
-      .where('merchant_id', '=', id)
-      .executeTakeFirst();
-    const start = Number(last?.max ?? 0);
+    const start = (await tx.merchants.evidence(id)).at(-1)?.position ?? 0;
     const now = iso(ctx);
-    await trx
-      .insertInto('merchant_evidence')
-      .values(
-        evidence.map((e, i) => ({
-          merchant_id: id,
-          position: start + i + 1,
-          description: e.description,
-          sha256: e.sha256.toLowerCase(),
-          added_at: now,
-        })),
-      )
-      .execute();
+    await tx.merchants.addEvidence(
+      evidence.map((e, i) => ({
+        merchant_id: id,
+        position: start + i + 1,
+        description: e.description,
+        sha256: e.sha256.toLowerCase(),
+        added_at: now,
+      })),
+    );
     if (merchant.status === 'pending') {
-      await trx
-        .updateTable('merchants')
-        .set({ status: 'verified', verified_at: now })
-        .where('id', '=', id)
-        .execute();
+      await tx.merchants.update(id, { status: 'verified', verified_at: now });
     }
   });
   return merchantProfile(ctx, id);
@@ -148,50 +117,29 @@ export async function strikeMerchant(
   reason: string,
 ): Promise<MerchantProfile> {
   try {
-    await ctx.db.transaction().execute(async (trx) => {
-      const merchant = await trx.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+    await ctx.storage.transaction(async (tx) => {
+      const merchant = await tx.merchants.get(id);
       if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
       if (merchant.status === 'suspended')
         throw conflict('merchant_suspended', 'the merchant is already suspended');
-      const count = await trx
-        .selectFrom('merchant_strikes')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('merchant_id', '=', id)
-        .executeTakeFirstOrThrow();
-      const number = Number(count.n) + 1;
+      const number = (await tx.merchants.strikes(id)).length + 1;
       // The status read above may predate a racing strike that has since suspended the merchant.
       if (number > STRIKES_TO_SUSPEND)
         throw conflict('merchant_suspended', 'the merchant is already suspended');
       const now = iso(ctx);
       // The (merchant_id, number) key makes two racing strikes take numbers 1 and 2, never 1 twice.
-      await trx
-        .insertInto('merchant_strikes')
-        .values({ merchant_id: id, number, reason, created_at: now })
-        .execute();
+      await tx.merchants.addStrike({ merchant_id: id, number, reason, created_at: now });
       if (number >= STRIKES_TO_SUSPEND) {
-        await trx
-          .updateTable('merchants')
-          .set({ status: 'suspended', suspended_at: now })
-          .where('id', '=', id)
-          .execute();
-        await revokeKeys(trx, id, now);
+        await tx.merchants.update(id, { status: 'suspended', suspended_at: now });
+        await tx.merchants.revokeKeys(id, now);
       }
     });
   } catch (err) {
-    if (isUniqueViolation(err))
+    if (isDuplicateKey(err))
       throw conflict('concurrent_strike', 'another strike was recorded at the same time; retry');
     throw err;
   }
   return merchantProfile(ctx, id);
-}
-
-async function revokeKeys(trx: Transaction<Database>, merchantId: string, now: string): Promise<void> {
-  await trx
-    .updateTable('api_keys')
-    .set({ revoked_at: now })
-    .where('merchant_id', '=', merchantId)
-    .where('revoked_at', 'is', null)
-    .execute();
 }
 
 /** Issues a new key and revokes the old ones. */
@@ -200,17 +148,14 @@ export async function rotateKey(
   id: string,
 ): Promise<{ merchant: Merchant; apiKey: string }> {
   const key = newApiKey();
-  const merchant = await ctx.db.transaction().execute(async (trx) => {
-    const merchant = await trx.selectFrom('merchants').selectAll().where('id', '=', id).executeTakeFirst();
+  const merchant = await ctx.storage.transaction(async (tx) => {
+    const merchant = await tx.merchants.get(id);
     if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
     if (merchant.status === 'suspended')
       throw conflict('merchant_suspended', 'a suspended merchant gets no keys');
     const now = iso(ctx);
-    await revokeKeys(trx, id, now);
-    await trx
-      .insertInto('api_keys')
-      .values({ key_hash: key.hash, merchant_id: id, created_at: now, revoked_at: null })
-      .execute();
+    await tx.merchants.revokeKeys(id, now);
+    await tx.merchants.insertKey({ key_hash: key.hash, merchant_id: id, created_at: now, revoked_at: null });
     return merchant;
   });
   return { merchant, apiKey: key.key };
@@ -218,15 +163,9 @@ export async function rotateKey(
 
 /** The merchant behind a bearer key: 401 for an unknown or revoked key, 403 unless verified. */
 export async function authenticateMerchant(ctx: ServiceContext, apiKey: string): Promise<Merchant> {
-  const row = await ctx.db
-    .selectFrom('api_keys')
-    .innerJoin('merchants', 'merchants.id', 'api_keys.merchant_id')
-    .selectAll('merchants')
-    .select('api_keys.revoked_at')
-    .where('api_keys.key_hash', '=', sha256Hex(apiKey))
-    .executeTakeFirst();
-  if (!row || row.revoked_at !== null) throw unauthorized('unknown or revoked API key');
-  const { revoked_at: _revoked, ...merchant } = row;
+  const found = await ctx.storage.merchants.byKeyHash(sha256Hex(apiKey));
+  if (!found || found.revokedAt !== null) throw unauthorized('unknown or revoked API key');
+  const { merchant } = found;
   // A pending merchant's key lands here (403). A suspended merchant's keys were revoked at the second
   // strike (401 above); this stays as the guard should a key outlive that.
   if (merchant.status !== 'verified') {

@@ -1,6 +1,6 @@
 /**
  * Proofs of leaves in final batches, kept in memory. A final batch's tree never changes, so its
- * proofs can be served without touching the database again; least recently used first out.
+ * proofs can be served without reading the store again; least recently used first out.
  */
 import type { Hex } from '../core/index.ts';
 

@@ -1,9 +1,11 @@
 /** Proof bundles (proofmark.bundle.v1) for a record's events, from what the service stores. */
 import { BUNDLE_FORMAT_V1, type Hex, type ProofBundleV1 } from '../core/index.ts';
+import type { EventWithBatch } from '../storage/rows.ts';
+import { eventAnchor } from './anchor-view.ts';
 import { proofOfEvent } from './batches.ts';
 import type { ServiceContext } from './context.ts';
 import { notFound } from './errors.ts';
-import { anchorStatusOf, recordEvents, type EventWithBatch } from './records.ts';
+import { recordEvents } from './records.ts';
 
 export interface ChainIdentity {
   chainId: number;
@@ -15,8 +17,8 @@ export async function bundleForEvent(
   chain: ChainIdentity,
   event: EventWithBatch,
 ): Promise<ProofBundleV1> {
-  const status = anchorStatusOf(event.batch_status);
-  const anchored = status !== 'pending';
+  const anchor = eventAnchor(event);
+  const anchored = anchor.status !== 'pending';
   return {
     format: BUNDLE_FORMAT_V1,
     recordId: event.record_id,
@@ -26,13 +28,13 @@ export async function bundleForEvent(
     leaf: event.leaf as Hex,
     proof: anchored ? await proofOfEvent(ctx, event) : null,
     root: anchored ? (event.root as Hex) : null,
-    batchId: anchored ? event.batch_id : null,
+    batchId: anchor.batchId,
     anchor: {
       chainId: chain.chainId,
       contract: chain.contract,
-      txHash: anchored ? (event.tx_hash as Hex) : null,
-      blockNumber: anchored ? event.block_number : null,
-      status,
+      txHash: anchor.txHash as Hex | null,
+      blockNumber: anchor.blockNumber,
+      status: anchor.status,
     },
   };
 }

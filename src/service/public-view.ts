@@ -1,8 +1,7 @@
 /** The public face of a record: what the API, the verdict and the verification page show. */
-import type { ServiceContext } from './context.ts';
-import { verifyUrl } from './context.ts';
-import type { Merchant } from './merchants.ts';
-import { anchorStatusOf, type EventWithBatch, type RecordRow } from './records.ts';
+import type { EventWithBatch, MerchantRow, RecordRow } from '../storage/rows.ts';
+import { eventAnchor, type AnchorFields } from './anchor-view.ts';
+import { verifyUrl, type ServiceContext } from './context.ts';
 
 export interface PublicEvent {
   seq: number;
@@ -10,12 +9,7 @@ export interface PublicEvent {
   at: string;
   data: Record<string, unknown>;
   leaf: string;
-  anchor: {
-    status: 'pending' | 'anchored' | 'final';
-    batchId: number | null;
-    txHash: string | null;
-    blockNumber: number | null;
-  };
+  anchor: AnchorFields;
 }
 
 export interface PublicRecord {
@@ -35,27 +29,20 @@ export interface PublicRecord {
 
 export function publicEvent(event: EventWithBatch): PublicEvent {
   const content = JSON.parse(event.content) as { at?: string; data?: Record<string, unknown> };
-  const status = anchorStatusOf(event.batch_status);
-  const anchored = status !== 'pending';
   return {
     seq: event.seq,
     type: event.type,
     at: content.at ?? event.created_at,
     data: content.data ?? {},
     leaf: event.leaf,
-    anchor: {
-      status,
-      batchId: anchored ? event.batch_id : null,
-      txHash: anchored ? event.tx_hash : null,
-      blockNumber: anchored ? event.block_number : null,
-    },
+    anchor: eventAnchor(event),
   };
 }
 
 export function publicRecord(
   ctx: ServiceContext,
   record: RecordRow,
-  merchant: Merchant,
+  merchant: MerchantRow,
   events: EventWithBatch[],
 ): PublicRecord {
   return {

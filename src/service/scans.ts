@@ -1,12 +1,11 @@
 /**
  * Scan counts, written behind. Every verdict counts a scan; a write and an fsync per scan made the
- * verify route as slow as ingest. Counts gather in memory and are flushed in one transaction every
+ * verify route as slow as ingest. Counts gather in memory and are flushed in one write every
  * `flushMs` (1 s); a read adds what is not flushed yet. At most `flushMs` of counts is lost in a crash,
  * and a count is a warning sign for consumers, not evidence.
  */
-import type { Kysely } from 'kysely';
-import { runCompiled } from '../storage/compiled.ts';
-import type { Database } from '../storage/schema.ts';
+import type { ScanRow } from '../storage/rows.ts';
+import type { ScanStore } from '../storage/storage.ts';
 
 export interface ScanStats {
   count: number;
@@ -31,7 +30,7 @@ export class ScanCounter {
   private flushesStarted = 0;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: ScanStore,
     private readonly flushMs = 1000,
   ) {}
 
@@ -54,16 +53,11 @@ export class ScanCounter {
    * while it read.
    */
   async stats(recordId: string): Promise<ScanStats> {
-    let row: Database['scans'] | undefined;
+    let row: ScanRow | undefined;
     for (;;) {
       const started = this.flushesStarted;
       await this.flushing;
-      [row] = await runCompiled(
-        this.db,
-        'scanStats',
-        (db) => db.selectFrom('scans').selectAll().where('record_id', '=', ''),
-        [recordId],
-      );
+      row = await this.store.get(recordId);
       if (this.flushesStarted === started) break;
     }
     const waiting = this.pending.get(recordId);
@@ -75,7 +69,7 @@ export class ScanCounter {
     };
   }
 
-  /** Writes every waiting count in one transaction; chained so flushes never overlap. */
+  /** Stores every waiting count at once; chained so flushes never overlap. */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -87,22 +81,17 @@ export class ScanCounter {
     return this.flushing;
   }
 
-  /** One transaction; if it fails the counts go back to wait for the next flush (never rejects). */
+  /** One write; if it fails the counts go back to wait for the next flush (never rejects). */
   private async write(batch: Map<string, Unflushed>): Promise<void> {
     try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const [recordId, s] of batch) {
-          await trx
-            .insertInto('scans')
-            .values({ record_id: recordId, count: s.count, first_at: s.firstAt, last_at: s.lastAt })
-            .onConflict((oc) =>
-              oc
-                .column('record_id')
-                .doUpdateSet((eb) => ({ count: eb('scans.count', '+', s.count), last_at: s.lastAt })),
-            )
-            .execute();
-        }
-      });
+      await this.store.add(
+        [...batch].map(([recordId, s]) => ({
+          record_id: recordId,
+          count: s.count,
+          first_at: s.firstAt,
+          last_at: s.lastAt,
+        })),
+      );
     } catch {
       for (const [recordId, s] of batch) {
         const now = this.pending.get(recordId);

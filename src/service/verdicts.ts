@@ -5,18 +5,12 @@
 import type { Logger } from 'pino';
 import { processProof, secretCommitment, type Hex } from '../core/index.ts';
 import type { AnchorChain } from '../chain/registry.ts';
+import type { EventWithBatch, MerchantRow, RecordRow } from '../storage/rows.ts';
+import { anchorStatusOf } from './anchor-view.ts';
 import { proofOfEvent } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
+import { findRecordWithMerchant, getRecord, recordEvents } from './records.ts';
 import type { ScanStats } from './scans.ts';
-import type { Merchant } from './merchants.ts';
-import {
-  anchorStatusOf,
-  findRecordWithMerchant,
-  getRecord,
-  recordEvents,
-  type EventWithBatch,
-  type RecordRow,
-} from './records.ts';
 
 export const VERDICTS = [
   'genuine',
@@ -35,7 +29,7 @@ export interface Verdict {
   recordId: string;
   reason: string;
   record?: RecordRow;
-  merchant?: Merchant;
+  merchant?: MerchantRow;
   events?: EventWithBatch[];
   scans?: ScanStats;
 }

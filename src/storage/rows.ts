@@ -3,7 +3,7 @@
  * ISO-8601 text (sortable, identical in every backend), hashes as 0x-hex text, JSON as canonical text.
  * Every backend (src/storage/sql, src/storage/memory) reads and writes exactly these shapes.
  */
-import type { Hex } from '../core/index.ts';
+import type { Hex, RecordKind, RecordState } from '../core/index.ts';
 
 export type MerchantStatus = 'pending' | 'verified' | 'suspended';
 
@@ -43,8 +43,8 @@ export interface ApiKeyRow {
   revoked_at: string | null;
 }
 
-export type RecordKind = 'licence' | 'account' | 'card';
-export type RecordState = 'active' | 'revoked' | 'refunded';
+/** Defined by the lifecycle (src/core/lifecycle.ts), so a new kind or state needs no edit here. */
+export type { RecordKind, RecordState };
 
 export interface RecordRow {
   id: string;

@@ -20,7 +20,8 @@ import { Batcher } from '../../src/batcher/batcher.ts';
 import { ANCHORER_LEASE, Lease } from '../../src/batcher/lease.ts';
 import { keccak256Hex, utf8, type Hex, type ProofBundleV1 } from '../../src/core/index.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { sealBatch, type BatchRow } from '../../src/service/batches.ts';
+import { sealBatch } from '../../src/service/batches.ts';
+import type { BatchRow } from '../../src/storage/rows.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { registerMany, waitFor } from '../service/support.ts';
 import { ChainProbe, FaultyChain, InjectedFailure } from './faulty-chain.ts';
@@ -43,10 +44,10 @@ async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   const shop = await h.verifiedMerchant('Anchor Shop');
   const faulty = new FaultyChain(h.runtime.services.chain);
   const probe = new ChainProbe(h.runtime.devChain!.url, h.runtime.services.chain.contract);
-  const lease = new Lease(h.runtime.database.db, 'test-leader', 60_000);
+  const lease = new Lease(h.runtime.storage.leases, 'test-leader', 60_000);
   if (!(await lease.acquire())) throw new Error('test lease not acquired');
   const deps: AnchorerDeps = {
-    db: h.runtime.database.db,
+    batches: h.runtime.storage.batches,
     chain: faulty,
     lease,
     confirmations: h.runtime.services.confirmations,
@@ -65,7 +66,7 @@ async function sealNew(rig: Rig, leaves = 3): Promise<{ batch: BatchRow; recordI
 }
 
 function batchRow(rig: Rig, id: number): Promise<BatchRow> {
-  return rig.h.runtime.database.db
+  return rig.h.runtime.storage.db
     .selectFrom('batches')
     .selectAll()
     .where('id', '=', id)
@@ -250,7 +251,7 @@ describe('anchoring through injected failures (sqlite)', () => {
 
   it('(7) another holder takes the lease: the save fails with LeaseLostError and nothing changes', async () => {
     const { batch } = await sealNew(rig);
-    const db = rig.h.runtime.database.db;
+    const db = rig.h.runtime.storage.db;
     const before = await db
       .selectFrom('leases')
       .selectAll()
@@ -258,7 +259,7 @@ describe('anchoring through injected failures (sqlite)', () => {
       .executeTakeFirstOrThrow();
     expect(before.holder).toBe('test-leader');
     // Its clock is an hour ahead, so our lease looks expired to it.
-    const usurper = new Lease(db, 'usurper', 60_000, () => Date.now() + 3_600_000);
+    const usurper = new Lease(rig.h.runtime.storage.leases, 'usurper', 60_000, () => Date.now() + 3_600_000);
     expect(await usurper.acquire()).toBe(true);
     const taken = await db
       .selectFrom('leases')
@@ -290,7 +291,7 @@ describe('anchoring through injected failures (sqlite)', () => {
   it('(5) transient RPC failures: the loop backs off and recovers while POST /v1/records keeps answering 201', async () => {
     // The loop takes over from the test's lease.
     await rig.lease.release();
-    const loopLease = new Lease(rig.h.runtime.database.db, 'loop-leader', 60_000);
+    const loopLease = new Lease(rig.h.runtime.storage.leases, 'loop-leader', 60_000);
     const batcher = new Batcher({
       ctx: rig.h.runtime.services.ctx,
       chain: rig.faulty,
@@ -347,12 +348,12 @@ describe('anchoring through injected failures (sqlite)', () => {
       expect(gaps[2]!).toBeGreaterThanOrEqual(78);
 
       await waitFor('every batch final and the loop healthy', async () => {
-        const open = await rig.h.runtime.database.db
+        const open = await rig.h.runtime.storage.db
           .selectFrom('batches')
           .select('id')
           .where('status', '!=', 'final')
           .execute();
-        const pending = await rig.h.runtime.database.db
+        const pending = await rig.h.runtime.storage.db
           .selectFrom('events')
           .select('record_id')
           .where('batch_id', 'is', null)
@@ -370,7 +371,7 @@ describe('anchoring through injected failures (sqlite)', () => {
         lastBatcherError: null,
       });
       // Every batch, old and new, is on chain exactly once with its own root.
-      const rows = await rig.h.runtime.database.db.selectFrom('batches').selectAll().orderBy('id').execute();
+      const rows = await rig.h.runtime.storage.db.selectFrom('batches').selectAll().orderBy('id').execute();
       expect(rows.length).toBeGreaterThan(firstId);
       expect(await rig.probe.nextBatchId()).toBe(rows.length + 1);
       const anchors = await rig.probe.allAnchors();
@@ -451,7 +452,7 @@ describe('confirmations and a conflicting chain (sqlite, CONFIRMATIONS=3)', () =
     const batcher = new Batcher({
       ctx: rig.h.runtime.services.ctx,
       chain: rig.faulty,
-      lease: new Lease(rig.h.runtime.database.db, 'loop-leader', 60_000),
+      lease: new Lease(rig.h.runtime.storage.leases, 'loop-leader', 60_000),
       confirmations: 3,
       maxLeaves: 10_000,
       maxAgeMs: 0,
@@ -481,7 +482,7 @@ describe('confirmations and a conflicting chain (sqlite, CONFIRMATIONS=3)', () =
       expect(res.statusCode).toBe(201);
       await sleep(300);
       expect(await batchRow(rig, batch.id)).toEqual(batch);
-      const batches = await rig.h.runtime.database.db.selectFrom('batches').select('id').execute();
+      const batches = await rig.h.runtime.storage.db.selectFrom('batches').select('id').execute();
       expect(batches.map((b) => b.id)).toEqual([1, batch.id]);
       expect(await rig.probe.nextBatchId()).toBe(batch.id + 1);
       expect((await rig.probe.anchorsOf(batch.id)).map((a) => a.root)).toEqual([otherRoot]);

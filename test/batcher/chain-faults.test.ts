@@ -8,7 +8,7 @@
 import { JsonRpcProvider, Transaction, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_DEPLOYER_KEY } from '../../src/chain/dev-chain.ts';
-import type { BatchRow } from '../../src/service/batches.ts';
+import type { BatchRow } from '../../src/storage/rows.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { registerMany, waitFor } from '../service/support.ts';
 import { ChainProbe } from './faulty-chain.ts';
@@ -49,7 +49,7 @@ async function sealNew(rig: Rig): Promise<{ batchId: number; recordIds: string[]
 }
 
 function batchRow(rig: Rig, id: number): Promise<BatchRow> {
-  return rig.h.runtime.database.db
+  return rig.h.runtime.storage.db
     .selectFrom('batches')
     .selectAll()
     .where('id', '=', id)

@@ -13,7 +13,7 @@ import type { CrashPoint } from '../../src/batcher/crash-points.ts';
 import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
 import type { ProofBundleV1 } from '../../src/core/index.ts';
-import { openDatabase } from '../../src/storage/database.ts';
+import { openStorage } from '../../src/storage/sql/open.ts';
 import { freePort } from '../helpers/net.ts';
 import { admitMerchant, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -107,11 +107,11 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
       contract: string;
     };
     const chainUrl = setup.kind === 'node' ? setup.url : rpcUrl!;
-    const database = await openDatabase({ dataDir });
+    const storage = await openStorage({ dataDir });
     try {
-      await checkAnchoredExactlyOnce(database.db, chainUrl, contract, ack);
+      await checkAnchoredExactlyOnce(storage.db, chainUrl, contract, ack);
     } finally {
-      await database.close();
+      await storage.close();
     }
     const chain = await connectRegistry({ rpcUrl: chainUrl, contract });
     try {
@@ -141,18 +141,18 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
 
 /** What the dead process left in the database shows it died at the point it was asked to. */
 async function expectStateAtCrash(dataDir: string, at: CrashAt): Promise<void> {
-  const database = await openDatabase({ dataDir });
+  const storage = await openStorage({ dataDir });
   try {
-    const batches = await database.db.selectFrom('batches').select(['id', 'status']).execute();
+    const batches = await storage.db.selectFrom('batches').select(['id', 'status']).execute();
     const expected = STATE_AT_CRASH[at];
     expect(batches.map((b) => b.status)).toEqual(expected ? [expected] : []);
-    const unbatched = await database.db
+    const unbatched = await storage.db
       .selectFrom('events')
       .select('record_id')
       .where('batch_id', 'is', null)
       .execute();
     expect(unbatched.length).toBe(at === 'after-ack' ? 7 : 0);
   } finally {
-    await database.close();
+    await storage.close();
   }
 }

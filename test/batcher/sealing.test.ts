@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MerkleTree } from '../../src/core/index.ts';
 import { batchLeaves, sealBatch } from '../../src/service/batches.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
-import { openDatabase, type OpenDatabase } from '../../src/storage/database.ts';
-import type { Database } from '../../src/storage/schema.ts';
+import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
+import type { Database } from '../../src/storage/sql/schema.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { recordBody, registerMany, waitFor } from '../service/support.ts';
@@ -43,13 +43,13 @@ async function expectBatchesPartitionEvents(ctx: ServiceContext, db: Kysely<Data
 
 describe('two instances sealing at once on one PostgreSQL database', () => {
   let h: Harness | undefined;
-  let second: OpenDatabase | undefined;
+  let second: SqlStorage | undefined;
   let skip: string | null = null;
   beforeAll(async () => {
     skip = await postgresSkipReason();
     if (skip) return;
     h = await startHarness({ backend: 'postgres', startBatcher: false });
-    second = await openDatabase({ databaseUrl: h.database.databaseUrl, dataDir: h.database.dataDir });
+    second = await openStorage({ databaseUrl: h.database.databaseUrl, dataDir: h.database.dataDir });
   });
   afterAll(async () => {
     await second?.close();
@@ -61,10 +61,11 @@ describe('two instances sealing at once on one PostgreSQL database', () => {
     const { apiKey } = await h!.verifiedMerchant('Race Shop');
     await registerMany(h!, apiKey, 'race', 2500);
     const a: ServiceContext = h!.runtime.services.ctx;
-    const b: ServiceContext = { ...a, db: second!.db };
+    const b: ServiceContext = { ...a, storage: second! };
+    const db = h!.runtime.storage.db;
     let failures = 0;
     for (let round = 0; round < 40; round++) {
-      const pending = await a.db
+      const pending = await db
         .selectFrom('events')
         .select('record_id')
         .where('batch_id', 'is', null)
@@ -78,17 +79,17 @@ describe('two instances sealing at once on one PostgreSQL database', () => {
     }
     // The races really happened (both transactions took the same next id at least once).
     expect(failures).toBeGreaterThan(0);
-    const unsealed = await a.db
+    const unsealed = await db
       .selectFrom('events')
       .select('record_id')
       .where('batch_id', 'is', null)
       .execute();
     expect(unsealed).toEqual([]);
-    const batches = await a.db.selectFrom('batches').select(['id', 'leaf_count']).orderBy('id').execute();
+    const batches = await db.selectFrom('batches').select(['id', 'leaf_count']).orderBy('id').execute();
     expect(batches.map((x) => x.id)).toEqual(batches.map((_, i) => i + 1));
     expect(batches.reduce((n, x) => n + x.leaf_count, 0)).toBe(2500);
     for (const x of batches) expect(x.leaf_count).toBeLessThanOrEqual(300);
-    await expectBatchesPartitionEvents(a, a.db);
+    await expectBatchesPartitionEvents(a, db);
   });
 });
 
@@ -104,7 +105,7 @@ describe.each(BACKENDS)(
     });
     afterAll(async () => h?.close());
 
-    const db = () => h!.runtime.database.db;
+    const db = () => h!.runtime.storage.db;
     /** Milliseconds between a batch's oldest event and its sealing (one clock writes both). */
     async function waited(batchId: number): Promise<number> {
       const batch = await db()

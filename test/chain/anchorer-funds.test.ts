@@ -51,7 +51,7 @@ function startBatcherWithLog(harness: Harness, lines: string[]): Batcher {
   const replacement = new Batcher({
     ctx: services.ctx,
     chain: services.chain,
-    lease: new Lease(services.ctx.db, 'funds-test', 5000),
+    lease: new Lease(services.ctx.storage.leases, 'funds-test', 5000),
     confirmations: 1,
     maxLeaves: 10_000,
     maxAgeMs: 3_600_000,
@@ -77,7 +77,7 @@ it('an empty anchorer account: a clear error, records accepted, the saved transa
   const logLines: string[] = [];
   batcher = startBatcherWithLog(h, logLines);
   probe = new ChainProbe(chain.url, contract);
-  const db = h.runtime.database.db;
+  const db = h.runtime.storage.db;
   const { apiKey } = await h.verifiedMerchant('Empty Wallet Shop');
   const ack = newAcknowledged();
   let n = 0;

@@ -46,13 +46,13 @@ describe('restart on the same data directory (sqlite)', () => {
     const batch3 = (await sealBatch(first.runtime.services.ctx, 10_000))!;
     expect(batch3.id).toBe(3);
     const signed = await first.runtime.services.chain.signAnchor(3, batch3.root as Hex, batch3.leaf_count);
-    await first.runtime.database.db
+    await first.runtime.storage.db
       .updateTable('batches')
       .set({ status: 'submitted', raw_tx: signed.rawTx, tx_hash: signed.txHash })
       .where('id', '=', 3)
       .execute();
     expect(await first.runtime.services.chain.nextBatchId()).toBe(3);
-    const stored = await first.runtime.database.db.selectFrom('batches').selectAll().orderBy('id').execute();
+    const stored = await first.runtime.storage.db.selectFrom('batches').selectAll().orderBy('id').execute();
     await first.close();
     first = undefined;
 
@@ -67,7 +67,7 @@ describe('restart on the same data directory (sqlite)', () => {
 
     // The interrupted batch is anchored anew on the rebuilt chain, under the same id.
     await waitFor('batch 3 final on the new chain', async () => {
-      const row = await second!.runtime.database.db
+      const row = await second!.runtime.storage.db
         .selectFrom('batches')
         .select('status')
         .where('id', '=', 3)

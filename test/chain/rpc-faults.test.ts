@@ -124,7 +124,7 @@ async function expectFaultReported(rig: Rig, what: RegExp, failures = 3): Promis
  * not through the proxy) holds that batch's root; `pending` lists records that must not be genuine.
  */
 async function expectVerdictsHonest(rig: Rig, pending: string[] = []): Promise<void> {
-  const db = rig.h.runtime.database.db;
+  const db = rig.h.runtime.storage.db;
   for (const id of rig.ack.records.values()) {
     const res = await rig.h.call('GET', `/v1/verify/${id}`);
     expect(res.statusCode).toBe(200);
@@ -151,7 +151,7 @@ async function expectRecovery(rig: Rig, slackMs = RESUME_SLACK_MS): Promise<void
   const { consecutiveFailures } = rig.h.runtime.services.batcher.status;
   const bound = Math.min(MAX_BACKOFF_MS, TICK_MS * 2 ** consecutiveFailures) + slackMs;
   await rig.h.sealAndWaitFinal(bound);
-  await checkAnchoredExactlyOnce(rig.h.runtime.database.db, chain.url, rig.contract, rig.ack);
+  await checkAnchoredExactlyOnce(rig.h.runtime.storage.db, chain.url, rig.contract, rig.ack);
   await expectVerdictsHonest(rig);
   await waitFor(
     '/healthz to clear lastBatcherError',
@@ -160,7 +160,7 @@ async function expectRecovery(rig: Rig, slackMs = RESUME_SLACK_MS): Promise<void
 }
 
 function batchRow(rig: Rig, id: number) {
-  return rig.h.runtime.database.db
+  return rig.h.runtime.storage.db
     .selectFrom('batches')
     .selectAll()
     .where('id', '=', id)

@@ -89,7 +89,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       if (sealed.statusCode !== 200) throw new Error(`seal: ${sealed.body}`);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const open = await runtime.database.db
+        const open = await runtime.storage.db
           .selectFrom('batches')
           .select('id')
           .where('status', '!=', 'final')

@@ -183,7 +183,7 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
   /** Row counts with the scan counts written out first (they are written behind, once a second). */
   async function settledRowCounts() {
     await h.runtime.services.ctx.scans.flush();
-    return rowCounts(h.runtime.database.db);
+    return rowCounts(h.runtime.storage.db);
   }
 
   function send(route: string, credential: Credential, payload: Payload): Promise<LightMyRequestResponse> {

@@ -52,10 +52,10 @@ describe.each(BACKENDS)('rejected requests (%s)', (backend) => {
     code: string,
     what = '',
   ) {
-    const before = await rowCounts(h.runtime.database.db);
+    const before = await rowCounts(h.runtime.storage.db);
     const res = await send();
     expectError(res, statusCode, code, what);
-    expect(await rowCounts(h.runtime.database.db), what).toEqual(before);
+    expect(await rowCounts(h.runtime.storage.db), what).toEqual(before);
     return res;
   }
   const records =
@@ -304,7 +304,7 @@ describe('oversized bodies, then a 5xx (sqlite, BODY_LIMIT_BYTES=1024)', () => {
     expect(JSON.stringify(small).length).toBeLessThan(1024);
     expect((await h.call('POST', '/v1/records', { token: apiKey, body: small })).statusCode).toBe(201);
 
-    const before = await rowCounts(h.runtime.database.db);
+    const before = await rowCounts(h.runtime.storage.db);
     const big = { records: Array.from({ length: 12 }, (_, i) => recordBody(`big-${i}`)) };
     expect(JSON.stringify(big).length).toBeGreaterThan(1024);
     const res = await h.call('POST', '/v1/records', { token: apiKey, body: big });
@@ -317,7 +317,7 @@ describe('oversized bodies, then a 5xx (sqlite, BODY_LIMIT_BYTES=1024)', () => {
       413,
       'body_too_large',
     );
-    expect(await rowCounts(h.runtime.database.db)).toEqual(before);
+    expect(await rowCounts(h.runtime.storage.db)).toEqual(before);
   });
 
   it('a 5xx says only "internal error" and logs the cause', async () => {
@@ -339,7 +339,7 @@ describe('oversized bodies, then a 5xx (sqlite, BODY_LIMIT_BYTES=1024)', () => {
     await app.ready();
     try {
       // The database closes under the running app.
-      await h.runtime.database.db.destroy();
+      await h.runtime.storage.db.destroy();
       for (const [method, url, payload] of [
         ['GET', `/v1/records/${id}`, undefined],
         ['GET', `/v1/verify/${id}`, undefined],

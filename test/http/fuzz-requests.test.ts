@@ -347,7 +347,7 @@ describe('fixed hostile cases', () => {
 
   it('a lying content-length neither hangs nor crashes the server', async () => {
     const auth = `authorization: Bearer ${t.shop.apiKey}\r\n`;
-    const before = await databaseState(t.h.runtime.database.db);
+    const before = await databaseState(t.h.runtime.storage.db);
     const body = JSON.stringify({ records: [recordBody(`lying-${t.unique()}`)] });
     // Longer than what follows, then the client stops sending: the server must give up, not wait forever.
     const short = await sendRawBytes(
@@ -368,11 +368,11 @@ describe('fixed hostile cases', () => {
     );
     // Either answer may come first: the cut body's invalid_json, or Node's parser refusing the rest.
     expect(long).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await databaseState(t.h.runtime.database.db)).toEqual(before);
+    expect(await databaseState(t.h.runtime.storage.db)).toEqual(before);
   });
 
   it("protocol garbage is refused by Node's HTTP parser with a JSON 4xx", async () => {
-    const before = await databaseState(t.h.runtime.database.db);
+    const before = await databaseState(t.h.runtime.storage.db);
     const cases: Array<[string, string, RegExp]> = [
       ['a method that is no token', 'FOO BAR /healthz HTTP/1.1\r\nhost: x\r\n\r\n', /^HTTP\/1\.1 400 /],
       [
@@ -423,6 +423,6 @@ describe('fixed hostile cases', () => {
         code: statusCode === 431 ? 'headers_too_large' : 'malformed_request',
       });
     }
-    expect(await databaseState(t.h.runtime.database.db)).toEqual(before);
+    expect(await databaseState(t.h.runtime.storage.db)).toEqual(before);
   });
 });

@@ -76,7 +76,7 @@ describe('valid bodies with one field made hostile', () => {
   it('start from bodies every route accepts', async () => {
     for (const route of bodyRoutes) {
       const tally = t.tally(`${route.name} valid`);
-      const before = await databaseState(t.h.runtime.database.db);
+      const before = await databaseState(t.h.runtime.storage.db);
       const answer = await sendHostile(
         t.h,
         t.port,
@@ -90,7 +90,7 @@ describe('valid bodies with one field made hostile', () => {
       );
       expect(answer.status, `${route.name}: ${answer.text}`).toBeLessThan(300);
       // The fingerprint sees writes (checking a secret writes nothing).
-      const after = await databaseState(t.h.runtime.database.db);
+      const after = await databaseState(t.h.runtime.storage.db);
       if (route.name === 'POST /v1/verify/:id/secret') expect(after).toEqual(before);
       else expect(after.hash, route.name).not.toBe(before.hash);
       await route.accepted?.();

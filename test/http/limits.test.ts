@@ -7,7 +7,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backlogRetryAfterSeconds, BacklogGauge, countPendingEvents } from '../../src/service/backlog.ts';
+import { backlogRetryAfterSeconds, BacklogGauge } from '../../src/service/backlog.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { recordBody, rowCounts, waitFor } from '../service/support.ts';
@@ -151,10 +151,10 @@ describe('rate limits', () => {
     expect((await client.write(shop.apiKey, 'busy-2')).statusCode).toBe(201);
     expect((await client.write(shop.apiKey, 'busy-3')).statusCode).toBe(201);
 
-    const before = await rowCounts(h.runtime.database.db);
+    const before = await rowCounts(h.runtime.storage.db);
     expectRateLimited(await client.write(shop.apiKey, 'busy-4'), 'registration past the limit');
     expectRateLimited(await client.event(shop.apiKey, id), 'event past the limit');
-    expect(await rowCounts(h.runtime.database.db)).toEqual(before);
+    expect(await rowCounts(h.runtime.storage.db)).toEqual(before);
 
     // Another merchant on the same IP, and the same merchant from elsewhere, are judged by their key.
     expect((await client.write(other.apiKey, 'quiet-1')).statusCode).toBe(201);
@@ -220,13 +220,14 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
 
   it('answers 503 backlog_full at MAX_PENDING_EVENTS, writes nothing, and accepts again once final', async (t) => {
     if (skip) return t.skip(skip);
-    const db = h.runtime.database.db;
+    const db = h.runtime.storage.db;
+    const { events } = h.runtime.storage;
     expect((await register('b-1', 'b-2', 'b-3')).statusCode).toBe(201);
     const fourth = await register('b-4');
     expect(fourth.statusCode).toBe(201);
     // One short of the bound, an event is still accepted: it makes five.
     expect((await addEvent(fourth.json().records[0].id)).statusCode).toBe(201);
-    expect(await countPendingEvents(db)).toBe(MAX_PENDING);
+    expect(await events.countAwaitingFinal()).toBe(MAX_PENDING);
 
     const before = await rowCounts(db);
     expectBacklogFull(await register('b-5'), 'a new record');
@@ -237,12 +238,12 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
 
     // Sealed but not yet final still counts: the events are acknowledged, not anchored.
     expect((await h.admin('POST', '/v1/admin/batches/seal')).statusCode).toBe(200);
-    expect(await countPendingEvents(db)).toBe(MAX_PENDING);
+    expect(await events.countAwaitingFinal()).toBe(MAX_PENDING);
     expectBacklogFull(await register('b-5'), 'a new record while sealed');
 
     h.runtime.services.batcher.start();
     await h.sealAndWaitFinal();
-    expect(await countPendingEvents(db)).toBe(0);
+    expect(await events.countAwaitingFinal()).toBe(0);
     // The gauge reads the database again within a second; until then writes are still refused.
     const accepted = await waitFor('a write to be accepted after the batch is final', async () => {
       const res = await register('b-5');
@@ -250,15 +251,15 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
       return res;
     });
     expect(accepted.statusCode).toBe(201);
-    expect(await countPendingEvents(db)).toBe(1);
+    expect(await events.countAwaitingFinal()).toBe(1);
   });
 
   it('the gauge reads the database at most once a refresh and counts what it accepted in between', async (t) => {
     if (skip) return t.skip(skip);
-    const db = h.runtime.database.db;
+    const { events } = h.runtime.storage;
     let now = 0;
-    const gauge = new BacklogGauge(db, MAX_PENDING, 7, 1000, () => now);
-    const pendingNow = await countPendingEvents(db);
+    const gauge = new BacklogGauge(events, MAX_PENDING, 7, 1000, () => now);
+    const pendingNow = await events.countAwaitingFinal();
     expect(await gauge.pending()).toBe(pendingNow);
     expect(await gauge.refusal()).toBeNull();
 
@@ -272,16 +273,21 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
     expect(await gauge.pending()).toBe(pendingNow + MAX_PENDING);
     now += 1;
     expect(await gauge.pending()).toBe(pendingNow + 2);
-    expect(await countPendingEvents(db)).toBe(pendingNow + 2);
+    expect(await events.countAwaitingFinal()).toBe(pendingNow + 2);
   });
 
   it('a slow count spaces the next one out: ten times its duration when that exceeds the refresh', async (t) => {
     if (skip) return t.skip(skip);
-    const db = h.runtime.database.db;
     // The clock as the gauge sees it: the first check at 0, then a read that starts at 0 and takes 300 ms.
     const ticks = [0, 0, 300];
     let now = 0;
-    const gauge = new BacklogGauge(db, MAX_PENDING, 7, 1000, () => ticks.shift() ?? now);
+    const gauge = new BacklogGauge(
+      h.runtime.storage.events,
+      MAX_PENDING,
+      7,
+      1000,
+      () => ticks.shift() ?? now,
+    );
     const pendingNow = await gauge.pending();
     expect(ticks).toEqual([]);
     gauge.accepted(1); // stands until the next read replaces it

@@ -160,7 +160,7 @@ beforeAll(async () => {
   ids.suspended = bad.records[0].id;
   await sealAndWaitFinal([ids.genuine, ids.revoked, ids.xss, ids.copied, ids.tampered, ids.suspended]);
   // A stored issuance leaf that no longer matches its proof and the root on chain: `invalid`.
-  await runtime.database.db
+  await runtime.storage.db
     .updateTable('events')
     .set({ leaf: `0x${'ee'.repeat(32)}` })
     .where('record_id', '=', ids.tampered)

@@ -68,7 +68,7 @@ beforeAll(async () => {
     [1, 'final'],
     [0, 'final'],
   ]);
-  initial = await databaseState(h.runtime.database.db);
+  initial = await databaseState(h.runtime.storage.db);
 });
 afterAll(async () => {
   await h?.close();
@@ -134,7 +134,7 @@ describe('POST /v1/verify', () => {
       { numRuns },
     );
     expect(seen.get('invalid') ?? 0).toBeGreaterThan(numRuns / 2);
-    expect(await databaseState(h.runtime.database.db)).toEqual(initial);
+    expect(await databaseState(h.runtime.storage.db)).toEqual(initial);
   });
 
   it('says why for each kind of forgery, with its own failure code', async () => {
@@ -246,7 +246,7 @@ describe('POST /v1/verify', () => {
         valid: true,
       });
     }
-    expect(await databaseState(h.runtime.database.db)).toEqual(initial);
+    expect(await databaseState(h.runtime.storage.db)).toEqual(initial);
     const health = await send(port, { method: 'GET', path: '/healthz' });
     expect(health.status).toBe(200);
   });

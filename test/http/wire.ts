@@ -8,7 +8,7 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { sql, type Kysely } from 'kysely';
 import { expect } from 'vitest';
-import type { Database } from '../../src/storage/schema.ts';
+import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { tableNames } from '../service/support.ts';
@@ -224,13 +224,8 @@ export async function settle(h: Harness): Promise<void> {
   await waitFor(
     'every batch final',
     async () =>
-      (
-        await h.runtime.database.db
-          .selectFrom('batches')
-          .select('id')
-          .where('status', '!=', 'final')
-          .execute()
-      ).length === 0,
+      (await h.runtime.storage.db.selectFrom('batches').select('id').where('status', '!=', 'final').execute())
+        .length === 0,
     60_000,
   );
 }
@@ -245,7 +240,7 @@ export interface Tally {
  * request (2xx) is allowed its writes and counted apart. Returns the answer.
  */
 export async function sendHostile(h: Harness, port: number, req: RawRequest, tally: Tally): Promise<Answer> {
-  const db = h.runtime.database.db;
+  const db = h.runtime.storage.db;
   const before = await databaseState(db);
   const answer = await send(port, req);
   const what = `${req.method} ${req.path.slice(0, 120)}`;

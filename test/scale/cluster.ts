@@ -14,7 +14,7 @@ import { Lease } from '../../src/batcher/lease.ts';
 import { deployRegistry } from '../../src/chain/deploy.ts';
 import { DEV_DEPLOYER_KEY, startDevChain, type DevChain } from '../../src/chain/dev-chain.ts';
 import { connectRegistry, type AnchorChain } from '../../src/chain/registry.ts';
-import type { Database } from '../../src/storage/schema.ts';
+import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
 import { waitFor as pollUntil } from '../helpers/wait.ts';
 
@@ -74,7 +74,7 @@ export function replaceBatcher(
   const batcher = new Batcher({
     ctx: services.ctx,
     chain,
-    lease: new Lease(services.ctx.db, opts.holder, LEASE_MS),
+    lease: new Lease(services.ctx.storage.leases, opts.holder, LEASE_MS),
     confirmations: 1,
     maxLeaves: opts.maxLeaves,
     maxAgeMs: opts.maxAgeMs ?? 3_600_000,

@@ -90,7 +90,7 @@ describe('two instances, one PostgreSQL database: concurrent requests', () => {
     expect(idsByExternal.size).toBe(covered.size);
     for (const [externalId, ids] of idsByExternal) expect([externalId, ids.size]).toEqual([externalId, 1]);
 
-    const db = a!.runtime.database.db;
+    const db = a!.runtime.storage.db;
     const rows = await db
       .selectFrom('records')
       .select(['id', 'external_id'])
@@ -112,7 +112,7 @@ describe('two instances, one PostgreSQL database: concurrent requests', () => {
   it('a conflicting registration racing the original: one 201, one 409, the loser writes nothing', async (t) => {
     if (skip) return t.skip(skip);
     const { apiKey } = await b!.verifiedMerchant('Race Merchant');
-    const db = a!.runtime.database.db;
+    const db = a!.runtime.storage.db;
     for (let round = 0; round < 12; round++) {
       const shared = `race-${round}`;
       const mine = (side: string) => [1, 2, 3].map((k) => recordBody(`race-${round}-${side}-${k}`));
@@ -188,7 +188,7 @@ describe('two instances, one PostgreSQL database: concurrent requests', () => {
     expect(reg.statusCode).toBe(201);
     noteRegistration(ack, reg);
     const [rec1, rec2] = reg.json().records.map((r: { id: string }) => r.id) as [string, string];
-    const db = a!.runtime.database.db;
+    const db = a!.runtime.storage.db;
 
     // Many transfers at once, through both instances: every one either takes the next seq or is a 409.
     const accepted: number[] = [];
@@ -248,7 +248,7 @@ describe('two instances, one PostgreSQL database: concurrent requests', () => {
 
   it('concurrent strikes: numbers 1 and 2, the merchant suspended once', async (t) => {
     if (skip) return t.skip(skip);
-    const db = a!.runtime.database.db;
+    const db = a!.runtime.storage.db;
     for (let round = 0; round < 10; round++) {
       const { id, apiKey } = await a!.verifiedMerchant(`Strike Merchant ${round}`);
       // Operators on both instances strike at the same moment; a 409 concurrent_strike asks to retry.
@@ -293,7 +293,7 @@ describe('two instances, one PostgreSQL database: concurrent requests', () => {
   it('operators sealing on both instances at once: every event lands in exactly one batch', async (t) => {
     if (skip) return t.skip(skip);
     const { apiKey } = await a!.verifiedMerchant('Seal Merchant');
-    const db = a!.runtime.database.db;
+    const db = a!.runtime.storage.db;
     for (let round = 0; round < 4; round++) {
       const reg = await b!.call('POST', '/v1/records', {
         token: apiKey,
@@ -326,7 +326,7 @@ describe('two instances, one PostgreSQL database: concurrent requests', () => {
     if (skip) return t.skip(skip);
     // Either instance may be asked to seal; the leader anchors.
     await b!.sealAndWaitFinal(45_000);
-    await checkAnchoredExactlyOnce(a!.runtime.database.db, chain!.url, contract, ack);
+    await checkAnchoredExactlyOnce(a!.runtime.storage.db, chain!.url, contract, ack);
     // One leader between them (polled: a leader that missed its renewal under load may have just
     // handed over, and the other learns it at its next tick).
     await waitFor(

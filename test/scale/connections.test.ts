@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { openDatabase, type OpenDatabase } from '../../src/storage/database.ts';
+import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import {
   createTestDatabase,
   POSTGRES_ADMIN_URL,
@@ -17,7 +17,7 @@ import {
 describe('PostgreSQL connections dropped by the server', () => {
   let skip: string | null = null;
   let database: TestDatabase | undefined;
-  let opened: OpenDatabase | undefined;
+  let opened: SqlStorage | undefined;
   const uncaught: unknown[] = [];
   const onUncaught = (err: unknown) => uncaught.push(err);
 
@@ -25,7 +25,7 @@ describe('PostgreSQL connections dropped by the server', () => {
     skip = await postgresSkipReason();
     if (skip) return;
     database = await createTestDatabase('postgres');
-    opened = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
+    opened = await openStorage({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
     process.on('uncaughtException', onUncaught);
   });
   afterAll(async () => {

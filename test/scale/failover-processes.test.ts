@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type OpenDatabase } from '../../src/storage/database.ts';
+import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 import {
   checkAnchoredExactlyOnce,
@@ -49,7 +49,7 @@ describe('leader failover with real processes (SIGKILL)', () => {
   let skip: string | null = null;
   let chain: SharedChain | undefined;
   let database: TestDatabase | undefined;
-  let observer: OpenDatabase | undefined;
+  let observer: SqlStorage | undefined;
   const instances: Instance[] = [];
 
   beforeAll(async () => {
@@ -83,7 +83,7 @@ describe('leader failover with real processes (SIGKILL)', () => {
     };
     // Both start at once: migrations race too.
     instances.push(...(await Promise.all([spawnInstance('one', env), spawnInstance('two', env)])));
-    observer = await openDatabase({ databaseUrl: database!.databaseUrl, dataDir: database!.dataDir });
+    observer = await openStorage({ databaseUrl: database!.databaseUrl, dataDir: database!.dataDir });
     const db = observer.db;
 
     await waitFor('one instance to lead', async () => {

@@ -111,7 +111,7 @@ describe('leader failover on PostgreSQL (in-process instances)', () => {
           const die = async (batchId: number, txHash: Hex | null, why: string): Promise<never> => {
             crashedAt = Date.now();
             self.batcher.crash();
-            const row = await h.runtime.database.db
+            const row = await h.runtime.storage.db
               .selectFrom('batches')
               .select('status')
               .where('id', '=', batchId)
@@ -129,7 +129,7 @@ describe('leader failover on PostgreSQL (in-process instances)', () => {
               if (scenario.crashAt !== 'sealed' && claim()) {
                 if (scenario.crashAt === 'sent') await real.broadcast(rawTx);
                 const txHash = Transaction.from(rawTx).hash as Hex;
-                const row = await h.runtime.database.db
+                const row = await h.runtime.storage.db
                   .selectFrom('batches')
                   .select('id')
                   .where('tx_hash', '=', txHash)
@@ -167,7 +167,7 @@ describe('leader failover on PostgreSQL (in-process instances)', () => {
             'the half-finished batch to be final',
             async () =>
               (
-                await survivor.h.runtime.database.db
+                await survivor.h.runtime.storage.db
                   .selectFrom('batches')
                   .select('status')
                   .where('id', '=', info.batchId)
@@ -248,14 +248,14 @@ describe('leader failover on PostgreSQL (in-process instances)', () => {
 
         // Seal what is left (through the survivor) and wait until everything is final.
         await s.sealAndWaitFinal(60_000);
-        const result = await checkAnchoredExactlyOnce(s.runtime.database.db, chain!.url, contract, ack);
+        const result = await checkAnchoredExactlyOnce(s.runtime.storage.db, chain!.url, contract, ack);
         expect(result.batches).toBeGreaterThanOrEqual(Math.floor(scenario.records / scenario.maxLeaves));
         if (scenario.crashAt !== 'sealed') {
           // The survivor finished the batch with the very transaction the dead leader had saved.
           expect(result.anchorTx.get(info.batchId)).toBe(info.txHash);
         }
         // The lease ended with the survivor, under a newer fencing token.
-        const lease = await s.runtime.database.db
+        const lease = await s.runtime.storage.db
           .selectFrom('leases')
           .selectAll()
           .where('name', '=', ANCHORER_LEASE)

@@ -19,7 +19,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
-import type { Database } from '../../src/storage/schema.ts';
+import type { Database } from '../../src/storage/sql/schema.ts';
 import { freePort } from '../helpers/net.ts';
 import { admitMerchant, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';

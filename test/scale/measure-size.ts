@@ -75,7 +75,7 @@ async function main() {
     );
     const loadedMs = Date.now() - started;
 
-    const db = h.runtime.database.db;
+    const db = h.runtime.storage.db;
     const measure = async (): Promise<Row[]> => {
       await sql`ANALYZE`.execute(db);
       const result = await sql<Row>`

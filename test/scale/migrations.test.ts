@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { openDatabase, type OpenDatabase } from '../../src/storage/database.ts';
+import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 
 const TABLES = [
@@ -17,11 +17,10 @@ const TABLES = [
   'merchants',
   'records',
   'scans',
-  'settings',
   'tree_nodes',
 ];
 
-async function schemaSnapshot(open: OpenDatabase) {
+async function schemaSnapshot(open: SqlStorage) {
   const tables = await sql<{ table_name: string }>`
     SELECT table_name FROM information_schema.tables
     WHERE table_schema = 'public' ORDER BY table_name`.execute(open.db);
@@ -49,14 +48,16 @@ describe('migrations on PostgreSQL', () => {
     if (skip) return t.skip(skip);
     const opts = { databaseUrl: database!.databaseUrl, dataDir: database!.dataDir };
     // Four instances starting at the same moment, each with its own pool.
-    const opened = await Promise.all([1, 2, 3, 4].map(() => openDatabase(opts)));
+    const opened = await Promise.all([1, 2, 3, 4].map(() => openStorage(opts)));
     try {
-      expect(opened.map((o) => o.dialect)).toEqual(['postgres', 'postgres', 'postgres', 'postgres']);
+      expect(opened.map((o) => o.kind)).toEqual(['postgres', 'postgres', 'postgres', 'postgres']);
       const snap = await schemaSnapshot(opened[0]!);
       for (const table of TABLES) expect(snap.tables).toContain(table);
+      // 002 dropped the table 001 created and nothing ever used.
+      expect(snap.tables).not.toContain('settings');
       expect(snap.tables).toContain('kysely_migration');
       expect(snap.tables).toContain('kysely_migration_lock');
-      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial']);
+      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial', '002-drop-settings']);
       expect(snap.indexes).toEqual(expect.arrayContaining(['events_pending_idx', 'events_batch_idx']));
       // Every instance sees the same schema, and each can use it.
       for (const o of opened) {
@@ -65,7 +66,7 @@ describe('migrations on PostgreSQL', () => {
       }
 
       // Opening again (a restart, a rolling deploy) changes nothing.
-      const again = await Promise.all([1, 2].map(() => openDatabase(opts)));
+      const again = await Promise.all([1, 2].map(() => openStorage(opts)));
       try {
         for (const o of again) expect(await schemaSnapshot(o)).toEqual(snap);
       } finally {

@@ -69,7 +69,7 @@ describe('an instance on a read-only replica connection', () => {
       body: { records: [recordBody('replica-3')] },
     });
     expect(write.statusCode).toBe(500);
-    const count = await primary!.runtime.database.db
+    const count = await primary!.runtime.storage.db
       .selectFrom('records')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();

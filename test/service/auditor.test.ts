@@ -11,7 +11,8 @@ import {
   type Hex,
   type ProofBundleV1,
 } from '../../src/core/index.ts';
-import { NODES_PER_CHUNK, proofFromStore } from '../../src/service/batches.ts';
+import { proofFromStore } from '../../src/service/batches.ts';
+import { NODES_PER_CHUNK } from '../../src/storage/sql/batches.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { recordBody, registerMany } from './support.ts';
@@ -80,7 +81,7 @@ describe.each(BACKENDS)('auditor API (%s)', (backend) => {
     const res = await h.call('GET', '/v1/batches/1');
     expect(res.statusCode).toBe(200);
     const batch = res.json();
-    const row = await h.runtime.database.db
+    const row = await h.runtime.storage.db
       .selectFrom('batches')
       .selectAll()
       .where('id', '=', 1)
@@ -120,7 +121,7 @@ describe.each(BACKENDS)('auditor API (%s)', (backend) => {
     }
     // The leaves are the events' leaves, in leaf_index order.
     const bytes = new Uint8Array((await h.call('GET', '/v1/batches/1/leaves')).rawPayload);
-    const events = await h.runtime.database.db
+    const events = await h.runtime.storage.db
       .selectFrom('events')
       .select(['leaf', 'leaf_index'])
       .where('batch_id', '=', 1)

@@ -23,7 +23,7 @@ describe.each(BACKENDS)('operator API: merchants (%s)', (backend) => {
   });
   afterAll(async () => h?.close());
 
-  const db = () => h.runtime.database.db;
+  const db = () => h.runtime.storage.db;
 
   async function register(apiKey: string, externalId: string) {
     return h.call('POST', '/v1/records', { token: apiKey, body: { records: [recordBody(externalId)] } });

@@ -23,7 +23,7 @@ describe.each(BACKENDS)('merchant API: records and events (%s)', (backend) => {
   });
   afterAll(async () => h?.close());
 
-  const db = () => h.runtime.database.db;
+  const db = () => h.runtime.storage.db;
   const post = (records: unknown[], token = shop.apiKey) =>
     h.call('POST', '/v1/records', { token, body: { records } });
   const event = (recordId: string, type: string, token = shop.apiKey, data?: Record<string, unknown>) =>

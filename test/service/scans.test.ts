@@ -25,7 +25,7 @@ describe.each(BACKENDS)('scan counts while flushing (%s)', (backend) => {
 
   it('reads during a flush, and after it, count every scan exactly once', async (t) => {
     if (skip) return t.skip(skip);
-    const counter = new ScanCounter(h.runtime.database.db, 60_000);
+    const counter = new ScanCounter(h.runtime.storage.scans, 60_000);
     const at = '2026-11-24T00:00:00.000Z';
     for (let round = 1; round <= 3; round++) {
       for (const id of recordIds) await counter.count(id, at);

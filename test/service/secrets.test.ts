@@ -376,12 +376,12 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
     if (backend === 'sqlite') expect(readFileSync(wal).length).toBeGreaterThan(0);
     await takeImage(backend === 'sqlite' ? 'before a checkpoint' : 'after the run');
     if (backend === 'sqlite') {
-      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(runtime.database.db);
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(runtime.storage.db);
       await takeImage('after a checkpoint');
     }
 
     // A 5xx with a secret in flight: the database closes under the running app.
-    await runtime.database.db.destroy();
+    await runtime.storage.db.destroy();
     const inflight = secret('secret in flight at a 5xx');
     const late = { records: [recordBody('late', { secret: inflight })] };
     await call(500, '5xx register', 'POST', '/v1/records', { token: shopKey, json: late });

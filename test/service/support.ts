@@ -3,7 +3,7 @@
  * (row counts, every row as text), record inputs, and polling with a deadline.
  */
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../src/storage/schema.ts';
+import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
 import { waitFor as pollUntil } from '../helpers/wait.ts';
 

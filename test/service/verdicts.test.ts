@@ -92,7 +92,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
       issuance: { status: 'final', batchId: expect.any(Number) },
     });
     expect(body.issuance.txHash).toMatch(/^0x[0-9a-f]{64}$/);
-    const batch = await h.runtime.database.db
+    const batch = await h.runtime.storage.db
       .selectFrom('batches')
       .selectAll()
       .where('id', '=', body.issuance.batchId)
@@ -154,7 +154,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
     expect((await verdict(id)).json().scans.count).toBe(3);
     // Counts are written behind (src/service/scans.ts); after a flush the table holds them all.
     await h.runtime.services.ctx.scans.flush();
-    const row = await h.runtime.database.db
+    const row = await h.runtime.storage.db
       .selectFrom('scans')
       .selectAll()
       .where('record_id', '=', id)
@@ -179,7 +179,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
         payload: { secret },
         remoteAddress: '10.20.0.1',
       });
-    const before = await rowCounts(h.runtime.database.db);
+    const before = await rowCounts(h.runtime.storage.db);
     expect((await check(ids.secret!, 'ＰＩＮ-café-4711')).json()).toEqual({ match: true });
     expect((await check(ids.secret!, '  ＰＩＮ-cafe\u0301-4711\n')).json()).toEqual({ match: true });
     expect((await check(ids.secret!, 'PIN-café-4711')).json()).toEqual({ match: false });
@@ -189,7 +189,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
     expect(missing.statusCode).toBe(404);
     expect(missing.json().code).toBe('record_not_found');
     expect((await check(ids.secret!, '')).statusCode).toBe(400);
-    expect(await rowCounts(h.runtime.database.db)).toEqual(before);
+    expect(await rowCounts(h.runtime.storage.db)).toEqual(before);
   });
 
   it('rate-limits the secret check: the 11th call in a minute is 429 rate_limited', async (t) => {

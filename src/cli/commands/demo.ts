@@ -3,11 +3,11 @@
  * batch and prints the verification pages. Ids include the run's time, so it can run again.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { EventType } from '../../core/index.ts';
 import { ApiClient, adminToken, apiBase, type ApiOptions } from '../api-client.ts';
 import { println } from '../output.ts';
 
 type Kind = 'licence' | 'account' | 'card';
-type EventType = 'sold' | 'activated' | 'transferred' | 'revoked' | 'refunded';
 
 interface SampleRecord {
   kind: Kind;

@@ -1,5 +1,11 @@
-/** The page's words, Chinese first with English alongside. Keys are the API's own words. */
+/**
+ * The page's words, Chinese first with English alongside. Keys are the API's own words, and each
+ * table is typed by the words it labels, so a kind, event type or status added without its label
+ * does not compile.
+ */
+import type { AnchorStatus, RecordEventType, RecordKind } from '../../core/index.ts';
 import type { VerdictWord } from '../../service/verdicts.ts';
+import type { MerchantStatus } from '../../storage/rows.ts';
 
 export interface Label {
   zh: string;
@@ -23,13 +29,13 @@ export const VERDICT_LABELS: Record<VerdictWord, Label & { explain: string }> = 
   },
 };
 
-export const KIND_LABELS: Record<string, Label> = {
+export const KIND_LABELS: Record<RecordKind, Label> = {
   licence: { zh: '软件授权', en: 'licence' },
   account: { zh: '游戏账号', en: 'account' },
   card: { zh: '点卡', en: 'card' },
 };
 
-export const EVENT_LABELS: Record<string, Label> = {
+export const EVENT_LABELS: Record<RecordEventType, Label> = {
   issued: { zh: '发行', en: 'issued' },
   sold: { zh: '售出', en: 'sold' },
   activated: { zh: '激活', en: 'activated' },
@@ -38,19 +44,19 @@ export const EVENT_LABELS: Record<string, Label> = {
   refunded: { zh: '退款', en: 'refunded' },
 };
 
-export const ANCHOR_LABELS: Record<string, Label> = {
+export const ANCHOR_LABELS: Record<AnchorStatus, Label> = {
   pending: { zh: '待上链', en: 'pending' },
   anchored: { zh: '已上链', en: 'anchored' },
   final: { zh: '已确认', en: 'final' },
 };
 
-export const MERCHANT_LABELS: Record<string, Label> = {
+export const MERCHANT_LABELS: Record<MerchantStatus, Label> = {
   pending: { zh: '待认证', en: 'not yet verified' },
   verified: { zh: '已认证', en: 'verified' },
   suspended: { zh: '已暂停', en: 'suspended' },
 };
 
-/** A label for a known word, or the word itself (escaped by the caller) for one added later. */
-export function labelOf(table: Record<string, Label>, word: string): Label {
-  return table[word] ?? { zh: word, en: word };
+/** A label for a known word, or the word itself (escaped by the caller) for one the table lacks. */
+export function labelOf(table: Readonly<Record<string, Label>>, word: string): Label {
+  return Object.hasOwn(table, word) ? table[word]! : { zh: word, en: word };
 }

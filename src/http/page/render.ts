@@ -7,6 +7,7 @@
  * (genuine, pending, revoked, merchant_suspended, not_found, invalid), for tests, tools and the CSS
  * colours. Error pages (429, 413, ...) carry no verdict.
  */
+import { endsRecord } from '../../core/index.ts';
 import type { PublicEvent, PublicRecord } from '../../service/public-view.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
 import { markup, SafeHtml } from './html.ts';
@@ -162,7 +163,7 @@ function scanLine(scans: ScanStats): SafeHtml {
 
 function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
   const a = e.anchor;
-  const ends = e.type === 'revoked' || e.type === 'refunded';
+  const ends = endsRecord(e.type);
   const data = Object.entries(e.data).map(([k, val]) => `${k}: ${String(val)}`);
   return markup`
 <li class="${a.status}">

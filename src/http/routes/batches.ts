@@ -1,22 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireAdmin } from '../auth.ts';
+import { anchorFields } from '../../service/anchor-view.ts';
 import { badRequest } from '../../service/errors.ts';
-import { batchLeaves, getBatch, listBatches, type BatchRow } from '../../service/batches.ts';
+import { batchLeaves, getBatch, listBatches } from '../../service/batches.ts';
+import type { BatchRow } from '../../storage/rows.ts';
 import { Batch, bearerAuth, errorResponses } from './schemas.ts';
 
 const BatchParams = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,14}$' }) });
 
 function batchBody(b: BatchRow) {
-  const onChain = b.status === 'anchored' || b.status === 'final';
+  const anchor = anchorFields(b.status, { batchId: b.id, txHash: b.tx_hash, blockNumber: b.block_number });
   return {
     id: b.id,
     root: b.root,
     leafCount: b.leaf_count,
     status: b.status,
     sealedAt: b.sealed_at,
-    txHash: onChain ? b.tx_hash : null,
-    blockNumber: onChain ? b.block_number : null,
+    txHash: anchor.txHash,
+    blockNumber: anchor.blockNumber,
   };
 }
 

@@ -1,19 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { EVENT_TYPES, RECORD_KINDS } from '../../core/index.ts';
 import { requireMerchant } from '../auth.ts';
 import { getMerchant } from '../../service/merchants.ts';
 import { recordBundles } from '../../service/proofs.ts';
 import { publicRecord } from '../../service/public-view.ts';
-import {
-  appendEvent,
-  EVENT_TYPES,
-  getRecord,
-  MAX_RECORDS_PER_REQUEST,
-  RECORD_KINDS,
-  recordEvents,
-  registerRecords,
-} from '../../service/records.ts';
+import { appendEvent } from '../../service/record-events.ts';
+import { getRecord, recordEvents } from '../../service/records.ts';
+import { MAX_RECORDS_PER_REQUEST, registerRecords } from '../../service/registration.ts';
 import {
   AnchorStatus,
   bearerAuth,
@@ -155,7 +150,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull],
       schema: {
         tags: ['merchant'],
-        summary: 'Add a lifecycle event (sold, activated, transferred, revoked, refunded)',
+        summary: `Add a lifecycle event (${EVENT_TYPES.join(', ')})`,
         description:
           'Only the issuing merchant may. Impossible steps (anything after revoked or refunded, a second activation) are 409.',
         security: bearerAuth,

@@ -1,5 +1,11 @@
 /** Shared TypeBox schemas: bounded strings and the shapes several routes return. */
-import { Type, type StringOptions } from '@sinclair/typebox';
+import { Type, type Static, type StringOptions } from '@sinclair/typebox';
+import {
+  ANCHOR_STATUSES,
+  BUNDLE_FORMAT_V1,
+  type BundleAnchor,
+  type ProofBundleV1,
+} from '../../core/index.ts';
 
 /**
  * Text a request may carry: no NUL (PostgreSQL text cannot store it) and no lone UTF-16 surrogate (no
@@ -23,15 +29,27 @@ export const errorResponses = {
 } as const;
 export const bearerAuth = [{ bearerAuth: [] }];
 
-export const AnchorStatus = Type.Union([
-  Type.Literal('pending'),
-  Type.Literal('anchored'),
-  Type.Literal('final'),
-]);
+export const AnchorStatus = Type.Union(ANCHOR_STATUSES.map((status) => Type.Literal(status)));
 
+const BundleAnchorSchema = Type.Object({
+  chainId: Type.Integer(),
+  contract: Type.String(),
+  txHash: Type.Union([Type.String(), Type.Null()]),
+  blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+  status: AnchorStatus,
+});
+
+/**
+ * A proofmark.bundle.v1 as the API sends it. The format is core's (src/core/bundle.ts): its
+ * constants name the format and the statuses here, and `_bundleFitsCore` below stops the build when
+ * this schema and core's ProofBundleV1 part ways (a field added, dropped or retyped). The field
+ * rules (32-byte hex, a pending bundle's nulls) stay in core's bundleShapeError alone: it judges
+ * bundles from outside, while this schema serialises and documents the service's own, so it keeps
+ * the looser shape the OpenAPI document has always published.
+ */
 export const Bundle = Type.Object(
   {
-    format: Type.Literal('proofmark.bundle.v1'),
+    format: Type.Literal(BUNDLE_FORMAT_V1),
     recordId: Type.String(),
     seq: Type.Integer(),
     prevLeaf: Type.String(),
@@ -40,16 +58,21 @@ export const Bundle = Type.Object(
     proof: Type.Union([Type.Array(Type.String()), Type.Null()]),
     root: Type.Union([Type.String(), Type.Null()]),
     batchId: Type.Union([Type.Integer(), Type.Null()]),
-    anchor: Type.Object({
-      chainId: Type.Integer(),
-      contract: Type.String(),
-      txHash: Type.Union([Type.String(), Type.Null()]),
-      blockNumber: Type.Union([Type.Integer(), Type.Null()]),
-      status: AnchorStatus,
-    }),
+    anchor: BundleAnchorSchema,
   },
-  { description: 'proofmark.bundle.v1 (docs/proof-format.md)' },
+  { description: `${BUNDLE_FORMAT_V1} (docs/proof-format.md)` },
 );
+
+/** `true` only when every Core value fits Schema and both name the same fields. */
+type Fits<Core, Schema> = Core extends Schema
+  ? [keyof Core] extends [keyof Schema]
+    ? [keyof Schema] extends [keyof Core]
+      ? true
+      : never
+    : never
+  : never;
+const _bundleFitsCore: Fits<ProofBundleV1, Static<typeof Bundle>> &
+  Fits<BundleAnchor, Static<typeof BundleAnchorSchema>> = true;
 
 export const Batch = Type.Object({
   id: Type.Integer(),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { verifyBundleOnChain } from '../../chain/bundle-check.ts';
+import { eventAnchor } from '../../service/anchor-view.ts';
 import { checkSecret, verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
 import { errorResponses, IdParams, TextField } from './schemas.ts';
 
@@ -39,7 +40,6 @@ const VerdictSchema = Type.Object({
 /** The verdict as the API returns it (the page renders the richer Verdict itself). */
 export function verdictBody(v: Verdict) {
   const issuance = v.events?.[0];
-  const anchored = issuance && (issuance.batch_status === 'anchored' || issuance.batch_status === 'final');
   return {
     verdict: v.verdict,
     recordId: v.recordId,
@@ -55,14 +55,7 @@ export function verdictBody(v: Verdict) {
       },
     }),
     ...(v.merchant && { merchant: { id: v.merchant.id, name: v.merchant.name, status: v.merchant.status } }),
-    ...(issuance && {
-      issuance: {
-        status: anchored ? issuance.batch_status! : 'pending',
-        batchId: anchored ? issuance.batch_id : null,
-        txHash: anchored ? issuance.tx_hash : null,
-        blockNumber: anchored ? issuance.block_number : null,
-      },
-    }),
+    ...(issuance && { issuance: eventAnchor(issuance) }),
     ...(v.scans && { scans: v.scans }),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Opens the database behind every store: embedded SQLite by default, PostgreSQL when a
+ * Opens the database behind the SQL stores: embedded SQLite by default, PostgreSQL when a
  * DATABASE_URL is given. One Kysely query layer serves both; migrations run at open.
  */
 import { mkdirSync } from 'node:fs';
@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
-import type { Database } from './schema.ts';
+import type { DialectName } from './dialect.ts';
 import * as initial from './migrations/001-initial.ts';
-
-export type DialectName = 'sqlite' | 'postgres';
+import * as dropSettings from './migrations/002-drop-settings.ts';
+import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
   db: Kysely<Database>;
@@ -23,6 +23,7 @@ export interface OpenDatabase {
 /** Versioned, forward-only. Add new ones at the end; never edit a released one. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
+  '002-drop-settings': dropSettings,
 };
 
 export async function openDatabase(opts: {
@@ -49,7 +50,16 @@ function openSqlite(dataDir: string): OpenDatabase {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  // Kysely's SQLite driver closes the file at once; taking the one connection first lets a
+  // transaction in flight finish. (A database already destroyed has nothing in flight.)
+  const close = async () => {
+    await db
+      .connection()
+      .execute(async () => {})
+      .catch(() => {});
+    await db.destroy();
+  };
+  return { db, dialect: 'sqlite', location: file, close };
 }
 
 /**

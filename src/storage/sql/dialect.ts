@@ -1,0 +1,108 @@
+/**
+ * Every difference between SQLite and PostgreSQL that the stores meet, and every database error code
+ * they read, in one place. The rest of src/storage/sql writes one Kysely query for both. (Migration
+ * 001, released as it is, picks its blob column type itself: `blob` on SQLite, `bytea` on PostgreSQL.)
+ */
+import { sql, type RawBuilder } from 'kysely';
+import { DuplicateKeyError } from '../errors.ts';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** Unique-key violations: PostgreSQL's SQLSTATE, better-sqlite3's extended result codes. */
+const DUPLICATE_KEY_CODES = new Set(['23505', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE']);
+
+/** `err` as the storage error callers act on: a DuplicateKeyError for a unique violation, else itself. */
+export function storageError(err: unknown): unknown {
+  if (err instanceof DuplicateKeyError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && DUPLICATE_KEY_CODES.has(code)) {
+    return new DuplicateKeyError((err as Error).message, { cause: err });
+  }
+  return err;
+}
+
+/** Runs one write, translating a unique violation into DuplicateKeyError. */
+export async function write<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw storageError(err);
+  }
+}
+
+/**
+ * Bound parameters one statement may carry: SQLite's limit (SQLITE_MAX_VARIABLE_NUMBER, 32,766);
+ * PostgreSQL's is 65,535. Multi-row inserts stay under the smaller.
+ */
+const MAX_PARAMETERS = 32_766;
+
+/** Rows per multi-row INSERT of rows with `columns` columns, at most `most` (to bound statement size). */
+export function rowsPerInsert(columns: number, most: number): number {
+  return Math.min(most, Math.floor(MAX_PARAMETERS / columns));
+}
+
+/** Ids per IN list: far under either limit, and a plan both databases keep on the index. */
+export const IDS_PER_IN_LIST = 500;
+
+/**
+ * Assigns batch `batchId` and leaf indexes 0, 1, ... to the oldest `maxLeaves` unbatched events (by
+ * created_at, record_id, seq) in one statement. SQLite (3.33 and later) and PostgreSQL both take
+ * UPDATE ... FROM with a window function; the ORDER BY inside keeps LIMIT on the oldest, served by
+ * the partial index events_pending_idx.
+ */
+export function assignOldestUnbatchedSql(batchId: number, maxLeaves: number): RawBuilder<unknown> {
+  return sql`
+    UPDATE events SET batch_id = ${batchId}, leaf_index = ranked.position
+    FROM (
+      SELECT record_id, seq, row_number() OVER (ORDER BY created_at, record_id, seq) - 1 AS position
+      FROM events WHERE batch_id IS NULL
+      ORDER BY created_at, record_id, seq
+      LIMIT ${maxLeaves}
+    ) AS ranked
+    WHERE events.record_id = ranked.record_id AND events.seq = ranked.seq`;
+}
+
+/** One node wanted from the tree: answer `slot`, read `size` bytes at byte `offset` of a chunk. */
+export interface WantedNode {
+  slot: number;
+  level: number;
+  chunk: number;
+  offset: number;
+}
+
+/**
+ * Reads many nodes of one batch's tree in one statement: the wanted (level, chunk) keys, as a VALUES
+ * list, join the primary key, and substr cuts each node out of its chunk on the server, so only the
+ * wanted bytes travel. (An OR of per-level conditions made SQLite scan every chunk of the batch.)
+ * The CASTs give PostgreSQL the VALUES columns' types; substr counts from 1 on blobs and bytea alike.
+ */
+export function nodesSql(
+  batchId: number,
+  wanted: readonly WantedNode[],
+  size: number,
+): RawBuilder<{ slot: number; node: Uint8Array }> {
+  const rows = sql.join(
+    wanted.map(
+      (w) =>
+        sql`(CAST(${w.slot} AS integer), CAST(${w.level} AS integer), CAST(${w.chunk} AS integer), CAST(${w.offset + 1} AS integer))`,
+    ),
+  );
+  return sql<{ slot: number; node: Uint8Array }>`
+    WITH wanted(slot, level, chunk, pos) AS (VALUES ${rows})
+    SELECT wanted.slot AS slot, substr(tree_nodes.nodes, wanted.pos, ${size}) AS node
+    FROM wanted JOIN tree_nodes
+      ON tree_nodes.batch_id = ${batchId} AND tree_nodes.level = wanted.level AND tree_nodes.chunk = wanted.chunk`;
+}
+
+/** Bytes as a blob (SQLite) or bytea (PostgreSQL) parameter: both drivers take a Buffer, without a copy. */
+export function blob(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/**
+ * A COUNT or SUM as a number: PostgreSQL returns them as text (bigint, numeric) and SUM over no
+ * rows as null; SQLite returns numbers.
+ */
+export function aggregate(value: number | string | bigint | null | undefined): number {
+  return Number(value ?? 0);
+}

@@ -1,0 +1,141 @@
+/** EventStore on SQL: lifecycle events, their place in batches, and the queue waiting to be sealed. */
+import type { Kysely } from 'kysely';
+import { hexToBytes, NODE_SIZE } from '../../core/index.ts';
+import type { BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
+import type { EventStore } from '../storage.ts';
+import { atomically, slices, type SqlContext } from './context.ts';
+import { aggregate, assignOldestUnbatchedSql, IDS_PER_IN_LIST, rowsPerInsert, write } from './dialect.ts';
+import type { Database } from './schema.ts';
+
+const EVENTS_PER_INSERT = rowsPerInsert(9, 2000);
+
+export class SqlEventStore implements EventStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  async insertMany(rows: readonly EventRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await write(() =>
+      atomically(this.ctx, async (db) => {
+        for (const slice of slices(rows, EVENTS_PER_INSERT)) {
+          await db.insertInto('events').values(slice).execute();
+        }
+      }),
+    );
+  }
+
+  async leafAt(recordId: string, seq: number): Promise<string | undefined> {
+    const row = await this.ctx.db
+      .selectFrom('events')
+      .select('leaf')
+      .where('record_id', '=', recordId)
+      .where('seq', '=', seq)
+      .executeTakeFirst();
+    return row?.leaf;
+  }
+
+  ofRecord(recordId: string): Promise<EventWithBatch[]> {
+    return this.ctx.compiled.run(
+      this.ctx.db,
+      'events.ofRecord',
+      (db) =>
+        db
+          .selectFrom('events')
+          .leftJoin('batches', 'batches.id', 'events.batch_id')
+          .selectAll('events')
+          .select([
+            'batches.status as batch_status',
+            'batches.tx_hash',
+            'batches.block_number',
+            'batches.root',
+            'batches.leaf_count as batch_leaf_count',
+            'batches.chain_root',
+          ])
+          .where('events.record_id', '=', '')
+          .orderBy('events.seq'),
+      [recordId],
+    );
+  }
+
+  async issuanceStatuses(recordIds: readonly string[]): Promise<Map<string, BatchStatus | null>> {
+    const lists = slices(recordIds, IDS_PER_IN_LIST);
+    const read = async (db: Kysely<Database>) => {
+      const statuses = new Map<string, BatchStatus | null>();
+      for (const ids of lists) {
+        const rows = await db
+          .selectFrom('events')
+          .leftJoin('batches', 'batches.id', 'events.batch_id')
+          .select(['events.record_id', 'batches.status'])
+          .where('events.record_id', 'in', ids)
+          .where('events.seq', '=', 0)
+          .execute();
+        for (const row of rows) statuses.set(row.record_id, row.status);
+      }
+      return statuses;
+    };
+    return lists.length > 1 ? atomically(this.ctx, read) : read(this.ctx.db);
+  }
+
+  /** Both reads stay on the partial index events_pending_idx (WHERE batch_id IS NULL). */
+  async unbatched(countUpTo: number): Promise<{ count: number; oldestAt: string | null }> {
+    const { db } = this.ctx;
+    const [counted, oldest] = await Promise.all([
+      db
+        .selectFrom(
+          db
+            .selectFrom('events')
+            .select('record_id')
+            .where('batch_id', 'is', null)
+            .limit(Math.max(0, countUpTo))
+            .as('waiting'),
+        )
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow(),
+      db
+        .selectFrom('events')
+        .select('created_at')
+        .where('batch_id', 'is', null)
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst(),
+    ]);
+    return { count: aggregate(counted.n), oldestAt: oldest?.created_at ?? null };
+  }
+
+  /**
+   * Both reads stay off the bulk of the events table: unbatched events are counted from the partial
+   * index events_pending_idx, and the rest are summed from the unfinished batches.
+   */
+  async countAwaitingFinal(): Promise<number> {
+    const { db } = this.ctx;
+    const [unbatched, inBatches] = await Promise.all([
+      db
+        .selectFrom('events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('batch_id', 'is', null)
+        .executeTakeFirstOrThrow(),
+      db
+        .selectFrom('batches')
+        .select((eb) => eb.fn.sum('leaf_count').as('n'))
+        .where('status', '!=', 'final')
+        .executeTakeFirstOrThrow(),
+    ]);
+    return aggregate(unbatched.n) + aggregate(inBatches.n);
+  }
+
+  async assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array> {
+    return write(() =>
+      atomically(this.ctx, async (db) => {
+        await assignOldestUnbatchedSql(batchId, maxLeaves).execute(db);
+        const leaves = await db
+          .selectFrom('events')
+          .select('leaf')
+          .where('batch_id', '=', batchId)
+          .orderBy('leaf_index')
+          .execute();
+        const packed = new Uint8Array(leaves.length * NODE_SIZE);
+        leaves.forEach((row, i) => packed.set(hexToBytes(row.leaf), i * NODE_SIZE));
+        return packed;
+      }),
+    );
+  }
+}

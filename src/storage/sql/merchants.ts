@@ -1,0 +1,97 @@
+/** MerchantStore on SQL: merchants, their evidence, strikes and API keys. */
+import type { ApiKeyRow, EvidenceRow, MerchantRow, StrikeRow } from '../rows.ts';
+import type { MerchantStore } from '../storage.ts';
+import { atomically, slices, type SqlContext } from './context.ts';
+import { rowsPerInsert, write } from './dialect.ts';
+
+const EVIDENCE_PER_INSERT = rowsPerInsert(5, 1000);
+
+export class SqlMerchantStore implements MerchantStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  async insert(merchant: MerchantRow): Promise<void> {
+    await write(() => this.ctx.db.insertInto('merchants').values(merchant).execute());
+  }
+
+  async get(id: string): Promise<MerchantRow | undefined> {
+    const [merchant] = await this.ctx.compiled.run(
+      this.ctx.db,
+      'merchants.get',
+      (db) => db.selectFrom('merchants').selectAll().where('id', '=', ''),
+      [id],
+    );
+    return merchant;
+  }
+
+  async update(
+    id: string,
+    change: Partial<Pick<MerchantRow, 'status' | 'verified_at' | 'suspended_at'>>,
+  ): Promise<boolean> {
+    if (Object.keys(change).length === 0) return (await this.get(id)) !== undefined;
+    const result = await this.ctx.db
+      .updateTable('merchants')
+      .set(change)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  evidence(merchantId: string): Promise<EvidenceRow[]> {
+    return this.ctx.db
+      .selectFrom('merchant_evidence')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .orderBy('position')
+      .execute();
+  }
+
+  async addEvidence(rows: readonly EvidenceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await write(() =>
+      atomically(this.ctx, async (db) => {
+        for (const slice of slices(rows, EVIDENCE_PER_INSERT)) {
+          await db.insertInto('merchant_evidence').values(slice).execute();
+        }
+      }),
+    );
+  }
+
+  strikes(merchantId: string): Promise<StrikeRow[]> {
+    return this.ctx.db
+      .selectFrom('merchant_strikes')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .orderBy('number')
+      .execute();
+  }
+
+  async addStrike(row: StrikeRow): Promise<void> {
+    await write(() => this.ctx.db.insertInto('merchant_strikes').values(row).execute());
+  }
+
+  async insertKey(row: ApiKeyRow): Promise<void> {
+    await write(() => this.ctx.db.insertInto('api_keys').values(row).execute());
+  }
+
+  async revokeKeys(merchantId: string, at: string): Promise<void> {
+    await this.ctx.db
+      .updateTable('api_keys')
+      .set({ revoked_at: at })
+      .where('merchant_id', '=', merchantId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async byKeyHash(keyHash: string): Promise<{ merchant: MerchantRow; revokedAt: string | null } | undefined> {
+    const row = await this.ctx.db
+      .selectFrom('api_keys')
+      .innerJoin('merchants', 'merchants.id', 'api_keys.merchant_id')
+      .selectAll('merchants')
+      .select('api_keys.revoked_at')
+      .where('api_keys.key_hash', '=', keyHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { revoked_at, ...merchant } = row;
+    return { merchant, revokedAt: revoked_at };
+  }
+}
