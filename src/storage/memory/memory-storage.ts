@@ -32,7 +32,7 @@ import type {
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
 import { MemoryEventStore } from './event-store.ts';
-import { FaultPlan, InjectedStorageFailure, type StoreOperation } from './faults.ts';
+import { FaultPlan, InjectedStorageFailure, type FaultTiming, type StoreOperation } from './faults.ts';
 import { MemoryLeaseStore } from './lease-store.ts';
 import { MemoryMerchantStore } from './merchant-store.ts';
 import { Mutex } from './mutex.ts';
@@ -94,7 +94,7 @@ export class MemoryStorage implements Storage {
       const journal = this.tables.journal;
       journal.begin();
       let result: T;
-      let commitFault;
+      let commitFault: FaultTiming | undefined;
       try {
         result = await this.insideWork.run(this, () => work(tx));
         // `work` caught a failed call and went on: the transaction is aborted all the same.

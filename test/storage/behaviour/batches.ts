@@ -42,6 +42,13 @@ export function batchBehaviour(storage: () => Storage): void {
     expect(bytesToHex(await s.batches.leaves(1))).toBe(bytesToHex(tree.levels[0]!));
   });
 
+  it("stores a batch as 'sealed' whatever status the row handed in says", async () => {
+    const s = storage();
+    const tree = treeOf(2);
+    await s.batches.insertSealed({ ...batchRow(1, tree), status: 'final' }, tree);
+    expect(await s.batches.get(1)).toEqual(batchRow(1, tree));
+  });
+
   it('lists batches after an id, in id order, at most the limit', async () => {
     const s = storage();
     for (const id of [3, 1, 5, 2, 4]) {

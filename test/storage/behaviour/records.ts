@@ -47,6 +47,16 @@ export function recordBehaviour(storage: () => Storage): void {
     expect(await s.records.byExternalIds('m1', ['ext-r00000'])).toEqual([many[0]]);
   });
 
+  it('writes none of a call too big for one SQL statement when its last row is refused', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.records.insertMany([recordRow('taken', 'm1')]);
+    const many = [...ids(3000).map((id) => recordRow(id, 'm1')), recordRow('taken', 'm1', 'fresh')];
+    await expect(s.records.insertMany(many)).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await s.records.get('r00000')).toBeUndefined();
+    expect(await s.records.byExternalIds('m1', [...ids(3000).map((id) => `ext-${id}`), 'fresh'])).toEqual([]);
+  });
+
   it('refuses a record whose id exists and writes none of that call', async () => {
     const s = storage();
     await s.merchants.insert(merchantRow('m1'));
