@@ -1,0 +1,78 @@
+/** MerchantStore over memory tables. See storage.ts for the contract of each method. */
+import type { ApiKeyRow, EvidenceRow, MerchantRow, StrikeRow } from '../rows.ts';
+import type { MerchantStore } from '../storage.ts';
+import { copyRow, withChange } from './copies.ts';
+import { compositeKey } from './journal.ts';
+import { assertUniqueKeys } from './unique.ts';
+import type { MemoryTables } from './tables.ts';
+
+export class MemoryMerchantStore implements MerchantStore {
+  constructor(private readonly t: MemoryTables) {}
+
+  async insert(merchant: MerchantRow): Promise<void> {
+    assertUniqueKeys(this.t.merchants, [merchant.id], 'merchant id');
+    this.t.merchants.set(merchant.id, copyRow(merchant));
+  }
+
+  async get(id: string): Promise<MerchantRow | undefined> {
+    const row = this.t.merchants.get(id);
+    return row && copyRow(row);
+  }
+
+  async update(
+    id: string,
+    change: Partial<Pick<MerchantRow, 'status' | 'verified_at' | 'suspended_at'>>,
+  ): Promise<boolean> {
+    const row = this.t.merchants.get(id);
+    if (!row) return false;
+    const { status, verified_at, suspended_at } = change;
+    this.t.merchants.set(id, withChange(row, { status, verified_at, suspended_at }));
+    return true;
+  }
+
+  async evidence(merchantId: string): Promise<EvidenceRow[]> {
+    return [...this.t.evidence.values()]
+      .filter((e) => e.merchant_id === merchantId)
+      .sort((a, b) => a.position - b.position)
+      .map(copyRow);
+  }
+
+  async addEvidence(rows: readonly EvidenceRow[]): Promise<void> {
+    const keys = rows.map((r) => compositeKey(r.merchant_id, r.position));
+    assertUniqueKeys(this.t.evidence, keys, 'evidence (merchant_id, position)');
+    rows.forEach((row, i) => this.t.evidence.set(keys[i]!, copyRow(row)));
+  }
+
+  async strikes(merchantId: string): Promise<StrikeRow[]> {
+    return [...this.t.strikes.values()]
+      .filter((s) => s.merchant_id === merchantId)
+      .sort((a, b) => a.number - b.number)
+      .map(copyRow);
+  }
+
+  async addStrike(row: StrikeRow): Promise<void> {
+    const key = compositeKey(row.merchant_id, row.number);
+    assertUniqueKeys(this.t.strikes, [key], 'strike (merchant_id, number)');
+    this.t.strikes.set(key, copyRow(row));
+  }
+
+  async insertKey(row: ApiKeyRow): Promise<void> {
+    assertUniqueKeys(this.t.apiKeys, [row.key_hash], 'API key hash');
+    this.t.apiKeys.set(row.key_hash, copyRow(row));
+  }
+
+  async revokeKeys(merchantId: string, at: string): Promise<void> {
+    for (const key of [...this.t.apiKeys.values()]) {
+      if (key.merchant_id === merchantId && key.revoked_at === null) {
+        this.t.apiKeys.set(key.key_hash, { ...key, revoked_at: at });
+      }
+    }
+  }
+
+  async byKeyHash(keyHash: string): Promise<{ merchant: MerchantRow; revokedAt: string | null } | undefined> {
+    const key = this.t.apiKeys.get(keyHash);
+    const merchant = key && this.t.merchants.get(key.merchant_id);
+    if (!key || !merchant) return undefined;
+    return { merchant: copyRow(merchant), revokedAt: key.revoked_at };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Everything a MemoryStorage holds: one Table per stored table of the SQL schema, plus the indexes
+ * the SQL backends get from unique constraints and partial indexes. All share one journal, so a
+ * rollback undoes writes to any of them.
+ */
+import type {
+  ApiKeyRow,
+  BatchRow,
+  EventRow,
+  EvidenceRow,
+  MerchantRow,
+  RecordRow,
+  ScanRow,
+  StrikeRow,
+} from '../rows.ts';
+import { Journal, Table } from './journal.ts';
+
+export interface LeaseRow {
+  name: string;
+  holder: string;
+  token: number;
+  expiresAtMs: number;
+}
+
+export class MemoryTables {
+  readonly journal = new Journal();
+  /** By id. */
+  readonly merchants = this.table<MerchantRow>();
+  /** By (merchant_id, position). */
+  readonly evidence = this.table<EvidenceRow>();
+  /** By (merchant_id, number). */
+  readonly strikes = this.table<StrikeRow>();
+  /** By key_hash. */
+  readonly apiKeys = this.table<ApiKeyRow>();
+  /** By id. */
+  readonly records = this.table<RecordRow>();
+  /** The unique (merchant_id, external_id): the record id under that key. */
+  readonly recordByExternalId = this.table<string>();
+  /** By (record_id, seq). */
+  readonly events = this.table<EventRow>();
+  /** A record's event seqs, ascending (an immutable array, replaced on each insert). */
+  readonly eventSeqs = this.table<readonly number[]>();
+  /** The events with no batch, by (record_id, seq): SQL's partial index events_pending_idx. */
+  readonly unbatched = this.table<EventRow>();
+  /** The unique (batch_id, leaf_index) of batched events: the key of the event in that slot. */
+  readonly leafSlots = this.table<string>();
+  /** By id. */
+  readonly batches = this.table<BatchRow>();
+  /** Each sealed tree's levels (leaves first, root last), by batch id. */
+  readonly trees = this.table<readonly Uint8Array[]>();
+  /** By record_id. */
+  readonly scans = this.table<ScanRow>();
+  /** By name. */
+  readonly leases = this.table<LeaseRow>();
+
+  private table<R>(): Table<R> {
+    return new Table<R>(this.journal);
+  }
+}

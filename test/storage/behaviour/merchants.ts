@@ -1,0 +1,137 @@
+/** MerchantStore: merchants, evidence, strikes and API keys. */
+import { expect, it } from 'vitest';
+import { DuplicateKeyError } from '../../../src/storage/errors.ts';
+import type { EvidenceRow, StrikeRow } from '../../../src/storage/rows.ts';
+import type { Storage } from '../../../src/storage/storage.ts';
+import { at, merchantRow } from '../fixtures.ts';
+
+function evidenceRow(merchantId: string, position: number): EvidenceRow {
+  return {
+    merchant_id: merchantId,
+    position,
+    description: `document ${position}`,
+    sha256: 'ab'.repeat(32),
+    added_at: at(position),
+  };
+}
+
+function strikeRow(merchantId: string, number: number, reason = `reason ${number}`): StrikeRow {
+  return { merchant_id: merchantId, number, reason, created_at: at(number) };
+}
+
+export function merchantBehaviour(storage: () => Storage): void {
+  it('stores a merchant and reads it back; an unknown id is undefined', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    expect(await s.merchants.get('m1')).toEqual(merchantRow('m1'));
+    expect(await s.merchants.get('m2')).toBeUndefined();
+  });
+
+  it('refuses a second merchant with the same id and keeps the first', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await expect(s.merchants.insert(merchantRow('m1', { name: 'Impostor' }))).rejects.toBeInstanceOf(
+      DuplicateKeyError,
+    );
+    expect(await s.merchants.get('m1')).toEqual(merchantRow('m1'));
+  });
+
+  it('update changes only the fields given and says whether the merchant exists', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1', { status: 'pending', verified_at: null }));
+    expect(await s.merchants.update('m1', { status: 'verified', verified_at: at(5) })).toBe(true);
+    expect(await s.merchants.get('m1')).toEqual(
+      merchantRow('m1', { status: 'verified', verified_at: at(5) }),
+    );
+    expect(await s.merchants.update('m1', { status: 'suspended', suspended_at: at(9) })).toBe(true);
+    expect(await s.merchants.get('m1')).toEqual(
+      merchantRow('m1', { status: 'suspended', verified_at: at(5), suspended_at: at(9) }),
+    );
+
+    expect(await s.merchants.update('m2', { status: 'verified' })).toBe(false);
+    expect(await s.merchants.get('m2')).toBeUndefined();
+  });
+
+  it("lists a merchant's evidence in position order, and no one else's", async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.insert(merchantRow('m2'));
+    await s.merchants.addEvidence([evidenceRow('m1', 2), evidenceRow('m2', 1)]);
+    await s.merchants.addEvidence([evidenceRow('m1', 3), evidenceRow('m1', 1)]);
+    expect(await s.merchants.evidence('m1')).toEqual([1, 2, 3].map((p) => evidenceRow('m1', p)));
+    expect(await s.merchants.evidence('m2')).toEqual([evidenceRow('m2', 1)]);
+    expect(await s.merchants.evidence('m3')).toEqual([]);
+  });
+
+  it('refuses evidence at a taken position and writes none of that call', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.addEvidence([evidenceRow('m1', 1)]);
+    await expect(
+      s.merchants.addEvidence([evidenceRow('m1', 2), { ...evidenceRow('m1', 1), description: 'again' }]),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    await expect(
+      s.merchants.addEvidence([evidenceRow('m1', 3), evidenceRow('m1', 3)]),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await s.merchants.evidence('m1')).toEqual([evidenceRow('m1', 1)]);
+  });
+
+  it('lists strikes in number order and refuses a strike number the merchant already has', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.insert(merchantRow('m2'));
+    await s.merchants.addStrike(strikeRow('m1', 2));
+    await s.merchants.addStrike(strikeRow('m1', 1));
+    await s.merchants.addStrike(strikeRow('m2', 1));
+    await expect(s.merchants.addStrike(strikeRow('m1', 1, 'racing strike'))).rejects.toBeInstanceOf(
+      DuplicateKeyError,
+    );
+    expect(await s.merchants.strikes('m1')).toEqual([strikeRow('m1', 1), strikeRow('m1', 2)]);
+    expect(await s.merchants.strikes('m2')).toEqual([strikeRow('m2', 1)]);
+    expect(await s.merchants.strikes('m3')).toEqual([]);
+  });
+
+  it('finds the merchant behind a key hash, with when the key was revoked', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.insertKey({ key_hash: 'k1', merchant_id: 'm1', created_at: at(1), revoked_at: null });
+    await s.merchants.insertKey({ key_hash: 'k0', merchant_id: 'm1', created_at: at(0), revoked_at: at(1) });
+    expect(await s.merchants.byKeyHash('k1')).toEqual({ merchant: merchantRow('m1'), revokedAt: null });
+    expect(await s.merchants.byKeyHash('k0')).toEqual({ merchant: merchantRow('m1'), revokedAt: at(1) });
+    expect(await s.merchants.byKeyHash('k2')).toBeUndefined();
+  });
+
+  it('refuses a key hash that exists and keeps its owner', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.insert(merchantRow('m2'));
+    await s.merchants.insertKey({ key_hash: 'k1', merchant_id: 'm1', created_at: at(1), revoked_at: null });
+    await expect(
+      s.merchants.insertKey({ key_hash: 'k1', merchant_id: 'm2', created_at: at(2), revoked_at: null }),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect((await s.merchants.byKeyHash('k1'))?.merchant.id).toBe('m1');
+  });
+
+  it("revokes every live key of the merchant, leaving revoked ones and other merchants' keys be", async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.insert(merchantRow('m2'));
+    const key = (hash: string, merchantId: string, revokedAt: string | null) =>
+      s.merchants.insertKey({
+        key_hash: hash,
+        merchant_id: merchantId,
+        created_at: at(0),
+        revoked_at: revokedAt,
+      });
+    await key('old', 'm1', at(3));
+    await key('live-1', 'm1', null);
+    await key('live-2', 'm1', null);
+    await key('other', 'm2', null);
+
+    await s.merchants.revokeKeys('m1', at(7));
+    expect((await s.merchants.byKeyHash('old'))?.revokedAt).toBe(at(3));
+    expect((await s.merchants.byKeyHash('live-1'))?.revokedAt).toBe(at(7));
+    expect((await s.merchants.byKeyHash('live-2'))?.revokedAt).toBe(at(7));
+    expect((await s.merchants.byKeyHash('other'))?.revokedAt).toBeNull();
+  });
+}

@@ -1,0 +1,116 @@
+/** RecordStore: records, their unique keys and the compare-and-set of the head. */
+import { expect, it } from 'vitest';
+import { DuplicateKeyError } from '../../../src/storage/errors.ts';
+import type { RecordRow } from '../../../src/storage/rows.ts';
+import type { Storage } from '../../../src/storage/storage.ts';
+import { merchantRow, recordRow } from '../fixtures.ts';
+
+const byId = (a: RecordRow, b: RecordRow) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Every id `count` long: 'r00000', 'r00001', ... */
+const ids = (count: number, prefix = 'r') =>
+  Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
+
+export function recordBehaviour(storage: () => Storage): void {
+  it('stores records and reads one back, alone or with its merchant', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    const record = recordRow('r1', 'm1', 'ext-1', { secret_salt: '0x01', secret_commitment: '0x02' });
+    await s.records.insertMany([record, recordRow('r2', 'm1')]);
+    expect(await s.records.get('r1')).toEqual(record);
+    expect(await s.records.getWithMerchant('r1')).toEqual({ record, merchant: merchantRow('m1') });
+    expect(await s.records.get('r3')).toBeUndefined();
+    expect(await s.records.getWithMerchant('r3')).toBeUndefined();
+  });
+
+  it("finds the merchant's records by external id, and only that merchant's", async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.merchants.insert(merchantRow('m2'));
+    // An external id is unique per merchant, not across merchants.
+    await s.records.insertMany([recordRow('r1', 'm1', 'a'), recordRow('r2', 'm1', 'b')]);
+    await s.records.insertMany([recordRow('r3', 'm2', 'a')]);
+    const found = await s.records.byExternalIds('m1', ['a', 'b', 'c']);
+    expect(found.sort(byId)).toEqual([recordRow('r1', 'm1', 'a'), recordRow('r2', 'm1', 'b')]);
+    expect(await s.records.byExternalIds('m2', ['a', 'b'])).toEqual([recordRow('r3', 'm2', 'a')]);
+    expect(await s.records.byExternalIds('m1', [])).toEqual([]);
+  });
+
+  it('takes more records, and looks up more external ids, than one SQL statement has parameters for', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    const many = ids(3000).map((id) => recordRow(id, 'm1'));
+    await s.records.insertMany(many);
+    // 70,000 ids: past PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
+    const wanted = [...ids(70_000, 'x'), ...many.slice(-5).map((r) => r.external_id)];
+    expect((await s.records.byExternalIds('m1', wanted)).sort(byId)).toEqual(many.slice(-5));
+    expect(await s.records.byExternalIds('m1', ['ext-r00000'])).toEqual([many[0]]);
+  });
+
+  it('writes none of a call too big for one SQL statement when its last row is refused', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.records.insertMany([recordRow('taken', 'm1')]);
+    const many = [...ids(3000).map((id) => recordRow(id, 'm1')), recordRow('taken', 'm1', 'fresh')];
+    await expect(s.records.insertMany(many)).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await s.records.get('r00000')).toBeUndefined();
+    expect(await s.records.byExternalIds('m1', [...ids(3000).map((id) => `ext-${id}`), 'fresh'])).toEqual([]);
+  });
+
+  it('refuses a record whose id exists and writes none of that call', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.records.insertMany([recordRow('r1', 'm1', 'a')]);
+    await expect(
+      s.records.insertMany([recordRow('r2', 'm1', 'b'), recordRow('r1', 'm1', 'c')]),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', 'a'));
+    expect(await s.records.get('r2')).toBeUndefined();
+    expect(await s.records.byExternalIds('m1', ['b', 'c'])).toEqual([]);
+  });
+
+  it('refuses a record whose (merchant, external id) exists and writes none of that call', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.records.insertMany([recordRow('r1', 'm1', 'a')]);
+    await expect(
+      s.records.insertMany([recordRow('r2', 'm1', 'b'), recordRow('r3', 'm1', 'a')]),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await s.records.get('r2')).toBeUndefined();
+    expect(await s.records.get('r3')).toBeUndefined();
+    expect(await s.records.byExternalIds('m1', ['a'])).toEqual([recordRow('r1', 'm1', 'a')]);
+  });
+
+  it('refuses a call that repeats an id or an external id within itself, writing none of it', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await expect(
+      s.records.insertMany([recordRow('r1', 'm1', 'a'), recordRow('r1', 'm1', 'b')]),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    await expect(
+      s.records.insertMany([recordRow('r2', 'm1', 'a'), recordRow('r3', 'm1', 'a')]),
+    ).rejects.toBeInstanceOf(DuplicateKeyError);
+    for (const id of ['r1', 'r2', 'r3']) expect(await s.records.get(id)).toBeUndefined();
+  });
+
+  it('advances the head only from the expected head_seq', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    await s.records.insertMany([recordRow('r1', 'm1')]);
+    const head = { head_seq: 1, state: 'active', sold: 1, activated: 0 } as const;
+    expect(await s.records.advanceHead('r1', 0, head)).toBe(true);
+    expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', undefined, head));
+
+    // A writer that read head_seq 0 lost the race: nothing changes.
+    const stale = { head_seq: 1, state: 'revoked', sold: 0, activated: 1 } as const;
+    expect(await s.records.advanceHead('r1', 0, stale)).toBe(false);
+    expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', undefined, head));
+
+    const next = { head_seq: 2, state: 'refunded', sold: 1, activated: 1 } as const;
+    expect(await s.records.advanceHead('r1', 1, next)).toBe(true);
+    expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', undefined, next));
+
+    expect(await s.records.advanceHead('r9', 0, head)).toBe(false);
+    expect(await s.records.get('r9')).toBeUndefined();
+  });
+}
