@@ -64,7 +64,10 @@ export interface MerchantStore {
   /** DuplicateKeyError if the id exists. */
   insert(merchant: MerchantRow): Promise<void>;
   get(id: string): Promise<MerchantRow | undefined>;
-  /** Changes status fields; false (and nothing written) when there is no such merchant. */
+  /**
+   * Changes status fields (undefined values are left alone); false (and nothing written) when there
+   * is no such merchant. An empty change writes nothing and says whether the merchant exists.
+   */
   update(
     id: string,
     change: Partial<Pick<MerchantRow, 'status' | 'verified_at' | 'suspended_at'>>,
@@ -93,7 +96,7 @@ export interface RecordStore {
   get(id: string): Promise<RecordRow | undefined>;
   /** A record and its merchant in one read: the verdict's first read. */
   getWithMerchant(id: string): Promise<{ record: RecordRow; merchant: MerchantRow } | undefined>;
-  /** The merchant's records with these external ids (any number of ids). */
+  /** The merchant's records with these external ids (any number of ids), each record once. */
   byExternalIds(merchantId: string, externalIds: readonly string[]): Promise<RecordRow[]>;
   /**
    * Compare-and-set of the record's head: writes `head` only if the record's head_seq is still
@@ -110,7 +113,10 @@ export interface EventStore {
   leafAt(recordId: string, seq: number): Promise<string | undefined>;
   /** A record's events in seq order, each with its batch's state. On the verdict's hot path. */
   ofRecord(recordId: string): Promise<EventWithBatch[]>;
-  /** The status of the batch holding each record's issuance (seq 0); null while unbatched. */
+  /**
+   * The status of the batch holding each record's issuance (seq 0); null while unbatched. Ids with
+   * no issuance are left out of the map.
+   */
   issuanceStatuses(recordIds: readonly string[]): Promise<Map<string, BatchStatus | null>>;
   /**
    * Events not yet in a batch: how many (counted up to `countUpTo`, so the answer costs no more than
@@ -166,14 +172,17 @@ export interface BatchStore {
    * one is missing (the tree was stored whole at seal, so that is corruption).
    */
   nodes(batchId: number, positions: readonly NodePosition[]): Promise<Uint8Array[]>;
-  /** Every leaf of the batch, packed 32 bytes each in tree order. */
+  /** Every leaf of the batch, packed 32 bytes each in tree order; empty for an unknown batch. */
   leaves(batchId: number): Promise<Uint8Array>;
 }
 
 /** Scan counts per record (written behind by service/scans.ts). */
 export interface ScanStore {
   get(recordId: string): Promise<ScanRow | undefined>;
-  /** Adds each increment to its record's row (creating it), all in one write. */
+  /**
+   * Adds each increment to its record's row (creating it), all in one write. Two increments for one
+   * record in a call both count.
+   */
   add(increments: readonly ScanIncrement[]): Promise<void>;
 }
 
@@ -184,12 +193,17 @@ export interface ScanStore {
  */
 export interface LeaseStore {
   /**
-   * Takes the lease if it is free or expired (at `nowMs`), or renews it if `holder` has it; either
-   * way it then expires at nowMs + ttlMs. Returns the fence when `holder` holds it, else null.
-   * The token stays the same across renewals by one holder and grows when the lease changes hands.
+   * Takes the lease if it is free or expired (held while nowMs <= its expiry, free once nowMs is
+   * past it), or renews it if `holder` has it; either way it then expires at nowMs + ttlMs. Returns
+   * the fence when `holder` holds it, else null. The token stays the same across renewals by one
+   * holder (also when that holder takes back its own expired or released lease) and grows when the
+   * lease changes hands.
    */
   acquire(name: string, holder: string, ttlMs: number, nowMs: number): Promise<LeaseFence | null>;
-  /** Expires the lease at once if `fence` still holds it, so another holder can take it. */
+  /**
+   * Expires the lease at once if `fence` still holds it, so another holder can take it. Until one
+   * does, `holds(fence)` and fenced writes still succeed: a caller must stop writing once it releases.
+   */
   release(fence: LeaseFence): Promise<void>;
   /** Whether `fence` still holds its lease (same holder and token; expiry is not checked). */
   holds(fence: LeaseFence): Promise<boolean>;

@@ -75,7 +75,7 @@ export class SqlRecordStore implements RecordStore {
   }
 
   async byExternalIds(merchantId: string, externalIds: readonly string[]): Promise<RecordRow[]> {
-    const lists = slices(externalIds, IDS_PER_IN_LIST);
+    const lists = slices([...new Set(externalIds)], IDS_PER_IN_LIST);
     const read = async (db: Kysely<Database>) => {
       const out: RecordRow[] = [];
       for (const ids of lists) {
