@@ -4,7 +4,12 @@
  */
 import { Contract, formatEther, Interface, Transaction, Wallet, type Log } from 'ethers';
 import artifact from './artifacts/AnchorRegistry.json' with { type: 'json' };
-import { InsufficientFundsError, isInsufficientFunds, openRpcProvider } from './rpc-provider.ts';
+import {
+  classifyRefusal,
+  InsufficientFundsError,
+  isInsufficientFunds,
+  openRpcProvider,
+} from './rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
 
 export const registryAbi = new Interface(artifact.abi);
@@ -156,8 +161,7 @@ export async function connectRegistry(opts: {
       try {
         await provider.broadcastTransaction(rawTx);
       } catch (err) {
-        const msg = String((err as Error).message).toLowerCase();
-        if (msg.includes('already known') || msg.includes('known transaction')) return;
+        if (classifyRefusal(err) === 'already-known') return;
         if (isInsufficientFunds(err)) {
           const tx = Transaction.from(rawTx);
           const batchId = registryAbi.parseTransaction({ data: tx.data })?.args[0] ?? '?';
