@@ -7,8 +7,15 @@ import type { Logger } from 'pino';
 import type { AnchorChain } from '../chain/registry.ts';
 import { sealBatch, type BatchRow } from '../service/batches.ts';
 import { isUniqueViolation, type ServiceContext } from '../service/context.ts';
-import { advanceBatches, AnchorConflictError, LeaseLostError, recheckFinalBatches } from './anchorer.ts';
+import {
+  advanceBatches,
+  AnchorConflictError,
+  LeaseLostError,
+  recheckFinalBatches,
+  type AnchorerDeps,
+} from './anchorer.ts';
 import { crashPoint } from './crash-points.ts';
+import { interimBatchStore, leaseFence } from './interim-sql-batches.ts';
 import type { Lease } from './lease.ts';
 
 export interface BatcherOptions {
@@ -117,9 +124,17 @@ export class Batcher {
     }
   }
 
-  private deps() {
+  private deps(): AnchorerDeps {
     const { ctx, chain, lease, confirmations, log } = this.opts;
-    return { db: ctx.db, chain, lease, confirmations, log, now: ctx.now };
+    return {
+      batches: interimBatchStore(ctx.db),
+      chain,
+      fence: () => leaseFence(lease),
+      onLeaseLost: () => lease.abandon(),
+      confirmations,
+      log,
+      now: ctx.now,
+    };
   }
 
   private async sealIfDue(): Promise<void> {

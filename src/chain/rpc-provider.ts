@@ -58,11 +58,6 @@ export function classifyRefusal(err: unknown): NodeRefusal | null {
   return null;
 }
 
-/** The node refused a signed transaction for its nonce or its fees: as signed, it can never be mined. */
-export function isRefusedForNonceOrFee(err: unknown): boolean {
-  return classifyRefusal(err) === 'refused-nonce-or-fee';
-}
-
 /** ethers' INSUFFICIENT_FUNDS (geth-style nodes), or Hardhat's own wording, which ethers leaves unnamed. */
 export function isInsufficientFunds(err: unknown): boolean {
   return classifyRefusal(err) === 'insufficient-funds';

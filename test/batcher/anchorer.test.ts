@@ -17,6 +17,7 @@ import {
   type AnchorerDeps,
 } from '../../src/batcher/anchorer.ts';
 import { Batcher } from '../../src/batcher/batcher.ts';
+import { interimBatchStore, leaseFence } from '../../src/batcher/interim-sql-batches.ts';
 import { ANCHORER_LEASE, Lease } from '../../src/batcher/lease.ts';
 import { keccak256Hex, utf8, type Hex, type ProofBundleV1 } from '../../src/core/index.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -46,9 +47,10 @@ async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   const lease = new Lease(h.runtime.database.db, 'test-leader', 60_000);
   if (!(await lease.acquire())) throw new Error('test lease not acquired');
   const deps: AnchorerDeps = {
-    db: h.runtime.database.db,
+    batches: interimBatchStore(h.runtime.database.db),
     chain: faulty,
-    lease,
+    fence: () => leaseFence(lease),
+    onLeaseLost: () => lease.abandon(),
     confirmations: h.runtime.services.confirmations,
     log,
     now: () => new Date(),
