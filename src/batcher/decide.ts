@@ -106,6 +106,7 @@ export type Action =
   | { act: 'unanchor'; why: 'reorg' | 'deep-reorg' }
   /** Deep enough, and the contract holds our root: save the batch final. */
   | { act: 'finalize'; chainRoot: Hex }
+  /** Nothing to do now; the next pass looks again. */
   | { act: 'wait'; why: WaitReason }
   /** The contract holds another root for our id: stop anchoring, overwrite nothing. */
   | { act: 'halt'; conflict: string }
@@ -133,8 +134,9 @@ export function decide(batch: BatchRow, seen: Observed, policy: AnchorPolicy): S
 
 /**
  * The batches one pass may advance, in id order: every anchored one, and of those not on chain yet
- * (sealed or submitted) only the lowest, because the contract takes ids in order with no gap and
- * one account's transactions are mined in nonce order. `open` is every unfinished batch, in id order.
+ * (sealed or submitted) only the lowest. The contract takes ids in order with no gap, so one anchor
+ * transaction is in flight at a time: the batch above it is sent once it is mined. `open` is every
+ * unfinished batch, in id order.
  */
 export function batchesToAdvance(open: readonly BatchRow[]): BatchRow[] {
   const lowestNotOnChain = open.find((b) => b.status === 'sealed' || b.status === 'submitted');

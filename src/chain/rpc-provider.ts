@@ -35,9 +35,9 @@ const REFUSAL_WORDINGS: ReadonlyArray<readonly [RegExp, NodeRefusal]> = [
   [/known transaction/i, 'already-known'], // Hardhat, Besu
   [/insufficient funds/i, 'insufficient-funds'], // geth
   [/doesn't have enough funds/i, 'insufficient-funds'], // Hardhat
-  [/nonce too low/i, 'refused-nonce-or-fee'], // geth
+  [/nonce too low/i, 'refused-nonce-or-fee'], // geth, Hardhat
   [/nonce has already been used/i, 'refused-nonce-or-fee'], // ethers' NONCE_EXPIRED
-  [/underpriced/i, 'refused-nonce-or-fee'], // geth: replacement transaction underpriced
+  [/underpriced/i, 'refused-nonce-or-fee'], // geth, Hardhat: (replacement) transaction underpriced
 ];
 
 /** ethers' own codes for the same refusals, for the wordings it recognises and rewrites. */
@@ -58,7 +58,7 @@ export function classifyRefusal(err: unknown): NodeRefusal | null {
   return null;
 }
 
-/** ethers' INSUFFICIENT_FUNDS (geth-style nodes), or Hardhat's own wording, which ethers leaves unnamed. */
+/** The sending account cannot pay for the transaction, in any wording or code listed above. */
 export function isInsufficientFunds(err: unknown): boolean {
   return classifyRefusal(err) === 'insufficient-funds';
 }
