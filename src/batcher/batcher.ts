@@ -9,7 +9,13 @@ import { sealBatch } from '../service/batches.ts';
 import type { ServiceContext } from '../service/context.ts';
 import { isDuplicateKey } from '../storage/errors.ts';
 import type { BatchRow } from '../storage/rows.ts';
-import { advanceBatches, AnchorConflictError, LeaseLostError, recheckFinalBatches } from './anchorer.ts';
+import {
+  advanceBatches,
+  AnchorConflictError,
+  LeaseLostError,
+  recheckFinalBatches,
+  type AnchorerDeps,
+} from './anchorer.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Lease } from './lease.ts';
 
@@ -119,9 +125,17 @@ export class Batcher {
     }
   }
 
-  private deps() {
+  private deps(): AnchorerDeps {
     const { ctx, chain, lease, confirmations, log } = this.opts;
-    return { batches: ctx.storage.batches, chain, lease, confirmations, log, now: ctx.now };
+    return {
+      batches: ctx.storage.batches,
+      chain,
+      fence: () => lease.fence,
+      onLeaseLost: () => lease.abandon(),
+      confirmations,
+      log,
+      now: ctx.now,
+    };
   }
 
   private async sealIfDue(): Promise<void> {

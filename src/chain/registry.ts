@@ -4,7 +4,13 @@
  */
 import { Contract, formatEther, Interface, Transaction, Wallet, type Log } from 'ethers';
 import artifact from './artifacts/AnchorRegistry.json' with { type: 'json' };
-import { InsufficientFundsError, isInsufficientFunds, openRpcProvider } from './rpc-provider.ts';
+import {
+  classifyRefusal,
+  InsufficientFundsError,
+  isInsufficientFunds,
+  openRpcProvider,
+  type NodeRefusal,
+} from './rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
 
 export const registryAbi = new Interface(artifact.abi);
@@ -25,6 +31,19 @@ export interface TxReceipt {
   blockHash: Hex;
 }
 
+/** A signed transaction, not necessarily sent. */
+export interface SignedTx {
+  rawTx: Hex;
+  txHash: Hex;
+}
+
+/**
+ * How the node took a signed transaction: it now holds it ('sent' or 'already-known'), or it refused
+ * it for a reason that says something about the transaction, with the error to report.
+ */
+export type BroadcastOutcome =
+  { kind: 'sent' | 'already-known' } | { kind: Exclude<NodeRefusal, 'already-known'>; error: Error };
+
 /** What the batcher and the verifiers need from a chain; tests wrap it to inject failures. */
 export interface AnchorChain {
   readonly chainId: number;
@@ -34,14 +53,21 @@ export interface AnchorChain {
   headNumber(): Promise<number>;
   blockHash(blockNumber: number): Promise<Hex | null>;
   /** Signs an anchor transaction without sending it, so it can be saved first. */
-  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<{ rawTx: Hex; txHash: Hex }>;
+  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<SignedTx>;
+  /** The latest block's base fee, or null on a chain without one (before London). */
+  baseFee(): Promise<bigint | null>;
   /**
-   * When the chain's base fee has risen above what `rawTx` offers (it cannot be mined now), the same
-   * transaction at the same nonce with fees raised enough to replace it in the pool; else null.
+   * The same transaction as `rawTx` at the same nonce, with fees raised enough to replace it in the
+   * pool and to be mined at `baseFee`. Not sent.
    */
-  replaceUnderpriced(rawTx: Hex): Promise<{ rawTx: Hex; txHash: Hex } | null>;
-  /** Sends a signed transaction; sending one the node already knows is not an error. */
-  broadcast(rawTx: Hex): Promise<void>;
+  signReplacement(rawTx: Hex, baseFee: bigint): Promise<SignedTx>;
+  /**
+   * Sends a signed transaction and says how the node took it (a refusal with insufficient funds
+   * carries an InsufficientFundsError naming the account, its balance and the cost). Rejects when
+   * no answer came or the answer is not one it recognises: then nothing is known about the
+   * transaction.
+   */
+  broadcast(rawTx: Hex): Promise<BroadcastOutcome>;
   receipt(txHash: Hex): Promise<TxReceipt | null>;
   /**
    * The BatchAnchored event of `batchId`, found by its indexed id, or null. Searched in windows of
@@ -131,11 +157,10 @@ export async function connectRegistry(opts: {
         throw err;
       }
     },
-    async replaceUnderpriced(rawTx) {
+    baseFee: async () => (await provider.getBlock('latest'))?.baseFeePerGas ?? null,
+    async signReplacement(rawTx, baseFee) {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
       const old = Transaction.from(rawTx);
-      const baseFee = (await provider.getBlock('latest'))?.baseFeePerGas ?? null;
-      if (baseFee === null || old.maxFeePerGas === null || old.maxFeePerGas >= baseFee) return null;
       // Pools replace a transaction only for at least 10% more on both fees.
       const bump = (wei: bigint) => wei + wei / 8n + 1n;
       const fees = await provider.getFeeData();
@@ -148,23 +173,23 @@ export async function connectRegistry(opts: {
         nonce: old.nonce,
         gasLimit: old.gasLimit,
         maxPriorityFeePerGas: tip,
-        maxFeePerGas: max(baseFee * 2n + tip, bump(old.maxFeePerGas)),
+        maxFeePerGas: max(baseFee * 2n + tip, bump(old.maxFeePerGas ?? 0n)),
       })) as Hex;
       return { rawTx: replacement, txHash: Transaction.from(replacement).hash as Hex };
     },
     async broadcast(rawTx) {
       try {
         await provider.broadcastTransaction(rawTx);
+        return { kind: 'sent' };
       } catch (err) {
-        const msg = String((err as Error).message).toLowerCase();
-        if (msg.includes('already known') || msg.includes('known transaction')) return;
-        if (isInsufficientFunds(err)) {
-          const tx = Transaction.from(rawTx);
-          const batchId = registryAbi.parseTransaction({ data: tx.data })?.args[0] ?? '?';
-          const upfront = tx.gasLimit * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + tx.value;
-          throw await fundsError(tx.from!, String(batchId), upfront, err);
-        }
-        throw err;
+        const refusal = classifyRefusal(err);
+        if (refusal === null) throw err;
+        if (refusal === 'already-known') return { kind: refusal };
+        if (refusal === 'refused-nonce-or-fee') return { kind: refusal, error: err as Error };
+        const tx = Transaction.from(rawTx);
+        const batchId = registryAbi.parseTransaction({ data: tx.data })?.args[0] ?? '?';
+        const upfront = tx.gasLimit * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + tx.value;
+        return { kind: refusal, error: await fundsError(tx.from!, String(batchId), upfront, err) };
       }
     },
     async receipt(txHash) {

@@ -5,6 +5,7 @@
 import {
   FetchRequest,
   isError,
+  type ErrorCode,
   JsonRpcProvider,
   type JsonRpcError,
   type JsonRpcPayload,
@@ -16,22 +17,50 @@ export class InsufficientFundsError extends Error {
   override name = 'InsufficientFundsError';
 }
 
-/** ethers' INSUFFICIENT_FUNDS (geth-style nodes), or Hardhat's own wording, which ethers leaves unnamed. */
-export function isInsufficientFunds(err: unknown): boolean {
-  if (isError(err, 'INSUFFICIENT_FUNDS')) return true;
-  return /insufficient funds|doesn't have enough funds/i.test(String((err as Error)?.message ?? err));
-}
+/**
+ * What a node's refusal of a signed transaction (eth_sendRawTransaction) means for it:
+ * - already-known: the node already holds this very transaction, so the send did what it was for;
+ * - refused-nonce-or-fee: its nonce went to another transaction, or its fees are too low to replace
+ *   the one holding the nonce in the pool or to meet the node's minimum: as signed, it is never mined;
+ * - insufficient-funds: the sending account cannot pay for it.
+ */
+export type NodeRefusal = 'already-known' | 'refused-nonce-or-fee' | 'insufficient-funds';
 
 /**
- * The node refused a signed transaction for its nonce (used by another transaction) or its fees
- * (another transaction holds the nonce in the pool; below the node's minimum): as signed, it can never
- * be mined. Anything else (the RPC unreachable, slow, rate limited) says nothing about the transaction.
+ * How nodes word each refusal, matched against the error's message (ethers keeps the node's own words
+ * in it), case-insensitively, first match wins. A node's new wording is one more line here.
  */
-export function isRefusedForNonceOrFee(err: unknown): boolean {
-  if (isError(err, 'NONCE_EXPIRED') || isError(err, 'REPLACEMENT_UNDERPRICED')) return true;
-  return /nonce too low|nonce has already been used|underpriced/i.test(
-    String((err as Error)?.message ?? err),
-  );
+const REFUSAL_WORDINGS: ReadonlyArray<readonly [RegExp, NodeRefusal]> = [
+  [/already known/i, 'already-known'], // geth
+  [/known transaction/i, 'already-known'], // Hardhat, Besu
+  [/insufficient funds/i, 'insufficient-funds'], // geth
+  [/doesn't have enough funds/i, 'insufficient-funds'], // Hardhat
+  [/nonce too low/i, 'refused-nonce-or-fee'], // geth, Hardhat
+  [/nonce has already been used/i, 'refused-nonce-or-fee'], // ethers' NONCE_EXPIRED
+  [/underpriced/i, 'refused-nonce-or-fee'], // geth, Hardhat: (replacement) transaction underpriced
+];
+
+/** ethers' own codes for the same refusals, for the wordings it recognises and rewrites. */
+const REFUSAL_CODES: ReadonlyArray<readonly [ErrorCode, NodeRefusal]> = [
+  ['INSUFFICIENT_FUNDS', 'insufficient-funds'],
+  ['NONCE_EXPIRED', 'refused-nonce-or-fee'],
+  ['REPLACEMENT_UNDERPRICED', 'refused-nonce-or-fee'],
+];
+
+/**
+ * What a failed eth_sendRawTransaction says about the transaction, or null when it says nothing (the
+ * RPC unreachable, slow or rate limiting, or an answer in words not listed above).
+ */
+export function classifyRefusal(err: unknown): NodeRefusal | null {
+  const message = String((err as Error)?.message ?? err);
+  for (const [wording, refusal] of REFUSAL_WORDINGS) if (wording.test(message)) return refusal;
+  for (const [code, refusal] of REFUSAL_CODES) if (isError(err, code)) return refusal;
+  return null;
+}
+
+/** The sending account cannot pay for the transaction, in any wording or code listed above. */
+export function isInsufficientFunds(err: unknown): boolean {
+  return classifyRefusal(err) === 'insufficient-funds';
 }
 
 /**

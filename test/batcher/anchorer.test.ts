@@ -49,7 +49,8 @@ async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   const deps: AnchorerDeps = {
     batches: h.runtime.storage.batches,
     chain: faulty,
-    lease,
+    fence: () => lease.fence,
+    onLeaseLost: () => lease.abandon(),
     confirmations: h.runtime.services.confirmations,
     log,
     now: () => new Date(),

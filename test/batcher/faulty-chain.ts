@@ -4,7 +4,14 @@
  */
 import { Contract, JsonRpcProvider, toBeHex, Wallet } from 'ethers';
 import { DEV_DEPLOYER_KEY } from '../../src/chain/dev-chain.ts';
-import { registryAbi, type AnchorChain, type AnchorEvent, type TxReceipt } from '../../src/chain/registry.ts';
+import {
+  registryAbi,
+  type AnchorChain,
+  type AnchorEvent,
+  type BroadcastOutcome,
+  type SignedTx,
+  type TxReceipt,
+} from '../../src/chain/registry.ts';
 import type { Hex } from '../../src/core/index.ts';
 
 export class InjectedFailure extends Error {
@@ -80,27 +87,32 @@ export class FaultyChain implements AnchorChain {
     return real;
   }
 
-  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<{ rawTx: Hex; txHash: Hex }> {
+  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<SignedTx> {
     this.calls.signAnchor++;
     return this.inner.signAnchor(batchId, root, leafCount);
   }
 
-  replaceUnderpriced(rawTx: Hex): Promise<{ rawTx: Hex; txHash: Hex } | null> {
-    return this.inner.replaceUnderpriced(rawTx);
+  baseFee(): Promise<bigint | null> {
+    return this.inner.baseFee();
   }
 
-  async broadcast(rawTx: Hex): Promise<void> {
+  signReplacement(rawTx: Hex, baseFee: bigint): Promise<SignedTx> {
+    return this.inner.signReplacement(rawTx, baseFee);
+  }
+
+  async broadcast(rawTx: Hex): Promise<BroadcastOutcome> {
     this.calls.broadcast++;
     this.broadcasts.push(rawTx);
     if (this.faults.broadcastBeforeSend > 0) {
       this.faults.broadcastBeforeSend--;
       throw new InjectedFailure('injected: connection refused before the transaction was sent');
     }
-    await this.inner.broadcast(rawTx);
+    const outcome = await this.inner.broadcast(rawTx);
     if (this.faults.broadcastAfterSend > 0) {
       this.faults.broadcastAfterSend--;
       throw new InjectedFailure('injected: connection reset after the transaction was sent');
     }
+    return outcome;
   }
 
   receipt(txHash: Hex): Promise<TxReceipt | null> {
