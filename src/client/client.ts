@@ -135,7 +135,7 @@ export class ApiClient {
 
   /** The verdict, counting a scan; an unknown id is the not_found verdict (HTTP 404), not an error. */
   async verdict(recordId: string): Promise<VerdictBody> {
-    const path = `/v1/verify/${encodeURIComponent(recordId)}`;
+    const path = verifyPath(recordId);
     const res = await this.send('GET', path, undefined, JSON_TYPE);
     const notFound = res.status === 404 ? readVerdict(res) : null;
     if (notFound?.verdict === 'not_found') return notFound;
@@ -144,7 +144,7 @@ export class ApiClient {
 
   /** Whether `secret` matches the record's commitment (rate-limited). */
   checkSecret(recordId: string, secret: string): Promise<{ match: boolean }> {
-    return this.json('POST', `/v1/verify/${encodeURIComponent(recordId)}/secret`, { secret });
+    return this.json('POST', `${verifyPath(recordId)}/secret`, { secret });
   }
 
   /** Any bundle, checked by the service against its chain. */
@@ -257,6 +257,7 @@ function readVerdict(res: ApiResponse): VerdictBody | null {
 
 const merchantPath = (id: string) => `/v1/merchants/${encodeURIComponent(id)}`;
 const recordPath = (id: string) => `/v1/records/${encodeURIComponent(id)}`;
+const verifyPath = (id: string) => `/v1/verify/${encodeURIComponent(id)}`;
 
 /** Fetches a public JSON document (a bundle, a record's proofs) from any http(s) URL. */
 export function fetchJson(url: string): Promise<unknown> {
