@@ -8,7 +8,7 @@
  * Alone: `npx tsx bench/cases/http.ts [--quick] [--runs n] [--json-out file]`.
  */
 import autocannon from 'autocannon';
-import { call, ingest, recordBodies, sealNow, verifiedMerchant, waitFinal } from '../lib/api.ts';
+import { apiOf, ingest, recordBodies, sealNow, verifiedMerchant, waitFinal } from '../lib/api.ts';
 import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
@@ -106,14 +106,10 @@ export async function runHttp(opts: CaseOptions): Promise<HttpResult> {
     await waitFinal(server, batch!.id);
 
     // The paths answer what they should before they are loaded.
-    const verdict = await call<{ verdict: string }>(server, 'GET', `/v1/verify/${ids[0]}`);
-    if (verdict.json.verdict !== 'genuine') throw new Error(`verify says ${verdict.json.verdict}`);
-    const proofs = await call<{ bundles: Array<{ proof: string[] | null; anchor: { status: string } }> }>(
-      server,
-      'GET',
-      `/v1/records/${ids[1]}/proofs`,
-    );
-    const b = proofs.json.bundles[0];
+    const api = apiOf(server);
+    const verdict = await api.verdict(ids[0]!);
+    if (verdict.verdict !== 'genuine') throw new Error(`verify says ${verdict.verdict}`);
+    const b = (await api.proofs(ids[1]!)).bundles[0];
     if (!b?.proof?.length || b.anchor.status !== 'final')
       throw new Error('proofs route returned no final proof');
 

@@ -8,7 +8,7 @@
  */
 import SQLite from 'better-sqlite3';
 import { JsonRpcProvider } from 'ethers';
-import { call, ingest, recordBodies, sealNow, verifiedMerchant, waitFinal } from '../lib/api.ts';
+import { apiOf, ingest, recordBodies, sealNow, verifiedMerchant, waitFinal } from '../lib/api.ts';
 import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
@@ -58,9 +58,9 @@ export async function runSealAnchor(opts: CaseOptions): Promise<SealAnchorResult
   const server = await startBenchServer({ env: INGEST_ENV });
   try {
     const apiKey = await verifiedMerchant(server);
-    const chainInfo = await call<{ rpcUrl: string | null }>(server, 'GET', '/v1/chain');
-    const provider = chainInfo.json.rpcUrl
-      ? new JsonRpcProvider(chainInfo.json.rpcUrl, undefined, { staticNetwork: true })
+    const chainInfo = await apiOf(server).chain();
+    const provider = chainInfo.rpcUrl
+      ? new JsonRpcProvider(chainInfo.rpcUrl, undefined, { staticNetwork: true })
       : null;
     for (let run = 0; run < runCount; run++) {
       progress(`seal-anchor run ${run + 1}/${runCount}: registering ${leaves.toLocaleString('en')} records`);

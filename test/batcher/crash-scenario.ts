@@ -12,10 +12,12 @@ import { expect } from 'vitest';
 import type { CrashPoint } from '../../src/batcher/crash-points.ts';
 import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
+import { admitMerchant } from '../../src/client/admit.ts';
 import type { ProofBundleV1 } from '../../src/core/index.ts';
 import { openStorage } from '../../src/storage/sql/open.ts';
 import { freePort } from '../helpers/net.ts';
-import { admitMerchant, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { TEST_EVIDENCE } from '../helpers/client.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   checkAnchoredExactlyOnce,
@@ -68,7 +70,11 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
   try {
     first = await spawnServe(at === 'after-ack' ? env : { ...env, PROOFMARK_TEST_CRASH_AT: at }, 'first');
     const ack = newAcknowledged();
-    const { apiKey } = await admitMerchant(first, ADMIN_TOKEN, 'Crash Test Shop');
+    const { apiKey } = await admitMerchant(
+      first.client(ADMIN_TOKEN),
+      { name: 'Crash Test Shop' },
+      TEST_EVIDENCE,
+    );
     const registered = await first.http('POST', '/v1/records', apiKey, {
       records: Array.from({ length: 6 }, (_, i) => recordBody(`${at}-${i}`)),
     });

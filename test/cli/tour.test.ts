@@ -9,8 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/client/client.ts';
+import type { Batch } from '../../src/client/types.ts';
 import { REPO_ROOT, runCli } from './helpers.ts';
 import { freePort } from '../helpers/net.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ADMIN_TOKEN = 'tour-admin-token-0123456789abcdef';
 
@@ -28,17 +31,24 @@ async function serve(env: Record<string, string>, api: string): Promise<Served> 
   });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}:\n${output}`);
-    try {
-      if ((await fetch(`${api}/healthz`)).ok) return { child, output: () => output };
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`serve did not answer /healthz:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
+  const client = new ApiClient(api);
+  try {
+    await waitFor(
+      'serve to answer /healthz',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}`);
+        return client.health().then(
+          () => true,
+          () => false,
+        );
+      },
+      60_000,
+      200,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${output}`, { cause: err });
   }
+  return { child, output: () => output };
 }
 
 function stop(served: Served): Promise<number | null> {
@@ -49,16 +59,17 @@ function stop(served: Served): Promise<number | null> {
   });
 }
 
-async function waitAllFinal(api: string): Promise<Array<{ id: number; root: string }>> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { batches } = (await (await fetch(`${api}/v1/batches`)).json()) as {
-      batches: Array<{ id: number; root: string; status: string }>;
-    };
-    if (batches.length > 0 && batches.every((b) => b.status === 'final')) return batches;
-    if (Date.now() > deadline) throw new Error(`batches not final: ${JSON.stringify(batches)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+function waitAllFinal(api: string): Promise<Batch[]> {
+  const client = new ApiClient(api);
+  return waitFor(
+    'every batch final',
+    async () => {
+      const { batches } = await client.batches();
+      return batches.length > 0 && batches.every((b) => b.status === 'final') && batches;
+    },
+    60_000,
+    200,
+  );
 }
 
 describe('the five-minute tour, on a real process', () => {
@@ -122,7 +133,7 @@ describe('the five-minute tour, on a real process', () => {
     const verified = await runCli(['verify', `${api}/v1/records/${pages[0]}/proofs`, '--rpc', rpc]);
     expect(verified.code, verified.stderr).toBe(0);
 
-    const { contract } = (await (await fetch(`${api}/v1/chain`)).json()) as { contract: string };
+    const { contract } = await new ApiClient(api).chain();
     const audit = await runCli(['audit', '--api', api, '--rpc', rpc, '--contract', contract, '--json']);
     expect(audit.code, audit.stderr).toBe(0);
     const report = JSON.parse(audit.stdout);
@@ -131,15 +142,12 @@ describe('the five-minute tour, on a real process', () => {
 
   it('a restart on the same DATA_DIR brings back the contract and every root', async () => {
     const before = await waitAllFinal(api);
-    const chainBefore = (await (await fetch(`${api}/v1/chain`)).json()) as {
-      contract: string;
-      nextBatchId: number;
-    };
+    const chainBefore = await new ApiClient(api).chain();
     expect(await stop(served!)).toBe(0);
 
     served = await serve(env, api);
     expect(served.output()).toMatch(/development chain started/);
-    const chainAfter = await (await fetch(`${api}/v1/chain`)).json();
+    const chainAfter = await new ApiClient(api).chain();
     expect(chainAfter).toMatchObject({
       contract: chainBefore.contract,
       nextBatchId: chainBefore.nextBatchId,
@@ -147,7 +155,7 @@ describe('the five-minute tour, on a real process', () => {
     const after = await waitAllFinal(api);
     expect(after.map((b) => [b.id, b.root])).toEqual(before.map((b) => [b.id, b.root]));
 
-    const { contract } = chainAfter as { contract: string };
+    const { contract } = chainAfter;
     const audit = await runCli(['audit', '--api', api, '--rpc', rpc, '--contract', contract, '--json']);
     expect(audit.code, audit.stderr).toBe(0);
   });

@@ -6,8 +6,11 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
+import { admitMerchant } from '../../src/client/admit.ts';
+import { ApiClient } from '../../src/client/client.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
+import { injectTransport, TEST_EVIDENCE } from './client.ts';
 import { createTestDatabase, type Backend, type TestDatabase } from './databases.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -23,6 +26,8 @@ export interface Harness {
     opts?: { token?: string; body?: unknown },
   ): Promise<LightMyRequestResponse>;
   admin(method: string, url: string, body?: unknown): Promise<LightMyRequestResponse>;
+  /** The typed API client through inject, holding `token` when given. */
+  client(token?: string): ApiClient;
   /** A merchant admitted and verified through the API. */
   verifiedMerchant(name?: string): Promise<{ id: string; apiKey: string }>;
   /** Seals what is pending and waits until every batch is final. */
@@ -67,6 +72,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...(o.body !== undefined ? { payload: o.body as object } : {}),
     });
   const admin: Harness['admin'] = (method, url, body) => call(method, url, { token: ADMIN_TOKEN, body });
+  const client: Harness['client'] = (token) =>
+    new ApiClient('app.inject', { transport: injectTransport(app), ...(token !== undefined && { token }) });
 
   return {
     app,
@@ -74,14 +81,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     database,
     call,
     admin,
+    client,
     async verifiedMerchant(name = 'Test Merchant 测试商家') {
-      const created = await admin('POST', '/v1/merchants', { name });
-      if (created.statusCode !== 201) throw new Error(`create merchant: ${created.body}`);
-      const { id, apiKey } = created.json();
-      const verified = await admin('POST', `/v1/merchants/${id}/verify`, {
-        evidence: [{ description: 'publisher reseller letter', sha256: 'ab'.repeat(32) }],
-      });
-      if (verified.statusCode !== 200) throw new Error(`verify merchant: ${verified.body}`);
+      const { id, apiKey } = await admitMerchant(client(ADMIN_TOKEN), { name }, TEST_EVIDENCE);
       return { id, apiKey };
     },
     async sealAndWaitFinal(timeoutMs = 30_000) {

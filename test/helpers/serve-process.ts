@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { ApiClient } from '../../src/client/client.ts';
+import { fetchTransport } from '../../src/client/transport.ts';
 import { freePort } from './net.ts';
 import { waitFor } from './wait.ts';
 
@@ -15,6 +17,8 @@ export interface ServeProcess {
   /** The last few hundred chunks of stdout and stderr, for failure messages. */
   output: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The typed API client of this process, holding `token` when given. */
+  client(token?: string): ApiClient;
   /** JSON over HTTP; the body is parsed when it is JSON (else the text), typed as the caller expects. */
   http<T = Record<string, unknown>>(
     method: string,
@@ -61,27 +65,25 @@ export async function spawnServe(
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = `http://127.0.0.1:${port}`;
+  const client = (token?: string) => new ApiClient(url, token !== undefined ? { token } : {});
   const http = async <T>(method: string, path: string, token?: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : null,
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, body: (text && type.includes('json') ? JSON.parse(text) : text) as T };
+    const res = await client(token).request(method, path, body);
+    const text = res.text();
+    return {
+      status: res.status,
+      body: (text && res.contentType.includes('json') ? JSON.parse(text) : text) as T,
+    };
   };
   const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const probe = new ApiClient(url, { transport: fetchTransport(url, { timeoutMs: 2000 }) });
   await waitFor(
     `${name} to serve`,
     async () => {
       if (gone()) throw new Error(`${name} exited before serving:\n${output.join('')}`);
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
-      return res?.ok ?? false;
+      return probe.health().then(
+        () => true,
+        () => false,
+      );
     },
     60_000,
     100,
@@ -91,28 +93,11 @@ export async function spawnServe(
     child,
     output,
     exited,
+    client,
     http,
     async stop() {
       if (!gone()) child.kill('SIGTERM');
       await exited;
     },
   };
-}
-
-/** A merchant admitted through the operator API, as an operator would: created, then verified with evidence. */
-export async function admitMerchant(
-  p: ServeProcess,
-  adminToken: string,
-  name: string,
-): Promise<{ id: string; apiKey: string }> {
-  const created = await p.http<{ id: string; apiKey: string }>('POST', '/v1/merchants', adminToken, { name });
-  if (created.status !== 201)
-    throw new Error(`create merchant: ${created.status} ${JSON.stringify(created.body)}`);
-  const { id, apiKey } = created.body;
-  const verified = await p.http('POST', `/v1/merchants/${id}/verify`, adminToken, {
-    evidence: [{ description: 'reseller letter', sha256: 'ab'.repeat(32) }],
-  });
-  if (verified.status !== 200)
-    throw new Error(`verify merchant: ${verified.status} ${JSON.stringify(verified.body)}`);
-  return { id, apiKey };
 }

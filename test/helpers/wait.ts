@@ -1,8 +1,11 @@
-/** Polls `probe` every `everyMs` until it returns a truthy value, or throws naming `what` after `timeoutMs`. */
+/**
+ * Polls `probe` every `everyMs` until it returns a truthy value and resolves to it, or throws naming
+ * `what` once `timeoutMs` have passed. The one poll loop of the tests: anything that waits uses it.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs: number,
+  timeoutMs = 30_000,
   everyMs = 20,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

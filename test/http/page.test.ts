@@ -17,10 +17,13 @@ import pino from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admitMerchant } from '../../src/client/admit.ts';
+import { ApiClient } from '../../src/client/client.ts';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
 import { SUSPICIOUS_SCANS } from '../../src/service/verdicts.ts';
+import { TEST_EVIDENCE } from '../helpers/client.ts';
 import { freePort } from '../helpers/net.ts';
 
 /** jsqr is CommonJS: its function is both module.exports and its `default`. */
@@ -66,14 +69,6 @@ async function api(method: string, path: string, token?: string, body?: unknown)
   const json = await res.json();
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
-}
-
-async function verifiedMerchant(name: string): Promise<{ id: string; apiKey: string }> {
-  const merchant = await api('POST', '/v1/merchants', ADMIN, { name });
-  await api('POST', `/v1/merchants/${merchant.id}/verify`, ADMIN, {
-    evidence: [{ description: 'publisher reseller letter', sha256: 'ab'.repeat(32) }],
-  });
-  return merchant;
 }
 
 /** Seals what is pending and waits (without counting scans) until every event of `recordIds` is final. */
@@ -131,8 +126,9 @@ beforeAll(async () => {
   await app.listen({ port, host: '127.0.0.1' });
   runtime.services.batcher.start();
 
-  const good = await verifiedMerchant(`良品数码 Good Digital <b>&"'`);
-  const doomed = await verifiedMerchant('跑路商家 Soon Suspended');
+  const admin = new ApiClient(base, { token: ADMIN });
+  const good = await admitMerchant(admin, { name: `良品数码 Good Digital <b>&"'` }, TEST_EVIDENCE);
+  const doomed = await admitMerchant(admin, { name: '跑路商家 Soon Suspended' }, TEST_EVIDENCE);
   const record = (externalId: string, kind: string, productName: string, secret?: string) => ({
     externalId,
     kind,

@@ -16,7 +16,9 @@ import { DEV_DEPLOYER_KEY, startDevChain, type DevChain } from '../../src/chain/
 import { connectRegistry, type AnchorChain } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
-import { waitFor as pollUntil } from '../helpers/wait.ts';
+
+export { recordBody } from '../helpers/records.ts';
+export { waitFor } from '../helpers/wait.ts';
 
 export const LEASE_MS = 1000;
 
@@ -83,43 +85,6 @@ export function replaceBatcher(
   });
   services.batcher = batcher;
   return batcher;
-}
-
-/** The shared poll loop (test/helpers/wait.ts) with this suite's default timeout of 30_000 ms. */
-export function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs = 30_000,
-  everyMs = 20,
-): Promise<T> {
-  return pollUntil(what, probe, timeoutMs, everyMs);
-}
-
-export interface RecordBody {
-  externalId: string;
-  kind: 'licence' | 'account' | 'card';
-  sku: string;
-  productName: string;
-  serial: string;
-  secret?: string;
-  metadata?: Record<string, string | number | boolean>;
-}
-
-const KINDS = ['licence', 'account', 'card'] as const;
-
-/** A deterministic mix of kinds, with and without secrets and metadata. */
-export function recordBody(externalId: string, variant = 0): RecordBody {
-  const n = [...externalId].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, variant);
-  const body: RecordBody = {
-    externalId,
-    kind: KINDS[n % 3]!,
-    sku: `SKU-${n % 17}`,
-    productName: n % 5 === 0 ? `游戏点卡 ${n % 100}` : `Product ${n % 100}`,
-    serial: `SN-${externalId}-${variant}`,
-  };
-  if (n % 2 === 0) body.secret = `SECRET-${externalId}`;
-  if (n % 3 === 0) body.metadata = { region: n % 2 ? 'EU' : 'CN', edition: n % 7 };
-  return body;
 }
 
 export interface Acknowledged {

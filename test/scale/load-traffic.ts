@@ -7,8 +7,10 @@
  * Anything else (a 5xx, a network error, an unexpected status or body) is written down as a failure.
  * What was acknowledged, refused and scanned is tallied for the reconciliation afterwards.
  */
+import { ApiClient } from '../../src/client/client.ts';
 import { verifyBundle } from '../../src/core/index.ts';
-import { newAcknowledged, noteEvent, noteRegistration, recordBody, type Acknowledged } from './cluster.ts';
+import { mixedFields, recordBody, type RecordBody } from '../helpers/records.ts';
+import { newAcknowledged, noteEvent, noteRegistration, type Acknowledged } from './cluster.ts';
 
 export interface LoadMerchant {
   id: string;
@@ -82,7 +84,8 @@ interface Reply {
 
 interface Worker {
   index: number;
-  baseUrl: string;
+  /** The service, without a token: `call` adds the one a request needs. */
+  api: ApiClient;
   rand: () => number;
   me: LoadMerchant;
   other: LoadMerchant;
@@ -106,11 +109,12 @@ export async function runTraffic(
   tally: Tally = newTally(),
 ): Promise<Tally> {
   const deadline = Date.now() + opts.durationMs;
+  const api = new ApiClient(opts.baseUrl);
   await Promise.all(
     Array.from({ length: opts.workers }, async (_, index) => {
       const w: Worker = {
         index,
-        baseUrl: opts.baseUrl,
+        api,
         rand: mulberry32(index + 1),
         me: opts.merchants[index % opts.merchants.length]!,
         other: opts.merchants[(index + 1) % opts.merchants.length]!,
@@ -156,7 +160,7 @@ async function register(w: Worker): Promise<void> {
       : [];
   const externalIds = [...reused.map((r) => r.externalId), ...fresh];
   const res = await call(w, 'POST', '/v1/records', w.me.apiKey, {
-    records: externalIds.map((e) => recordBody(e)),
+    records: externalIds.map((e) => mixed(e)),
   });
   if (!expectStatus(w, 'register', res, 201)) return;
   const records = (res.body as { records: Array<{ id: string; externalId: string }> }).records;
@@ -190,7 +194,7 @@ async function replay(w: Worker): Promise<void> {
   if (w.earlier.length === 0) return register(w);
   const externalIds = pick(w.rand, w.earlier);
   const res = await call(w, 'POST', '/v1/records', w.me.apiKey, {
-    records: externalIds.map((e) => recordBody(e)),
+    records: externalIds.map((e) => mixed(e)),
   });
   if (!expectStatus(w, 'replay', res, 200)) return;
   const records = (res.body as { records: Array<{ id: string; externalId: string }> }).records;
@@ -205,7 +209,7 @@ async function conflict(w: Worker): Promise<void> {
   const fresh = Array.from({ length: 1 + Math.floor(w.rand() * 3) }, () => newExternalId(w));
   const old = pick(w.rand, w.mine);
   const res = await call(w, 'POST', '/v1/records', w.me.apiKey, {
-    records: [...fresh.map((e) => recordBody(e)), recordBody(old.externalId, 1)],
+    records: [...fresh.map((e) => mixed(e)), mixed(old.externalId, 1)],
   });
   for (const e of fresh) w.tally.refusedExternalIds.add(e);
   if (expectStatus(w, 'conflict', res, 409)) expectCode(w, 'conflict', res, 'external_id_conflict');
@@ -216,7 +220,7 @@ async function malformed(w: Worker): Promise<void> {
   const externalId = newExternalId(w);
   w.tally.refusedExternalIds.add(externalId);
   const res = await call(w, 'POST', '/v1/records', w.me.apiKey, {
-    records: [{ ...recordBody(externalId), kind: 'weapon' }],
+    records: [{ ...mixed(externalId), kind: 'weapon' }],
   });
   if (expectStatus(w, 'malformed', res, 400)) expectCode(w, 'malformed', res, 'invalid_request');
 }
@@ -351,6 +355,11 @@ function noteScan(tally: Tally, recordId: string): void {
   tally.scans.set(recordId, (tally.scans.get(recordId) ?? 0) + 1);
 }
 
+/** Registrations mix kinds, secrets and metadata; another variant of an id is conflicting content. */
+function mixed(externalId: string, variant = 0): RecordBody {
+  return recordBody(externalId, mixedFields(externalId, variant));
+}
+
 function newExternalId(w: Worker): string {
   return `load-w${w.index}-${w.nextExternal++}`;
 }
@@ -358,19 +367,10 @@ function newExternalId(w: Worker): string {
 async function call(w: Worker, method: string, path: string, token?: string, body?: unknown): Promise<Reply> {
   w.tally.requests++;
   const started = Date.now();
-  const res = await fetch(`${w.baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : null,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const contentType = res.headers.get('content-type') ?? '';
-  const text = await res.text();
+  const res = await (token ? w.api.withToken(token) : w.api).request(method, path, body);
   w.tally.latenciesMs.push(Date.now() - started);
-  return { status: res.status, contentType, body: contentType.includes('json') ? JSON.parse(text) : text };
+  const { status, contentType } = res;
+  return { status, contentType, body: contentType.includes('json') ? res.json() : res.text() };
 }
 
 function expectStatus(w: Worker, op: string, res: Reply, expected: number): boolean {

@@ -18,10 +18,12 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundleOnChain } from '../../src/chain/bundle-check.ts';
+import { admitMerchant } from '../../src/client/admit.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/sql/schema.ts';
+import { TEST_EVIDENCE } from '../helpers/client.ts';
 import { freePort } from '../helpers/net.ts';
-import { admitMerchant, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { checkAnchoredExactlyOnce, pool } from './cluster.ts';
 import { newTally, runTraffic, type LoadMerchant, type OwnedRecord, type Tally } from './load-traffic.ts';
@@ -141,9 +143,12 @@ function median(xs: number[]): number {
 }
 
 async function createMerchants(serve: LoadServe, count: number): Promise<LoadMerchant[]> {
+  const admin = serve.client(ADMIN_TOKEN);
   const merchants: LoadMerchant[] = [];
-  for (let i = 0; i < count; i++)
-    merchants.push(await admitMerchant(serve, ADMIN_TOKEN, `Load Merchant ${i}`));
+  for (let i = 0; i < count; i++) {
+    const { id, apiKey } = await admitMerchant(admin, { name: `Load Merchant ${i}` }, TEST_EVIDENCE);
+    merchants.push({ id, apiKey });
+  }
   return merchants;
 }
 

@@ -12,7 +12,8 @@
 import { sql } from 'kysely';
 import { createTestDatabase } from '../helpers/databases.ts';
 import { startHarness } from '../helpers/harness.ts';
-import { pool, recordBody } from './cluster.ts';
+import { mixedFields, recordBody } from '../helpers/records.ts';
+import { pool } from './cluster.ts';
 
 const records = Number(process.argv[2] ?? 20_000);
 
@@ -44,7 +45,7 @@ async function main() {
       Array.from({ length: Math.ceil(records / 1000) }, (_, r) => async () => {
         const body = {
           records: Array.from({ length: Math.min(1000, records - r * 1000) }, (_, k) =>
-            recordBody(`size-${r * 1000 + k}`),
+            recordBody(`size-${r * 1000 + k}`, mixedFields(`size-${r * 1000 + k}`)),
           ),
         };
         const res = await h.call('POST', '/v1/records', { token: apiKey, body });

@@ -5,7 +5,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
-import { waitFor as pollUntil } from '../helpers/wait.ts';
+import { recordBody } from '../helpers/records.ts';
+
+export { recordBody, type RecordBody } from '../helpers/records.ts';
+export { waitFor } from '../helpers/wait.ts';
 
 /** Every application table (Kysely's own migration tables excluded). */
 export async function tableNames(db: Kysely<Database>): Promise<string[]> {
@@ -52,27 +55,6 @@ export async function everyRowAsText(db: Kysely<Database>): Promise<string> {
   return parts.join('\n');
 }
 
-export interface RecordBody {
-  externalId: string;
-  kind: 'licence' | 'account' | 'card';
-  sku: string;
-  productName: string;
-  serial: string;
-  secret?: string;
-  metadata?: Record<string, string | number | boolean>;
-}
-
-export function recordBody(externalId: string, extra: Partial<RecordBody> = {}): RecordBody {
-  return {
-    externalId,
-    kind: 'licence',
-    sku: 'WIN11-PRO',
-    productName: 'Windows 11 Pro',
-    serial: `SN-${externalId}`,
-    ...extra,
-  };
-}
-
 /** Registers `count` records named `${prefix}-${i}` in requests of up to 1,000; returns their ids. */
 export async function registerMany(
   h: Harness,
@@ -89,16 +71,6 @@ export async function registerMany(
     ids.push(...res.json().records.map((r: { id: string }) => r.id));
   }
   return ids;
-}
-
-/** The shared poll loop (test/helpers/wait.ts) with this suite's default timeout of 20_000 ms. */
-export function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs = 20_000,
-  everyMs = 20,
-): Promise<T> {
-  return pollUntil(what, probe, timeoutMs, everyMs);
 }
 
 export async function batchStatuses(db: Kysely<Database>): Promise<Array<{ id: number; status: string }>> {

@@ -3,9 +3,17 @@
  * batch's root is rebuilt from the service's leaves with the core and compared with the event.
  */
 import { MerkleTree, NODE_SIZE, ZERO32, type Hex } from '../../core/index.ts';
-import { connectRegistry, type AnchorChain, type AnchorEvent } from '../../chain/registry.ts';
+import {
+  connectRegistry,
+  LOG_WINDOW_BLOCKS,
+  type AnchorChain,
+  type AnchorEvent,
+} from '../../chain/registry.ts';
 import { DEFAULT_RPC_TIMEOUT_MS } from '../../chain/rpc-provider.ts';
-import { ApiClient, apiBase } from '../api-client.ts';
+import { ApiClient } from '../../client/client.ts';
+import { ApiError } from '../../client/errors.ts';
+import type { Batch } from '../../client/types.ts';
+import { apiBase } from '../api-options.ts';
 import { CliError, errorMessage, printJson, println, progress } from '../output.ts';
 
 export interface AuditOptions {
@@ -16,21 +24,10 @@ export interface AuditOptions {
   fromBlock: number;
 }
 
-/** Blocks per eth_getLogs request: public RPCs commonly cap a range at 10,000. */
-export const LOG_CHUNK_BLOCKS = 10_000;
 const PAGE_SIZE = 1000;
 const DOWNLOADS_IN_PARALLEL = 4;
 /** A contract that is not an AnchorRegistry could claim any nextBatchId: list this many gaps at most. */
 const MAX_GAPS_LISTED = 10_000;
-
-interface ServiceBatch {
-  id: number;
-  root: string;
-  leafCount: number;
-  status: string;
-  txHash: string | null;
-  blockNumber: number | null;
-}
 
 export interface Mismatch {
   batchId: number;
@@ -101,7 +98,7 @@ async function audit(chain: AnchorChain, api: ApiClient, fromBlock: number): Pro
   let done = 0;
   await forEachLimited(ids, DOWNLOADS_IN_PARALLEL, async (batchId) => {
     const event = onChain.get(batchId)!;
-    const leaves = await api.bytes(`/v1/batches/${batchId}/leaves`);
+    const leaves = await leavesOf(api, batchId);
     bar.update(++done);
     if (leaves === null) {
       missingAtService.push(batchId);
@@ -147,7 +144,17 @@ async function audit(chain: AnchorChain, api: ApiClient, fromBlock: number): Pro
   return report;
 }
 
-function compareBatch(event: AnchorEvent, leaves: Uint8Array, listed: ServiceBatch | undefined): Mismatch[] {
+/** The batch's leaves as the service serves them; null when it has no such batch. */
+async function leavesOf(api: ApiClient, batchId: number): Promise<Uint8Array | null> {
+  try {
+    return await api.batchLeaves(batchId);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+function compareBatch(event: AnchorEvent, leaves: Uint8Array, listed: Batch | undefined): Mismatch[] {
   const batchId = event.batchId;
   const out: Mismatch[] = [];
   if (listed && listed.root.toLowerCase() !== event.root) {
@@ -169,8 +176,8 @@ async function scanEvents(chain: AnchorChain, fromBlock: number, toBlock: number
   const events: AnchorEvent[] = [];
   const total = Math.max(0, toBlock - fromBlock + 1);
   const bar = progress('reading chain', total);
-  for (let start = fromBlock; start <= toBlock; start += LOG_CHUNK_BLOCKS) {
-    const end = Math.min(toBlock, start + LOG_CHUNK_BLOCKS - 1);
+  for (let start = fromBlock; start <= toBlock; start += LOG_WINDOW_BLOCKS) {
+    const end = Math.min(toBlock, start + LOG_WINDOW_BLOCKS - 1);
     try {
       events.push(...(await chain.anchorEvents(start, end)));
     } catch (err) {
@@ -188,12 +195,10 @@ async function scanEvents(chain: AnchorChain, fromBlock: number, toBlock: number
   return events;
 }
 
-async function listServiceBatches(api: ApiClient): Promise<ServiceBatch[]> {
-  const out: ServiceBatch[] = [];
+async function listServiceBatches(api: ApiClient): Promise<Batch[]> {
+  const out: Batch[] = [];
   for (let after: number | null = 0; after !== null;) {
-    const page: { batches: ServiceBatch[]; next: number | null } = await api.get(
-      `/v1/batches?after=${after}&limit=${PAGE_SIZE}`,
-    );
+    const page = await api.batches({ after, limit: PAGE_SIZE });
     if (!Array.isArray(page.batches)) throw new CliError('GET /v1/batches returned no batches array');
     out.push(...page.batches);
     if (page.next !== null && page.next <= after)

@@ -3,14 +3,14 @@
  * batch and prints the verification pages. Ids include the run's time, so it can run again.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import type { EventType } from '../../core/index.ts';
-import { ApiClient, adminToken, apiBase, type ApiOptions } from '../api-client.ts';
+import type { EventType, RecordKind } from '../../core/index.ts';
+import { admitMerchant } from '../../client/admit.ts';
+import type { RegisteredRecord } from '../../client/types.ts';
+import { adminClient, type ApiOptions } from '../api-options.ts';
 import { println } from '../output.ts';
 
-type Kind = 'licence' | 'account' | 'card';
-
 interface SampleRecord {
-  kind: Kind;
+  kind: RecordKind;
   sku: string;
   productName: string;
   secret?: () => string;
@@ -126,27 +126,19 @@ const MERCHANTS: SampleMerchant[] = [
   },
 ];
 
-interface Registered {
-  id: string;
-  externalId: string;
-  verifyUrl: string;
-}
-
 export async function demoCommand(opts: ApiOptions): Promise<void> {
-  const admin = new ApiClient(apiBase(opts), await adminToken(opts));
+  const admin = await adminClient(opts);
   const run = Date.now().toString(36);
   println(`filling ${admin.base} with demo data (run ${run})`);
 
-  const shown: Array<{ merchant: string; productName: string; secret?: string; record: Registered }> = [];
+  const shown: Array<{ merchant: string; productName: string; secret?: string; record: RegisteredRecord }> =
+    [];
   const suspended: Array<{ id: string; name: string }> = [];
   for (const [m, sample] of MERCHANTS.entries()) {
-    const merchant = await admin.post<{ id: string; name: string; apiKey: string }>('/v1/merchants', {
-      name: sample.name,
-      contactEmail: sample.contactEmail,
-    });
-    await admin.post(`/v1/merchants/${encodeURIComponent(merchant.id)}/verify`, {
-      evidence: [{ description: sample.evidence, sha256: sha256(`${sample.evidence} ${run}`) }],
-    });
+    const merchant = await admitMerchant(admin, { name: sample.name, contactEmail: sample.contactEmail }, [
+      { description: sample.evidence, sha256: sha256(`${sample.evidence} ${run}`) },
+    ]);
+    const shop = admin.withToken(merchant.apiKey);
     println(`merchant ${merchant.id}: ${sample.name} (verified)`);
 
     const secrets = sample.records.map((r) => r.secret?.());
@@ -159,15 +151,9 @@ export async function demoCommand(opts: ApiOptions): Promise<void> {
       ...(secrets[i] !== undefined ? { secret: secrets[i] } : {}),
       ...(r.metadata ? { metadata: r.metadata } : {}),
     }));
-    const { records } = await admin.post<{ records: Registered[] }>(
-      '/v1/records',
-      { records: inputs },
-      merchant.apiKey,
-    );
+    const { records } = await shop.registerRecords(inputs);
     for (const [i, record] of records.entries()) {
-      for (const event of sample.records[i]!.events) {
-        await admin.post(`/v1/records/${encodeURIComponent(record.id)}/events`, event, merchant.apiKey);
-      }
+      for (const event of sample.records[i]!.events) await shop.addEvent(record.id, event);
       const secret = secrets[i];
       shown.push({
         merchant: sample.name,
@@ -183,16 +169,12 @@ export async function demoCommand(opts: ApiOptions): Promise<void> {
     const reasons = ['buyer reports: card already redeemed (demo)', 'second complaint: resold codes (demo)'];
     let status = '';
     for (const reason of reasons) {
-      ({ status } = await admin.post<{ status: string }>(`/v1/merchants/${encodeURIComponent(id)}/strikes`, {
-        reason,
-      }));
+      ({ status } = await admin.strikeMerchant(id, reason));
     }
     println(`merchant ${id}: ${name} struck twice (${status})`);
   }
 
-  const sealed = await admin.post<{ batches: Array<{ id: number; leafCount: number; root: string }> }>(
-    '/v1/admin/batches/seal',
-  );
+  const sealed = await admin.sealNow();
   for (const b of sealed.batches) println(`sealed batch ${b.id}: ${b.leafCount} leaves, root ${b.root}`);
   println('anchoring follows in the background; the pages show "pending" until it is done.');
   println('');

@@ -1,18 +1,15 @@
 /** `proofmark merchant ...`: the operator's merchant administration through the service API. */
-import { ApiClient, adminToken, apiBase, type ApiOptions } from '../api-client.ts';
+import { adminClient, type ApiOptions } from '../api-options.ts';
 import { CliError, printJson } from '../output.ts';
-
-async function adminClient(opts: ApiOptions): Promise<ApiClient> {
-  return new ApiClient(apiBase(opts), await adminToken(opts));
-}
-
-const path = (id: string, rest = '') => `/v1/merchants/${encodeURIComponent(id)}${rest}`;
 
 export async function merchantCreate(opts: ApiOptions & { name: string; email?: string }): Promise<void> {
   const api = await adminClient(opts);
-  const body: { name: string; contactEmail?: string } = { name: opts.name };
-  if (opts.email !== undefined) body.contactEmail = opts.email;
-  printJson(await api.post('/v1/merchants', body));
+  printJson(
+    await api.createMerchant({
+      name: opts.name,
+      ...(opts.email !== undefined && { contactEmail: opts.email }),
+    }),
+  );
 }
 
 export async function merchantVerify(id: string, opts: ApiOptions & { evidence?: string[] }): Promise<void> {
@@ -20,17 +17,17 @@ export async function merchantVerify(id: string, opts: ApiOptions & { evidence?:
     throw new CliError('pass at least one --evidence "description=sha256hex"', 2);
   const evidence = opts.evidence.map(parseEvidence);
   const api = await adminClient(opts);
-  printJson(await api.post(path(id, '/verify'), { evidence }));
+  printJson(await api.verifyMerchant(id, evidence));
 }
 
 export async function merchantStrike(id: string, opts: ApiOptions & { reason: string }): Promise<void> {
   const api = await adminClient(opts);
-  printJson(await api.post(path(id, '/strikes'), { reason: opts.reason }));
+  printJson(await api.strikeMerchant(id, opts.reason));
 }
 
 export async function merchantRotateKey(id: string, opts: ApiOptions): Promise<void> {
   const api = await adminClient(opts);
-  printJson(await api.post(path(id, '/keys')));
+  printJson(await api.rotateMerchantKey(id));
 }
 
 /** "description=sha256hex": the description may itself contain '=', the hash is after the last one. */

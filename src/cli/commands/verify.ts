@@ -7,7 +7,7 @@ import { verifyBundle, type BundleFailure, type ProofBundleV1 } from '../../core
 import { verifyBundleOnChain, type ChainFailure } from '../../chain/bundle-check.ts';
 import { connectRegistry, type AnchorChain } from '../../chain/registry.ts';
 import { DEFAULT_RPC_TIMEOUT_MS, openRpcProvider } from '../../chain/rpc-provider.ts';
-import { fetchJson } from '../api-client.ts';
+import { fetchJson } from '../../client/client.ts';
 import { CliError, errorMessage, printable, println } from '../output.ts';
 
 export interface VerifyOptions {

@@ -1,0 +1,114 @@
+/**
+ * What the API takes and returns, for the client. Wherever the HTTP layer exports a route's schema,
+ * or the value its handler returns, the type is derived from it (type-only imports: nothing of the
+ * service loads with the client), so the client cannot drift from the API. The rest mirror schemas
+ * the routes keep to themselves (src/http/routes/*.ts); /openapi.json lists them all.
+ */
+import type { Static } from '@sinclair/typebox';
+import type { EventType, RecordKind } from '../core/lifecycle.ts';
+import type {
+  AnchorStatus as AnchorStatusSchema,
+  Batch as BatchSchema,
+  Bundle as BundleSchema,
+} from '../http/routes/schemas.ts';
+import type { PublicRecordSchema } from '../http/routes/records.ts';
+import type { verdictBody } from '../http/routes/verify.ts';
+
+export type { Evidence, MerchantProfile } from '../service/merchants.ts';
+
+export type AnchorStatus = Static<typeof AnchorStatusSchema>;
+export type Batch = Static<typeof BatchSchema>;
+/** A proofmark.bundle.v1 as the API serves it (src/core's ProofBundleV1 is the checked form). */
+export type Bundle = Static<typeof BundleSchema>;
+export type PublicRecord = Static<typeof PublicRecordSchema>;
+/** GET /v1/verify/:id, 200 or 404 (not_found). */
+export type VerdictBody = ReturnType<typeof verdictBody>;
+export type { EventType, RecordKind };
+
+/** Small, flat, public key-value data on a record or an event: never secrets. */
+export type PublicData = Record<string, string | number | boolean>;
+
+/** POST /v1/merchants. */
+export interface NewMerchant {
+  name: string;
+  contactEmail?: string;
+}
+
+/** POST /v1/merchants (201) and POST /v1/merchants/:id/keys (201): the API key is shown only here. */
+export interface MerchantKey {
+  id: string;
+  name: string;
+  status: 'pending' | 'verified' | 'suspended';
+  apiKey: string;
+}
+
+/** One record of POST /v1/records. */
+export interface RecordInput {
+  externalId: string;
+  kind: RecordKind;
+  sku: string;
+  productName: string;
+  serial: string;
+  /** Kept only as a salted commitment. */
+  secret?: string;
+  metadata?: PublicData;
+}
+
+export interface RegisteredRecord {
+  id: string;
+  externalId: string;
+  status: AnchorStatus;
+  verifyUrl: string;
+}
+
+/** POST /v1/records/:id/events. */
+export interface NewEvent {
+  type: EventType;
+  data?: PublicData;
+}
+
+/** POST /v1/records/:id/events (201). */
+export interface EventAck {
+  recordId: string;
+  seq: number;
+  type: string;
+  leaf: string;
+  status: 'pending';
+}
+
+/** GET /v1/records/:id/proofs. */
+export interface RecordProofs {
+  recordId: string;
+  bundles: Bundle[];
+}
+
+/** POST /v1/verify: the bundle checked against the chain. */
+export interface BundleCheck {
+  valid: boolean;
+  failure?: string;
+  reason?: string;
+  confirmations?: number;
+}
+
+/** GET /v1/batches: `next` is the `after` of the following page, null on the last. */
+export interface BatchPage {
+  batches: Batch[];
+  next: number | null;
+}
+
+/** GET /v1/chain. */
+export interface ChainInfo {
+  chainId: number;
+  contract: string;
+  rpcUrl: string | null;
+  confirmations: number;
+  nextBatchId: number;
+}
+
+/** GET /healthz. */
+export interface Health {
+  status: 'ok';
+  leader: boolean;
+  anchoringHalted: string | null;
+  lastBatcherError: string | null;
+}

@@ -1,0 +1,102 @@
+/**
+ * The API client against the real app (SQLite, embedded dev chain, through inject): one lifecycle
+ * driven only through its typed methods, and every operation /openapi.json lists is among the
+ * requests it made, so a route added to the API without a client method fails here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/client/client.ts';
+import { ApiError } from '../../src/client/errors.ts';
+import type { Transport } from '../../src/client/transport.ts';
+import { injectTransport, TEST_EVIDENCE } from '../helpers/client.ts';
+import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('the typed API client on the app (sqlite)', () => {
+  let h: Harness;
+  /** "METHOD /path?query" of every request the client made. */
+  const sent: string[] = [];
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const inject = injectTransport(h.app);
+    const recording: Transport = (request) => {
+      sent.push(`${request.method} ${request.path}`);
+      return inject(request);
+    };
+    api = new ApiClient('app.inject', { transport: recording });
+  });
+  afterAll(async () => h?.close());
+
+  it('drives a merchant, records, a batch and the verdicts through typed methods', async () => {
+    expect(await api.health()).toMatchObject({ status: 'ok', anchoringHalted: null });
+    const chain = await api.chain();
+    expect(chain.nextBatchId).toBe(1);
+
+    const admin = api.withToken(ADMIN_TOKEN);
+    const created = await admin.createMerchant({ name: 'Client Shop', contactEmail: 'ops@client.example' });
+    expect(created).toMatchObject({ name: 'Client Shop', status: 'pending' });
+    expect((await admin.verifyMerchant(created.id, TEST_EVIDENCE)).status).toBe('verified');
+    expect(await api.merchant(created.id)).toMatchObject({
+      status: 'verified',
+      evidence: [{ sha256: 'ab'.repeat(32) }],
+    });
+
+    const shop = api.withToken(created.apiKey);
+    const records = [recordBody('client-1', { secret: 'PIN-4711' }), recordBody('client-2')];
+    const registered = await shop.registerRecords(records);
+    expect(registered.created).toBe(true);
+    const replay = await shop.registerRecords(records);
+    expect(replay).toEqual({ created: false, records: registered.records });
+    const id = registered.records[0]!.id;
+    expect(await shop.addEvent(id, { type: 'sold', data: { channel: 'web' } })).toMatchObject({
+      recordId: id,
+      seq: 1,
+      type: 'sold',
+      status: 'pending',
+    });
+    expect((await api.record(id)).events.map((e) => e.type)).toEqual(['issued', 'sold']);
+    expect((await api.verdict(id)).verdict).toBe('pending');
+    expect(await api.verdict('never-issued')).toMatchObject({ verdict: 'not_found' });
+    expect(await api.checkSecret(id, 'PIN-4711')).toEqual({ match: true });
+    expect(await api.checkSecret(id, 'PIN-0000')).toEqual({ match: false });
+    const png = await api.qrCode(id, 'png');
+    expect(Buffer.from(png.subarray(1, 4)).toString('latin1')).toBe('PNG');
+    expect(new TextDecoder().decode(await api.qrCode(id, 'svg'))).toMatch(/<svg/);
+
+    const [batch] = (await admin.sealNow()).batches;
+    expect(batch).toMatchObject({ id: 1, leafCount: 3, status: 'sealed' });
+    await waitFor('the batch to be final', async () => (await api.batch(1)).status === 'final');
+    const page = await api.batches({ after: 0, limit: 10 });
+    expect(page).toMatchObject({ batches: [{ id: 1, status: 'final' }], next: null });
+    expect((await api.batchLeaves(1)).length).toBe(3 * 32);
+
+    const { bundles } = await api.proofs(id);
+    expect(bundles.map((b) => b.anchor.status)).toEqual(['final', 'final']);
+    expect(await api.verifyBundle(bundles[1])).toMatchObject({ valid: true });
+    expect((await api.verdict(id)).verdict).toBe('genuine');
+
+    expect((await admin.strikeMerchant(created.id, 'late refund')).strikes).toHaveLength(1);
+    const rotated = await admin.rotateMerchantKey(created.id);
+    expect(rotated.apiKey).not.toBe(created.apiKey);
+    const refused = await shop.registerRecords([recordBody('client-3')]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });
+    await expect(api.merchant('m_none')).rejects.toMatchObject({ status: 404, code: 'merchant_not_found' });
+  });
+
+  it('has made a request to every operation /openapi.json lists', async () => {
+    const spec = await api.getJson<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json');
+    const missing: string[] = [];
+    for (const [path, operations] of Object.entries(spec.paths)) {
+      const pattern = new RegExp(`^${path.replace(/\./g, '\\.').replace(/\{[^}]+\}/g, '[^/?]+')}(\\?.*)?$`);
+      for (const method of Object.keys(operations)) {
+        const op = `${method.toUpperCase()} `;
+        if (!sent.some((s) => s.startsWith(op) && pattern.test(s.slice(op.length)))) missing.push(op + path);
+      }
+    }
+    expect(Object.keys(spec.paths).length).toBeGreaterThan(10);
+    expect(missing).toEqual([]);
+  });
+});
