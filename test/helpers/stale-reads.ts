@@ -68,7 +68,7 @@ export class StaleReadStorage implements Storage {
 
   /** `tx` with each armed read answering from its queue while it lasts. */
   private stale(tx: Stores): Stores {
-    const out = { ...tx } as Record<keyof Stores, Record<string, unknown>>;
+    const out = { ...tx } as unknown as Record<keyof Stores, Record<string, unknown>>;
     for (const operation of this.armed.keys()) {
       const [store, method] = operation.split('.') as [keyof Stores, string];
       const real = out[store][method] as (...args: unknown[]) => Promise<unknown>;
