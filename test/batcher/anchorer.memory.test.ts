@@ -182,6 +182,18 @@ describe('the anchorer on the memory store: whole lives', () => {
     expect(r.chain.signatures).toBe(0);
   });
 
+  it('adopted, then its block reorged away: we never held that transaction, so we sign our own and anchor it', async () => {
+    const r = await rig({ confirmations: 3 });
+    const theirs = r.chain.anchorAsOther(1, (await r.batch()).root as Hex, 2);
+    await r.leader.pass();
+    expect(await r.batch()).toMatchObject({ status: 'anchored', tx_hash: theirs.txHash });
+    r.chain.reorg(1);
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect((await r.batch()).tx_hash).not.toBe(theirs.txHash);
+    expect(r.chain.signatures).toBe(1);
+  });
+
   it('another root on chain under our id: AnchorConflictError, and nothing is written', async () => {
     const r = await rig();
     r.chain.anchorAsOther(1, OTHER_ROOT);
