@@ -54,12 +54,12 @@ async function rig(opts: { confirmations?: number; batches?: number } = {}) {
       log: silent,
       now: ctx.now,
     };
-    /** One pass as the batcher's tick makes it: recheck final batches, then advance while any moves. */
+    /** A pass as a running batcher's tick makes it: recheck final batches, then advance while any moves. */
     const pass = async () => {
       await recheckFinalBatches(deps);
       while ((await advanceBatches(deps)) > 0);
     };
-    return { lease, deps, pass };
+    return { lease, pass };
   };
   const leader = instance('a');
   await leader.lease.acquire();

@@ -22,8 +22,8 @@ const CHAIN_ID = 31337;
 const ZERO_ROOT = `0x${'00'.repeat(32)}` as Hex;
 
 /** The anchorer's key, and another holder's (a second instance, or someone else anchoring). */
-export const OUR_KEY = new SigningKey(`0x${'11'.repeat(32)}`);
-export const OTHER_KEY = new SigningKey(`0x${'22'.repeat(32)}`);
+const OUR_KEY = new SigningKey(`0x${'11'.repeat(32)}`);
+const OTHER_KEY = new SigningKey(`0x${'22'.repeat(32)}`);
 
 interface Pooled {
   raw: Hex;

@@ -56,8 +56,8 @@ export async function verifiedMerchant(
 }
 
 /** The anchorer lease, taken for a test that moves batches by hand. */
-export async function takeAnchorerLease(storage: MemoryStorage, holder = 'test'): Promise<LeaseFence> {
-  const fence = await storage.leases.acquire('anchorer', holder, 3_600_000, 0);
+async function takeAnchorerLease(storage: MemoryStorage): Promise<LeaseFence> {
+  const fence = await storage.leases.acquire('anchorer', 'test', 3_600_000, 0);
   if (!fence) throw new Error('the anchorer lease is held by someone else');
   return fence;
 }
