@@ -17,9 +17,6 @@ import { connectRegistry, type AnchorChain } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
 
-export { recordBody } from '../helpers/records.ts';
-export { waitFor } from '../helpers/wait.ts';
-
 export const LEASE_MS = 1000;
 
 export interface SharedChain {

@@ -19,13 +19,8 @@ import { freePort } from '../helpers/net.ts';
 import { TEST_EVIDENCE } from '../helpers/client.ts';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
-import {
-  checkAnchoredExactlyOnce,
-  newAcknowledged,
-  noteEvent,
-  noteRegistration,
-  recordBody,
-} from '../scale/cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { checkAnchoredExactlyOnce, newAcknowledged, noteEvent, noteRegistration } from '../scale/cluster.ts';
 
 export const ADMIN_TOKEN = 'crash-admin-token-0123456789abcdef';
 
