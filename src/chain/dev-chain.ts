@@ -16,8 +16,6 @@ import type { HardhatRuntimeEnvironment } from 'hardhat/types/index.js';
 import devNetwork from './dev-network.json' with { type: 'json' };
 import { serveJsonRpc, type Eip1193Provider } from './json-rpc-server.ts';
 
-const requireCjs = createRequire(import.meta.url);
-
 /**
  * The Hardhat config the development network is built from, in place of the project's
  * hardhat.config.ts: `npm start` needs neither TypeScript support in Hardhat, the compiler, plugins
@@ -77,6 +75,9 @@ export async function startDevChain(opts: { port?: number; host?: string } = {})
  * Hardhat's current one: nothing else in proofmark's runtime loads Hardhat.
  */
 function createNetwork(): Eip1193Provider {
+  // A require of this call's own: Node lists every module a require loads as a child of its parent
+  // module, so a long-lived one would keep every environment loaded through it alive.
+  const requireCjs = createRequire(import.meta.url);
   const { resetHardhatContext } = requireCjs(
     'hardhat/plugins-testing',
   ) as typeof import('hardhat/plugins-testing.js');
