@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Batcher } from './batcher/batcher.ts';
 import { Lease } from './batcher/lease.ts';
-import { bootDevChain } from './chain/dev-boot.ts';
+import { bootDevChain } from './batcher/dev-chain-replay.ts';
 import { DEV_DEPLOYER_KEY, type DevChain } from './chain/dev-chain.ts';
 import { connectRegistry, type AnchorChain } from './chain/registry.ts';
 import type { Config } from './config.ts';

@@ -4,7 +4,7 @@
  * The service reaches it through ethers' JsonRpcProvider exactly as it would reach a real chain.
  * It is a convenience: its state lives in memory and is gone when the process exits. The service
  * restores it on start by redeploying the registry from the same key and nonce (same address) and
- * replaying every anchored root in order (see src/chain/dev-boot.ts).
+ * replaying every anchored root in order (see src/batcher/dev-chain-replay.ts).
  *
  * Only Hardhat's public API is used: `require('hardhat')` builds a Hardhat Runtime Environment whose
  * `network.provider` is an EIP-1193 provider over an in-process network, and json-rpc-server.ts
