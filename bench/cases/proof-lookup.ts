@@ -25,6 +25,7 @@ import { progress } from '../lib/log.ts';
 import { load1 } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { latency, round, roundSummary, summarize, type Latency, type Summary } from '../lib/stats.ts';
+import { ServerKey } from '../../src/service/server-key.ts';
 import { ScanCounter } from '../../src/service/scans.ts';
 import { num, spread, table } from '../lib/markdown.ts';
 
@@ -123,6 +124,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         now: () => new Date(),
         publicBaseUrl: 'http://proofmark.bench',
         scans: new ScanCounter(storage.scans),
+        keys: ServerKey.generate(),
       };
       const prng = new Prng(0x9f00 + run);
       progress(
