@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import { subtask, type HardhatUserConfig } from 'hardhat/config.js';
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from 'hardhat/builtin-tasks/task-names.js';
-import '@nomicfoundation/hardhat-ethers';
 
 // Hardhat cannot download compilers on machines that reach only the npm registry,
 // so the compiler is the `solc` npm package (solcjs), pinned in package.json.

@@ -11,21 +11,35 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Target } from './lib/case.ts';
+import { chainCostReport } from './cases/chain-cost.ts';
+import { httpReport } from './cases/http.ts';
+import { ingestReport } from './cases/ingest.ts';
+import { proofLookupReport } from './cases/proof-lookup.ts';
+import { sealAnchorReport } from './cases/seal-anchor.ts';
+import { treeBuildReport } from './cases/tree-build.ts';
+import type { BenchCase, Target } from './lib/case.ts';
 import { runTs } from './lib/child.ts';
 import { progress } from './lib/log.ts';
 import { load1, machineInfo, ROOT } from './lib/machine.ts';
 import { renderMarkdown, verdictWord, type CaseRecord, type Results } from './lib/report.ts';
 
-export const CASES = ['tree-build', 'proof-lookup', 'ingest', 'seal-anchor', 'http', 'chain-cost'] as const;
+/** The suite, in the order it runs and is reported; each id names bench/cases/<id>.ts. */
+const CASES: readonly BenchCase[] = [
+  { id: 'tree-build', report: treeBuildReport },
+  { id: 'proof-lookup', report: proofLookupReport },
+  { id: 'ingest', report: ingestReport },
+  { id: 'seal-anchor', report: sealAnchorReport },
+  { id: 'http', report: httpReport },
+  { id: 'chain-cost', report: chainCostReport },
+];
+const CASE_IDS = CASES.map((c) => c.id);
 
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const onlyIndex = argv.indexOf('--only');
   const only = onlyIndex >= 0 ? (argv[onlyIndex + 1] ?? '').split(',').filter(Boolean) : null;
   for (const c of only ?? []) {
-    if (!(CASES as readonly string[]).includes(c))
-      throw new Error(`unknown case ${c}; cases: ${CASES.join(', ')}`);
+    if (!CASE_IDS.includes(c)) throw new Error(`unknown case ${c}; cases: ${CASE_IDS.join(', ')}`);
   }
   const outIndex = argv.indexOf('--out');
   const out = outIndex >= 0 ? argv[outIndex + 1]! : join(ROOT, 'bench', quick ? 'results.quick' : 'results');
@@ -42,7 +56,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const selected = only ?? [...CASES];
+  const selected = only ?? CASE_IDS;
   progress(`proofmark bench${quick ? ' (quick)' : ''}: ${selected.join(', ')}`);
   const machine = await machineInfo();
   progress(
@@ -86,7 +100,7 @@ async function main(): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
   }
 
-  const targets: Target[] = CASES.flatMap((c) => {
+  const targets: Target[] = CASE_IDS.flatMap((c) => {
     const r = cases[c]?.result as { targets?: Target[] } | undefined;
     return r?.targets ?? [];
   });
@@ -104,7 +118,7 @@ async function main(): Promise<void> {
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${out}.md`, renderMarkdown(results, CASES));
   progress(`wrote ${jsonFile} and ${out}.md in ${wallSeconds} s`);
-  for (const t of targets) progress(`${verdictWord(t).padEnd(8)} ${t.target}: ${t.figure}`);
+  for (const t of targets) progress(`${verdictWord(t, CASES).padEnd(8)} ${t.target}: ${t.figure}`);
   const failed = Object.entries(cases).filter(([, c]) => c.status !== 'ok');
   if (failed.length) {
     progress(`failed: ${failed.map(([n]) => n).join(', ')}`);

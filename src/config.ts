@@ -16,6 +16,8 @@ export interface Config {
     | { kind: 'rpc'; rpcUrl: string; contract: string; anchorerKey: string; publishRpcUrl: boolean };
   confirmations: number;
   adminToken: string | undefined;
+  /** SECRET_KEY's bytes; unset: generated into DATA_DIR in development (required on a real chain). */
+  secretKey: Uint8Array | undefined;
   batchMaxLeaves: number;
   batchMaxAgeMs: number;
   chainPollMs: number;
@@ -82,6 +84,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
   if (realChain && adminToken === undefined)
     throw new ConfigError('ADMIN_TOKEN is required with a real chain (RPC_URL)');
+  const secretKeyText = str(env, 'SECRET_KEY');
+  const secretKey = secretKeyText === undefined ? undefined : keyBytes(secretKeyText);
+  if (secretKey === null) {
+    throw new ConfigError('SECRET_KEY must be 32 bytes: 64 hex digits or 43 base64url characters');
+  }
+  if (realChain && secretKey === undefined)
+    throw new ConfigError(
+      'SECRET_KEY is required with a real chain (RPC_URL): generate one with `openssl rand -hex 32`',
+    );
   const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
@@ -107,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       : { kind: 'dev', port: int(env, 'DEV_CHAIN_PORT', 8545, 0, 65535) },
     confirmations: int(env, 'CONFIRMATIONS', realChain ? 12 : 1, 1, 10_000),
     adminToken,
+    secretKey,
     batchMaxLeaves: int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000),
     batchMaxAgeMs: int(env, 'BATCH_MAX_AGE_MS', 10_000, 10, 86_400_000),
     chainPollMs: int(env, 'CHAIN_POLL_MS', realChain ? 2000 : 200, 10, 600_000),
@@ -153,4 +165,16 @@ function url(name: string, value: string): void {
   } catch {
     throw new ConfigError(`${name} must be an http(s) URL`);
   }
+}
+
+/**
+ * SECRET_KEY's text as its 32 bytes: 64 hex digits (optionally 0x-prefixed) or 43 base64url characters
+ * (with or without padding). Null when it is neither.
+ */
+function keyBytes(text: string): Uint8Array | null {
+  const hex = /^(?:0x)?([0-9a-fA-F]{64})$/.exec(text);
+  if (hex) return Buffer.from(hex[1]!, 'hex');
+  if (!/^[A-Za-z0-9_-]{43}=?$/.test(text)) return null;
+  const bytes = Buffer.from(text.replace(/=$/, ''), 'base64url');
+  return bytes.length === 32 ? bytes : null;
 }

@@ -3,13 +3,13 @@
  * chain or a real one), the lease and the batcher. server.ts runs them; tests build their own.
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Batcher } from './batcher/batcher.ts';
 import { Lease } from './batcher/lease.ts';
-import { bootDevChain } from './chain/dev-boot.ts';
+import { bootDevChain } from './batcher/dev-chain-replay.ts';
 import { DEV_DEPLOYER_KEY, type DevChain } from './chain/dev-chain.ts';
 import { connectRegistry, type AnchorChain } from './chain/registry.ts';
 import type { Config } from './config.ts';
@@ -19,6 +19,7 @@ import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
+import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -76,6 +77,7 @@ export async function startRuntime(
     publicBaseUrl: config.publicBaseUrl,
     scans: new ScanCounter(storage.scans),
     proofCache: new ProofCache(),
+    keys: serverKey(config, log),
   };
   const batcher = new Batcher({
     ctx,
@@ -121,6 +123,7 @@ export async function startRuntime(
 /** ADMIN_TOKEN, or in development one generated once into DATA_DIR/admin-token (mode 0600). */
 function adminToken(config: Config, log: Logger): string {
   if (config.adminToken) return config.adminToken;
+  mkdirSync(config.dataDir, { recursive: true });
   const file = join(config.dataDir, 'admin-token');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const token = randomBytes(32).toString('base64url');
@@ -128,4 +131,27 @@ function adminToken(config: Config, log: Logger): string {
   chmodSync(file, 0o600);
   log.warn({ file }, 'ADMIN_TOKEN is not set: generated one for development; read it from this file');
   return token;
+}
+
+/**
+ * SECRET_KEY, or in development one generated once into DATA_DIR/secret-key (mode 0600). It never
+ * enters the database: back it up apart from it.
+ */
+function serverKey(config: Config, log: Logger): ServerKey {
+  if (config.secretKey) return ServerKey.fromBytes(config.secretKey);
+  mkdirSync(config.dataDir, { recursive: true });
+  const file = join(config.dataDir, 'secret-key');
+  if (existsSync(file)) {
+    const bytes = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+    if (bytes.length !== SERVER_KEY_BYTES) throw new Error(`${file} does not hold a 32-byte hex key`);
+    return ServerKey.fromBytes(bytes);
+  }
+  const key = randomBytes(SERVER_KEY_BYTES);
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.warn(
+    { file },
+    'SECRET_KEY is not set: generated one for development; back this file up apart from the database',
+  );
+  return ServerKey.fromBytes(key);
 }

@@ -12,6 +12,7 @@ const REAL = {
   ANCHOR_CONTRACT: CONTRACT,
   ANCHORER_PRIVATE_KEY: KEY,
   ADMIN_TOKEN: 'a'.repeat(32),
+  SECRET_KEY: '22'.repeat(32),
 };
 
 function failure(env: NodeJS.ProcessEnv): ConfigError {
@@ -35,6 +36,7 @@ describe('loadConfig', () => {
       chain: { kind: 'dev', port: 8545 },
       confirmations: 1,
       adminToken: undefined,
+      secretKey: undefined,
       batchMaxLeaves: 10_000,
       batchMaxAgeMs: 10_000,
       chainPollMs: 200,
@@ -66,6 +68,19 @@ describe('loadConfig', () => {
       anchorerKey: KEY.slice(2),
       publishRpcUrl: true,
     });
+  });
+
+  it('SECRET_KEY: 32 bytes as hex or base64url, required with a real chain, never echoed', () => {
+    const bytes = Buffer.alloc(32, 0x5a);
+    expect(loadConfig({ SECRET_KEY: bytes.toString('hex') }).secretKey).toEqual(bytes);
+    expect(loadConfig({ SECRET_KEY: `0x${bytes.toString('hex')}` }).secretKey).toEqual(bytes);
+    expect(loadConfig({ SECRET_KEY: bytes.toString('base64url') }).secretKey).toEqual(bytes);
+    expect(loadConfig({ SECRET_KEY: `${bytes.toString('base64url')}=` }).secretKey).toEqual(bytes);
+    expect(failure({ ...REAL, SECRET_KEY: undefined }).message).toContain('SECRET_KEY is required');
+    const short = '5a'.repeat(31);
+    const message = failure({ SECRET_KEY: short }).message;
+    expect(message).toContain('SECRET_KEY must be 32 bytes');
+    expect(message).not.toContain(short);
   });
 
   it('reads and trims the rest', () => {
@@ -137,6 +152,8 @@ describe('loadConfig', () => {
     ['ANCHORER_PRIVATE_KEY', { ...REAL, ANCHORER_PRIVATE_KEY: `0x${'zz'.repeat(32)}` }],
     ['ADMIN_TOKEN', { ...REAL, ADMIN_TOKEN: undefined }],
     ['ADMIN_TOKEN', { ADMIN_TOKEN: 'short' }],
+    ['SECRET_KEY', { SECRET_KEY: 'not a key' }],
+    ['SECRET_KEY', { SECRET_KEY: 'ab'.repeat(33) }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://root@localhost/proofmark' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:./data/db' }],

@@ -11,12 +11,13 @@ import { bytesToHex, type Hex } from '../../src/core/index.ts';
 import { deployRegistry } from '../../src/chain/deploy.ts';
 import { DEV_DEPLOYER_KEY, startDevChain } from '../../src/chain/dev-chain.ts';
 import { connectRegistry } from '../../src/chain/registry.ts';
-import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
 import { packageVersion } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { median, round } from '../lib/stats.ts';
+import { num, table } from '../lib/markdown.ts';
 
 const SIZES = [1_000, 100_000, 1_000_000];
 
@@ -127,5 +128,28 @@ export async function runChainCost(_opts: CaseOptions): Promise<ChainCostResult>
     await devChain.close();
   }
 }
+
+/** The report's section: gas of every anchor, per record by batch size, and deployment for reference. */
+export const chainCostReport: CaseReport<ChainCostResult> = {
+  title: 'Chain cost',
+  section: (r) =>
+    [
+      table(
+        ['batch', 'records', 'anchor gas', 'gas per record'],
+        r.anchors.map((a) => [
+          `${a.batchId}${a.first ? ' (first)' : ''}`,
+          num(a.leafCount),
+          num(a.gasUsed),
+          num(a.gasPerRecord, 4),
+        ]),
+      ),
+      '',
+      `First anchor ${num(r.firstAnchorGas)} gas; later anchors ${num(r.subsequentAnchorGas.min)}-${num(r.subsequentAnchorGas.max)} gas. ` +
+        `Gas per record: ${r.perSize.map((p) => `${num(p.gasPerRecord, 4)} at ${num(p.records)} records`).join(', ')}. ` +
+        `For reference: deployment ${num(r.deployGas)} gas, granting ANCHORER_ROLE ${num(r.grantRoleGas)} gas (${r.hardfork}).`,
+      '',
+      ...r.notes.map((x) => `- ${x}`),
+    ].join('\n'),
+};
 
 if (isMain(import.meta.url)) await caseMain(runChainCost);

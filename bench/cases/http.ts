@@ -9,7 +9,7 @@
  */
 import autocannon from 'autocannon';
 import { apiOf, ingest, recordBodies, sealNow, verifiedMerchant, waitFinal } from '../lib/api.ts';
-import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
 import { load1 } from '../lib/machine.ts';
@@ -17,6 +17,7 @@ import { SERVER_LOG_LEVEL, startBenchServer, type BenchServer } from '../lib/ser
 import { Prng } from '../lib/prng.ts';
 import { round, roundSummary, summarize, type Summary } from '../lib/stats.ts';
 import { INGEST_ENV } from './ingest.ts';
+import { num, spread, table } from '../lib/markdown.ts';
 
 const CONNECTIONS = 32;
 export const ENDPOINTS = ['healthz', 'proofs', 'verify'] as const;
@@ -217,5 +218,59 @@ export async function runHttp(opts: CaseOptions): Promise<HttpResult> {
     ],
   };
 }
+
+/** The report's section: each endpoint against /healthz, then every round's figures. */
+export const httpReport: CaseReport<HttpResult> = {
+  title: 'HTTP',
+  section: (r) =>
+    [
+      `${r.connections} connections, ${r.durationSeconds} s per run, ${r.rounds} round(s); ${num(r.records)} final records.`,
+      '',
+      table(
+        ['endpoint', 'req/s', 'p99 ms', 'x healthz'],
+        ENDPOINTS.map((e) => [
+          e,
+          spread(r.byEndpoint[e].requestsPerSecond),
+          spread(r.byEndpoint[e].latencyP99Ms, 1),
+          e === 'healthz' ? '1' : spread(r.ratios[e], 3),
+        ]),
+      ),
+      '',
+      table(
+        [
+          'round',
+          'endpoint',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'non-2xx + errors',
+          'server CPU',
+          'client CPU',
+          'load',
+        ],
+        r.runs.map((x) => [
+          String(x.round),
+          x.endpoint,
+          num(x.requestsPerSecond),
+          num(x.latencyP50Ms),
+          num(x.latencyP99Ms),
+          num(x.latencyMaxMs),
+          String(x.non2xx + x.errors),
+          num(x.serverCpuShare, 2),
+          num(x.clientCpuShare, 2),
+          num(x.load, 2),
+        ]),
+      ),
+      '',
+      ...r.notes.map((x) => `- ${x}`),
+      ...(r.runs.some((x) => x.endpoint === 'healthz' && x.clientCpuShare > 0.85)
+        ? [
+            '- During healthz both autocannon and the server used about one core each: healthz req/s is the ceiling of ' +
+              'this 2-core machine with load generator and server on it, so the ratios are if anything generous.',
+          ]
+        : []),
+    ].join('\n'),
+};
 
 if (isMain(import.meta.url)) await caseMain(runHttp);

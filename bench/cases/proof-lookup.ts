@@ -19,13 +19,15 @@ import { proofFromStore, sealBatch } from '../../src/service/batches.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import type { EventRow } from '../../src/storage/rows.ts';
 import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
-import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
 import { load1 } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { latency, round, roundSummary, summarize, type Latency, type Summary } from '../lib/stats.ts';
+import { ServerKey } from '../../src/service/server-key.ts';
 import { ScanCounter } from '../../src/service/scans.ts';
+import { num, spread, table } from '../lib/markdown.ts';
 
 const ROWS_PER_INSERT = 3000; // 9 columns: under SQLite's 32,766 bound parameters
 const ROWS_PER_TRANSACTION = 100_000;
@@ -122,6 +124,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         now: () => new Date(),
         publicBaseUrl: 'http://proofmark.bench',
         scans: new ScanCounter(storage.scans),
+        keys: ServerKey.generate(),
       };
       const prng = new Prng(0x9f00 + run);
       progress(
@@ -272,5 +275,64 @@ function roundLatency(l: Latency): Latency {
     mean: round(l.mean, 4),
   };
 }
+
+/** The report's section: latency by run and round, the pooled percentiles, seal time and GC. */
+export const proofLookupReport: CaseReport<ProofLookupResult> = {
+  title: 'Proof lookup',
+  // sealBatch's time is reported alongside, with no target of its own.
+  reportedTargets: ['seal-time'],
+  section: (r) => {
+    const rows = r.runs.flatMap((run, i) =>
+      run.rounds.map((x, j) => [
+        `${i + 1}.${j + 1}${j === 0 ? ' (first after seal)' : ''}`,
+        num(x.p50, 3),
+        num(x.p95, 3),
+        num(x.p99, 3),
+        num(x.max, 2),
+        num(run.cpuMeanMsByRound[j], 3),
+        `${x.verified}/${x.n}`,
+        num(run.loadBefore, 2),
+      ]),
+    );
+    const gc = r.runs
+      .map(
+        (x, i) =>
+          `run ${i + 1}: ${x.gc.count} GCs, ${x.gc.totalMs} ms in all (longest ${x.gc.maxMs} ms); ${x.gc.slowCalls} calls over 1 ms, ${x.gc.slowCallsDuringGc} of them during a GC`,
+      )
+      .join('; ');
+    return [
+      `Batch of ${num(r.leaves)} leaves sealed with sealBatch into SQLite; ${r.lookupsPerRound} random proofFromStore calls per round.`,
+      '',
+      table(
+        [
+          'run.round',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'max ms',
+          'CPU ms/call (mean)',
+          'proofs verified',
+          'load',
+        ],
+        rows,
+      ),
+      '',
+      `All rounds together: p50 ${r.pooled.p50} ms, p95 ${r.pooled.p95} ms, **p99 ${r.pooled.p99} ms**, max ${r.pooled.max} ms (n=${r.pooled.n}). ` +
+        `p99 per round: ${spread(r.p99ByRound, 3)} ms.`,
+      '',
+      `Seal (sealBatch, ${num(r.leaves)} leaves): **${spread(r.sealMs, 0)} ms**. ` +
+        r.runs
+          .map(
+            (x, i) =>
+              `Run ${i + 1}: fixture ${num(x.fixtureMs)} ms, ${x.treeLevels} levels in ${num(x.storedChunks)} chunks, database ${x.databaseMB} MB.`,
+          )
+          .join(' '),
+      '',
+      `Garbage collection during the timed calls: ${gc}.`,
+      '',
+      ...r.notes.map((x) => `- ${x}`),
+    ].join('\n');
+  },
+};
 
 if (isMain(import.meta.url)) await caseMain(runProofLookup);

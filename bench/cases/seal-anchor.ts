@@ -9,13 +9,14 @@
 import SQLite from 'better-sqlite3';
 import { JsonRpcProvider } from 'ethers';
 import { apiOf, ingest, recordBodies, sealNow, verifiedMerchant, waitFinal } from '../lib/api.ts';
-import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
 import { load1 } from '../lib/machine.ts';
 import { startBenchServer } from '../lib/server.ts';
 import { round, roundSummary, summarize, type Summary } from '../lib/stats.ts';
 import { INGEST_ENV } from './ingest.ts';
+import { num, spread, table } from '../lib/markdown.ts';
 
 const POLL_MS = 20;
 
@@ -141,5 +142,41 @@ export async function runSealAnchor(opts: CaseOptions): Promise<SealAnchorResult
     ],
   };
 }
+
+/** The report's section: each batch's seal, anchor and final times and its anchor's gas. */
+export const sealAnchorReport: CaseReport<SealAnchorResult> = {
+  title: 'Seal and anchor',
+  section: (r) =>
+    [
+      table(
+        [
+          'batch',
+          'records',
+          'seal ms',
+          'anchor ms',
+          'final ms',
+          'observe ms',
+          'total ms',
+          'anchor gas',
+          'load',
+        ],
+        r.runs.map((x) => [
+          String(x.batchId),
+          num(x.leaves),
+          num(x.sealMs),
+          num(x.anchorMs),
+          num(x.finalMs),
+          num(x.observeMs),
+          `**${num(x.totalMs)}**`,
+          num(x.gasUsed),
+          num(x.loadBefore, 2),
+        ]),
+      ),
+      '',
+      `Seal to final: **${spread(r.totalMs)} ms**; seal ${spread(r.sealMs)} ms, anchor ${spread(r.anchorMs)} ms, final ${spread(r.finalMs)} ms.`,
+      '',
+      ...r.notes.map((x) => `- ${x}`),
+    ].join('\n'),
+};
 
 if (isMain(import.meta.url)) await caseMain(runSealAnchor);

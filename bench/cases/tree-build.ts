@@ -17,7 +17,8 @@ import { progress } from '../lib/log.ts';
 import { packageVersion, load1 } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { round, roundSummary, summarize, type Summary } from '../lib/stats.ts';
-import { caseMain, type CaseOptions, type Target } from '../lib/case.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
+import { num, spread, table } from '../lib/markdown.ts';
 
 export const IMPLS = ['proofmark', 'merkletreejs', 'openzeppelin'] as const;
 export type Impl = (typeof IMPLS)[number];
@@ -264,6 +265,51 @@ export async function runTreeBuild(opts: CaseOptions): Promise<TreeBuildResult> 
     },
   };
 }
+
+/** The report's section: build time and memory by implementation and size, then the ratios. */
+export const treeBuildReport: CaseReport<TreeBuildResult> = {
+  title: 'Tree build',
+  section: (r) =>
+    [
+      table(
+        [
+          'implementation',
+          'leaves',
+          'build ms: median (min-max, runs)',
+          'peak RSS MB',
+          'baseline RSS MB',
+          'net peak MB',
+        ],
+        r.cells.map((c) => [
+          c.impl,
+          num(c.n),
+          c.cut ? `cut: ${c.cutNote}` : spread(c.buildMs, 1),
+          spread(c.peakRssMB, 1),
+          spread(c.baselineRssMB, 1),
+          num(c.netPeakMB, 1),
+        ]),
+      ),
+      '',
+      'proofmark against each other implementation (how many times faster; how many times less net / raw peak memory):',
+      '',
+      table(
+        ['leaves', 'versus', 'speed', 'net memory', 'raw memory'],
+        r.comparisons.map((c) => [
+          num(c.n),
+          c.versus,
+          c.speedup === null ? '-' : `${c.speedup}x`,
+          c.netPeakRatio === null ? '-' : `${c.netPeakRatio}x`,
+          c.rawPeakRatio === null ? '-' : `${c.rawPeakRatio}x`,
+        ]),
+      ),
+      '',
+      `Roots: proofmark equals merkletreejs at ${Object.entries(r.rootsAgree)
+        .map(([size, ok]) => `${num(Number(size))}: ${ok === null ? 'not compared' : ok ? 'yes' : 'NO'}`)
+        .join(', ')}. Seed ${r.seed}; each run is a fresh child process; cut at ${r.cutMs / 1000} s.`,
+      '',
+      ...r.notes.map((x) => `- ${x}`),
+    ].join('\n'),
+};
 
 if (isMain(import.meta.url)) {
   const mode = process.argv[2];

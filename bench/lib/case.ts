@@ -1,4 +1,7 @@
-/** What every case shares: its options, how it states a target, and how it runs on its own. */
+/**
+ * What every case shares: its options, how it states a target, how it runs on its own, and how it
+ * shows in the report.
+ */
 import { writeFileSync } from 'node:fs';
 import { progress } from './log.ts';
 
@@ -19,6 +22,27 @@ export interface Target {
   pass: boolean | null;
   /** Measured at a smaller size than the target names (quick mode): indicative only. */
   provisional?: boolean;
+}
+
+/**
+ * How a case shows in bench/results.md. Each case exports its own; bench/run.ts lists them, and
+ * bench/lib/report.ts knows only this shape.
+ */
+export interface CaseReport<R> {
+  /** The section's heading, numbered by the case's place in the suite ("Tree build"). */
+  title: string;
+  /** The section under the heading: tables and notes from the case's result. */
+  section(result: R): string;
+  /** Words that follow the figure in the plain-words line of one of the case's targets, or ''. */
+  targetExtra?(target: Target, result: R): string;
+  /** Ids of the case's targets that report a figure with no pass mark (their `pass` is always null). */
+  reportedTargets?: readonly string[];
+}
+
+/** A case of the suite: bench/cases/<id>.ts measures it in a child process; `report` renders its result. */
+export interface BenchCase {
+  id: string;
+  report: CaseReport<never>;
 }
 
 /** Runs a case as a program: `[--quick] [--runs n] [--json-out file]`; the result goes to the file or stdout. */

@@ -1,20 +1,32 @@
 /**
- * The embedded development chain: a Hardhat network served as JSON-RPC on a local port.
+ * The embedded development chain: an in-process Hardhat network served as JSON-RPC on a local port.
  *
  * The service reaches it through ethers' JsonRpcProvider exactly as it would reach a real chain.
  * It is a convenience: its state lives in memory and is gone when the process exits. The service
  * restores it on start by redeploying the registry from the same key and nonce (same address) and
- * replaying every anchored root in order (see src/chain/dev-replay.ts).
+ * replaying every anchored root in order (see src/batcher/dev-chain-replay.ts).
+ *
+ * Only Hardhat's public API is used: `require('hardhat')` builds a Hardhat Runtime Environment whose
+ * `network.provider` is an EIP-1193 provider over an in-process network, and json-rpc-server.ts
+ * serves that provider over HTTP.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
+import type { HardhatRuntimeEnvironment } from 'hardhat/types/index.js';
+import devNetwork from './dev-network.json' with { type: 'json' };
+import { serveJsonRpc, type Eip1193Provider } from './json-rpc-server.ts';
 
-const requireCjs = createRequire(import.meta.url);
+/**
+ * The Hardhat config the development network is built from, in place of the project's
+ * hardhat.config.ts: `npm start` needs neither TypeScript support in Hardhat, the compiler, plugins
+ * nor a particular working directory. Its settings: chain id 31337, cancun, automine, and a fixed
+ * genesis time, so that replays after a restart produce the same blocks and transaction hashes.
+ */
+const DEV_NETWORK_CONFIG = fileURLToPath(new URL('./dev-network.json', import.meta.url));
 
 /** Hardhat's well-known first development account. Public knowledge: never use it on a real chain. */
 export const DEV_DEPLOYER_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
-export const DEV_CHAIN_ID = 31337;
+export const DEV_CHAIN_ID: number = devNetwork.networks.hardhat.chainId;
 
 export interface DevChain {
   url: string;
@@ -23,69 +35,80 @@ export interface DevChain {
   close(): Promise<void>;
 }
 
-interface JsonRpcServerLike {
-  listen(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-
-/** Starts a fresh Hardhat network (cancun, automine, fixed genesis time) on 127.0.0.1:port (0 = any free port). */
+/**
+ * Starts a fresh Hardhat network (its own state, independent of any other started in this process)
+ * and serves it on host:port (default 127.0.0.1; port 0 = any free port). A port in use is reported
+ * as the DEV_CHAIN_PORT setting to change.
+ */
 export async function startDevChain(opts: { port?: number; host?: string } = {}): Promise<DevChain> {
-  // Hardhat 2 is CommonJS and has no public API for serving its network in-process; these internals
-  // are what `hardhat node` itself uses, pinned by package-lock.json.
-  const { resolveConfig } = requireCjs('hardhat/internal/core/config/config-resolution');
-  const { createProvider } = requireCjs('hardhat/internal/core/providers/construction');
-  const { JsonRpcServer } = requireCjs('hardhat/internal/hardhat-network/jsonrpc/server');
-
-  // resolveConfig needs an existing file to derive the project root from; no config file is loaded.
-  const config = resolveConfig(fileURLToPath(import.meta.url), {
-    networks: {
-      hardhat: {
-        chainId: DEV_CHAIN_ID,
-        hardfork: 'cancun',
-        // A fixed genesis makes replays after a restart produce the same blocks and transaction hashes.
-        initialDate: '2026-01-01T00:00:00Z',
-        loggingEnabled: false,
-        mining: { auto: true, interval: 0 },
-      },
+  const port = opts.port ?? 0;
+  const provider = createNetwork();
+  const server = await serveJsonRpc(provider, { host: opts.host ?? '127.0.0.1', port }).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE'
+        ? new Error(`DEV_CHAIN_PORT ${port} is already in use; set DEV_CHAIN_PORT to a free port`)
+        : err;
     },
-  });
-  const provider = await createProvider(config, 'hardhat');
-  const server: JsonRpcServerLike = new JsonRpcServer({
-    hostname: opts.host ?? '127.0.0.1',
-    port: opts.port ?? 0,
-    provider,
-  });
-  const address = await listenOrExplain(server, opts.port ?? 0);
-  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  );
+  try {
+    // Hardhat builds the network on its first request: do it now, so that a failure fails the start.
+    await provider.request({ method: 'eth_chainId' });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const { address } = server.address;
+  const host = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `http://${host}:${address.port}`,
-    port: address.port,
+    url: `http://${host}:${server.address.port}`,
+    port: server.address.port,
     chainId: DEV_CHAIN_ID,
     close: () => server.close(),
   };
 }
 
-async function listenOrExplain(server: JsonRpcServerLike, port: number): Promise<AddressInfo> {
-  // Hardhat's listen() never rejects: an in-use port surfaces as an 'error' event on its http server.
-  // Its websocket server re-emits the same error and would crash the process without a listener.
-  const internals = server as unknown as {
-    _httpServer: import('node:http').Server;
-    _wsServer: import('node:events').EventEmitter;
-  };
-  const inner = internals._httpServer;
-  internals._wsServer.on('error', () => {});
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new Error(`DEV_CHAIN_PORT ${port} is already in use; set DEV_CHAIN_PORT to a free port`)
-          : err,
+/**
+ * A new in-process Hardhat network. Hardhat 2 keeps one runtime environment per process, loaded on
+ * the first `require('hardhat')` (hence require, not a cached ES import); resetting its context
+ * (`hardhat/plugins-testing`, the documented way to load a new environment) gives every call its own
+ * environment, so its own network. An environment loaded earlier keeps working but is no longer
+ * Hardhat's current one: nothing else in proofmark's runtime loads Hardhat.
+ */
+function createNetwork(): Eip1193Provider {
+  // A require of this call's own: Node lists every module a require loads as a child of its parent
+  // module, so a long-lived one would keep every environment loaded through it alive.
+  const requireCjs = createRequire(import.meta.url);
+  const { resetHardhatContext } = requireCjs(
+    'hardhat/plugins-testing',
+  ) as typeof import('hardhat/plugins-testing.js');
+  resetHardhatContext();
+  // Hardhat reads its global options from HARDHAT_* variables when loaded as a library: point it at
+  // our config and network, whatever the caller's environment says, and restore that environment.
+  const hre = withEnv({ HARDHAT_CONFIG: DEV_NETWORK_CONFIG, HARDHAT_NETWORK: 'hardhat' }, () => {
+    try {
+      return requireCjs('hardhat') as HardhatRuntimeEnvironment;
+    } catch (err) {
+      // Loading Hardhat creates its settings directory (~/.config/hardhat-nodejs on Linux).
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EROFS') throw err;
+      throw new Error(
+        `the development chain cannot start: Hardhat needs a writable home directory (${(err as Error).message})`,
+        { cause: err },
       );
-    };
-    inner.once('error', onError);
-    server.listen().then((addr) => {
-      inner.off('error', onError);
-      resolve(addr);
-    }, reject);
+    }
   });
+  return hre.network.provider;
+}
+
+function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, vars);
+  try {
+    return fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 }

@@ -1,7 +1,8 @@
-/** What every service function needs: the stores, the clock, and where the public pages live. */
+/** What every service function needs: the stores, the clock, the server key, where the pages live. */
 import type { Storage } from '../storage/storage.ts';
 import type { ProofCache } from './proof-cache.ts';
 import type { ScanCounter } from './scans.ts';
+import type { ServerKey } from './server-key.ts';
 
 export interface ServiceContext {
   storage: Storage;
@@ -11,6 +12,8 @@ export interface ServiceContext {
   scans: ScanCounter;
   /** Proofs of final batches; without it every proof is read from the store. */
   proofCache?: ProofCache;
+  /** The server-side key (SECRET_KEY): never stored, so a database copy alone reveals no secret. */
+  keys: ServerKey;
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

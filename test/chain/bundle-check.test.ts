@@ -15,7 +15,7 @@ import {
   type ProofBundleV1,
 } from '../../src/core/index.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, registerMany } from '../service/support.ts';
+import { recordBody, registerMany } from '../helpers/records.ts';
 
 describe('POST /v1/verify against the chain (sqlite)', () => {
   let h: Harness;

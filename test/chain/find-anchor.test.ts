@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRegistry, LOG_WINDOW_BLOCKS, type AnchorChain } from '../../src/chain/registry.ts';
 import type { Hex } from '../../src/core/index.ts';
-import { ChainProbe } from '../batcher/faulty-chain.ts';
+import { ChainProbe } from '../faults/faulty-chain.ts';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.ts';
 import { startSharedChain, type SharedChain } from '../scale/cluster.ts';
 

@@ -9,7 +9,8 @@ import type { Hex, ProofBundleV1 } from '../../src/core/index.ts';
 import { sealBatch } from '../../src/service/batches.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { registerMany, waitFor } from '../service/support.ts';
+import { registerMany } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('restart on the same data directory (sqlite)', () => {
   let database: TestDatabase | undefined;

@@ -1,5 +1,6 @@
 /** Record bodies for POST /v1/records, as the tests register them. */
 import type { RecordInput } from '../../src/client/types.ts';
+import type { Harness } from './harness.ts';
 
 export type RecordBody = RecordInput;
 
@@ -31,4 +32,22 @@ export function mixedFields(externalId: string, variant = 0): Partial<RecordBody
     ...(n % 2 === 0 && { secret: `SECRET-${externalId}` }),
     ...(n % 3 === 0 && { metadata: { region: n % 2 ? 'EU' : 'CN', edition: n % 7 } }),
   };
+}
+
+/** Registers `count` records named `${prefix}-${i}` in requests of up to 1,000; returns their ids. */
+export async function registerMany(
+  h: Harness,
+  apiKey: string,
+  prefix: string,
+  count: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 1000) {
+    const records = [];
+    for (let i = start; i < Math.min(count, start + 1000); i++) records.push(recordBody(`${prefix}-${i}`));
+    const res = await h.call('POST', '/v1/records', { token: apiKey, body: { records } });
+    if (res.statusCode !== 201) throw new Error(`register: ${res.statusCode} ${res.body}`);
+    ids.push(...res.json().records.map((r: { id: string }) => r.id));
+  }
+  return ids;
 }

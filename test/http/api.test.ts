@@ -9,7 +9,8 @@ import { registryAbi } from '../../src/chain/registry.ts';
 import { MerkleTree, verifyBundle, type ProofBundleV1 } from '../../src/core/index.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, waitFor } from '../service/support.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe.each(BACKENDS)('the API over a real port (%s)', (backend) => {
   let h: Harness;

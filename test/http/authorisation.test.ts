@@ -18,7 +18,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, rowCounts } from '../service/support.ts';
+import { rowCounts } from '../helpers/db-inspect.ts';
+import { recordBody } from '../helpers/records.ts';
 
 const CREDENTIALS = ['none', 'wrong', 'rival', 'suspended', 'rotatedOut', 'admin', 'owner'] as const;
 type Credential = (typeof CREDENTIALS)[number];

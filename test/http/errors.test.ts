@@ -13,7 +13,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/http/app.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, rowCounts } from '../service/support.ts';
+import { rowCounts } from '../helpers/db-inspect.ts';
+import { recordBody } from '../helpers/records.ts';
 
 /** The one error shape, with the status in the body matching the response's. */
 function expectError(res: LightMyRequestResponse, statusCode: number, code: string, what = ''): void {

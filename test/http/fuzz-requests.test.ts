@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEEP, DEEP_FRAGMENTS, UNICODE_EDGE_CASES } from '../helpers/hostile.ts';
-import { recordBody } from '../service/support.ts';
+import { recordBody } from '../helpers/records.ts';
 import {
   anyBody,
   BODY_LIMIT,

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
 import { anythingAsJson, fragment, hostileValue, type Fragment, type Path } from '../helpers/hostile.ts';
-import { recordBody } from '../service/support.ts';
+import { recordBody } from '../helpers/records.ts';
 import { send, type Tally } from './wire.ts';
 
 export const fuzzRuns = Number(process.env.FC_NUM_RUNS ?? (process.env.CI ? 160 : 40));

@@ -24,7 +24,7 @@ import {
   type Fragment,
   type Mutation,
 } from '../helpers/hostile.ts';
-import { recordBody } from '../service/support.ts';
+import { recordBody } from '../helpers/records.ts';
 import {
   anyBody,
   FuzzTarget,

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backlogRetryAfterSeconds, BacklogGauge } from '../../src/service/backlog.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, rowCounts, waitFor } from '../service/support.ts';
+import { rowCounts } from '../helpers/db-inspect.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A 429 as the JSON API sends it: the one error shape, code rate_limited, and when to come back. */
 function expectRateLimited(res: LightMyRequestResponse, what: string): void {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProofBundleV1 } from '../../src/core/index.ts';
 import { expectedVerdict, forge, forgeryOf, type Expected, type Forgery } from '../helpers/forged-bundles.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody } from '../service/support.ts';
+import { recordBody } from '../helpers/records.ts';
 import { databaseState, send, sendHostile, type Answer, type DatabaseState, type Tally } from './wire.ts';
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? (process.env.CI ? 240 : 60));

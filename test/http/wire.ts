@@ -11,7 +11,7 @@ import { expect } from 'vitest';
 import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { tableNames } from '../service/support.ts';
+import { tableNames } from '../helpers/db-inspect.ts';
 
 /** How long an answer may take before the request counts as a hang (generous: a loaded 2-core machine). */
 export const ANSWER_TIMEOUT_MS = 20_000;

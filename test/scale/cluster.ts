@@ -17,10 +17,9 @@ import { connectRegistry, type AnchorChain } from '../../src/chain/registry.ts';
 import type { Database } from '../../src/storage/sql/schema.ts';
 import type { Harness } from '../helpers/harness.ts';
 
-export { recordBody } from '../helpers/records.ts';
-export { waitFor } from '../helpers/wait.ts';
-
 export const LEASE_MS = 1000;
+/** The deployment's SECRET_KEY: every instance of one deployment shares it. */
+export const TEST_SECRET_KEY = '5e'.repeat(32);
 
 export interface SharedChain {
   devChain: DevChain;
@@ -57,6 +56,8 @@ export function clusterEnv(chainUrl: string, contract: string, extra: Record<str
     RPC_URL: chainUrl,
     ANCHOR_CONTRACT: contract,
     ANCHORER_PRIVATE_KEY: DEV_DEPLOYER_KEY,
+    // One key for every instance of the deployment, as with a real one.
+    SECRET_KEY: TEST_SECRET_KEY,
     CONFIRMATIONS: '1',
     LEADER_LEASE_MS: String(LEASE_MS),
     ...extra,

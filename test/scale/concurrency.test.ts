@@ -12,11 +12,11 @@ import {
   newAcknowledged,
   noteEvent,
   noteRegistration,
-  recordBody,
   startSharedChain,
-  waitFor,
   type SharedChain,
 } from './cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 function shuffled<T>(items: T[], seed: number): T[] {
   const out = [...items];

@@ -18,11 +18,11 @@ import {
   noteEvent,
   noteRegistration,
   pool,
-  recordBody,
   startSharedChain,
-  waitFor,
   type SharedChain,
 } from './cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 
 const ADMIN_TOKEN = 'scale-admin-token-0123456789abcdef';

@@ -22,13 +22,13 @@ import {
   noteEvent,
   noteRegistration,
   pool,
-  recordBody,
   replaceBatcher,
   startSharedChain,
-  waitFor,
   type Acknowledged,
   type SharedChain,
 } from './cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 type CrashPoint = 'sealed' | 'submitted' | 'sent';
 

@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { clusterEnv, recordBody, startSharedChain, waitFor, type SharedChain } from './cluster.ts';
+import { clusterEnv, startSharedChain, type SharedChain } from './cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('an instance on a read-only replica connection', () => {
   let skip: string | null = null;

@@ -15,7 +15,7 @@ import { proofFromStore } from '../../src/service/batches.ts';
 import { NODES_PER_CHUNK } from '../../src/storage/sql/batches.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, registerMany } from './support.ts';
+import { recordBody, registerMany } from '../helpers/records.ts';
 
 const BIG = 2 * 1000 + 500;
 

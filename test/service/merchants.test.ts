@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/service/random.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
-import { everyRowAsText, recordBody, rowCounts } from './support.ts';
+import { everyRowAsText, rowCounts } from '../helpers/db-inspect.ts';
+import { recordBody } from '../helpers/records.ts';
 
 const EVIDENCE = [
   { description: 'publisher reseller letter 2026', sha256: 'AB'.repeat(32) },

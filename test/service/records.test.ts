@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventLeaf, secretCommitment, ZERO32, type Hex } from '../../src/core/index.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { everyRowAsText, recordBody, rowCounts, type RecordBody } from './support.ts';
+import { everyRowAsText, rowCounts } from '../helpers/db-inspect.ts';
+import { recordBody, type RecordBody } from '../helpers/records.ts';
 
 describe.each(BACKENDS)('merchant API: records and events (%s)', (backend) => {
   let h: Harness;

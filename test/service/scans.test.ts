@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCounter } from '../../src/service/scans.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { registerMany } from './support.ts';
+import { registerMany } from '../helpers/records.ts';
 
 describe.each(BACKENDS)('scan counts while flushing (%s)', (backend) => {
   let h: Harness;

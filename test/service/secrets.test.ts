@@ -25,7 +25,8 @@ import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
 import { REDACT_PATHS } from '../../src/server.ts';
 import { BACKENDS, createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
-import { recordBody, waitFor } from './support.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A distinctive random value per run, so a hit cannot be a coincidence. */
 const random = (prefix: string) => `${prefix}${randomBytes(12).toString('hex').toUpperCase()}`;

@@ -8,7 +8,8 @@ import { verifyBundle, ZERO32, type ProofBundleV1 } from '../../src/core/index.t
 import { SUSPICIOUS_SCANS } from '../../src/service/verdicts.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, rowCounts } from './support.ts';
+import { rowCounts } from '../helpers/db-inspect.ts';
+import { recordBody } from '../helpers/records.ts';
 
 describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) => {
   let h: Harness;

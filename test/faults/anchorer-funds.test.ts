@@ -14,18 +14,18 @@ import { Batcher } from '../../src/batcher/batcher.ts';
 import { Lease } from '../../src/batcher/lease.ts';
 import { deployRegistry } from '../../src/chain/deploy.ts';
 import { DEV_DEPLOYER_KEY } from '../../src/chain/dev-chain.ts';
-import { ChainProbe } from '../batcher/faulty-chain.ts';
+import { ChainProbe } from './faulty-chain.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import {
   checkAnchoredExactlyOnce,
   clusterEnv,
   newAcknowledged,
   noteRegistration,
-  recordBody,
   startSharedChain,
-  waitFor,
   type SharedChain,
 } from '../scale/cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const TICK_MS = 50;
 

@@ -6,12 +6,12 @@
  * wrong; never call a record genuine unless its batch is final with the root on chain; resume
  * anchoring once the fault clears, within its backoff; and end with every acknowledged record in
  * exactly one final batch, each batch id anchored once on chain with the stored root. The batcher's
- * own failure handling is also tested at the AnchorChain interface (test/batcher/anchorer.test.ts);
+ * own failure handling is also tested at the AnchorChain interface (test/faults/anchorer.test.ts);
  * here the failures are real sockets, real HTTP answers and ethers' real error paths.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from '../../src/core/index.ts';
-import { ChainProbe } from '../batcher/faulty-chain.ts';
+import { ChainProbe } from './faulty-chain.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { startRpcProxy, type RpcErrorKind, type RpcProxy } from '../helpers/rpc-proxy.ts';
 import {
@@ -19,12 +19,12 @@ import {
   clusterEnv,
   newAcknowledged,
   noteRegistration,
-  recordBody,
   startSharedChain,
-  waitFor,
   type Acknowledged,
   type SharedChain,
 } from '../scale/cluster.ts';
+import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** The harness's CHAIN_POLL_MS: the batcher's tick, and the base of its backoff (tick * 2^failures). */
 const TICK_MS = 50;

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_DEPLOYER_KEY } from '../../src/chain/dev-chain.ts';
 import type { BatchRow } from '../../src/storage/rows.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { registerMany, waitFor } from '../service/support.ts';
+import { registerMany } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { ChainProbe } from './faulty-chain.ts';
 
 interface Rig {

@@ -1,14 +1,9 @@
 /**
- * Small helpers shared by the service, HTTP, batcher and chain tests: what the database holds
- * (row counts, every row as text), record inputs, and polling with a deadline.
+ * What a SQL database holds, read from outside the stores: table names, row counts and every row as
+ * text. Tests compare counts before and after a refused write, and search every byte for secrets.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/storage/sql/schema.ts';
-import type { Harness } from '../helpers/harness.ts';
-import { recordBody } from '../helpers/records.ts';
-
-export { recordBody, type RecordBody } from '../helpers/records.ts';
-export { waitFor } from '../helpers/wait.ts';
 
 /** Every application table (Kysely's own migration tables excluded). */
 export async function tableNames(db: Kysely<Database>): Promise<string[]> {
@@ -53,26 +48,4 @@ export async function everyRowAsText(db: Kysely<Database>): Promise<string> {
     }
   }
   return parts.join('\n');
-}
-
-/** Registers `count` records named `${prefix}-${i}` in requests of up to 1,000; returns their ids. */
-export async function registerMany(
-  h: Harness,
-  apiKey: string,
-  prefix: string,
-  count: number,
-): Promise<string[]> {
-  const ids: string[] = [];
-  for (let start = 0; start < count; start += 1000) {
-    const records = [];
-    for (let i = start; i < Math.min(count, start + 1000); i++) records.push(recordBody(`${prefix}-${i}`));
-    const res = await h.call('POST', '/v1/records', { token: apiKey, body: { records } });
-    if (res.statusCode !== 201) throw new Error(`register: ${res.statusCode} ${res.body}`);
-    ids.push(...res.json().records.map((r: { id: string }) => r.id));
-  }
-  return ids;
-}
-
-export async function batchStatuses(db: Kysely<Database>): Promise<Array<{ id: number; status: string }>> {
-  return db.selectFrom('batches').select(['id', 'status']).orderBy('id').execute();
 }

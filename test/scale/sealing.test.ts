@@ -11,7 +11,8 @@ import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import type { Database } from '../../src/storage/sql/schema.ts';
 import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { recordBody, registerMany, waitFor } from '../service/support.ts';
+import { recordBody, registerMany } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * Every event is in at most one batch, and each batch's stored leaves are exactly the events that

@@ -19,12 +19,13 @@ import { freePort } from '../helpers/net.ts';
 import { TEST_EVIDENCE } from '../helpers/client.ts';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { recordBody } from '../helpers/records.ts';
 import {
   checkAnchoredExactlyOnce,
   newAcknowledged,
   noteEvent,
   noteRegistration,
-  recordBody,
+  TEST_SECRET_KEY,
 } from '../scale/cluster.ts';
 
 export const ADMIN_TOKEN = 'crash-admin-token-0123456789abcdef';
@@ -55,6 +56,7 @@ export async function crashAndRecover(at: CrashAt, setup: ChainSetup): Promise<v
           RPC_URL: setup.url,
           ANCHOR_CONTRACT: await setup.deploy(),
           ANCHORER_PRIVATE_KEY: setup.anchorerKey,
+          SECRET_KEY: TEST_SECRET_KEY,
           CONFIRMATIONS: '1',
         };
   const env = {

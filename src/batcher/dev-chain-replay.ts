@@ -3,18 +3,19 @@
  * registry from the well-known dev key at nonce 0 (so at the same address every time) and replays
  * every anchored batch, in order. The development chain is a convenience; a real chain is durable.
  *
- * The replay changes batch state, so it holds the anchorer lease like any other writer of it: it
- * takes the runtime's own lease before it starts, and the batcher keeps it from there.
+ * The replay changes batch state, so it lives with the batcher and holds the anchorer lease like any
+ * other writer of it: it takes the runtime's own lease before it starts, and the batcher keeps it
+ * from there.
  */
 import { Contract, Wallet } from 'ethers';
 import type { Logger } from 'pino';
-import type { Lease } from '../batcher/lease.ts';
 import type { BatchChange, BatchStatus, LeaseFence } from '../storage/rows.ts';
 import type { BatchStore } from '../storage/storage.ts';
-import { deployRegistry } from './deploy.ts';
-import { DEV_DEPLOYER_KEY, startDevChain, type DevChain } from './dev-chain.ts';
-import { openRpcProvider } from './rpc-provider.ts';
-import { registryAbi } from './registry.ts';
+import { deployRegistry } from '../chain/deploy.ts';
+import { DEV_DEPLOYER_KEY, startDevChain, type DevChain } from '../chain/dev-chain.ts';
+import { registryAbi } from '../chain/registry.ts';
+import { openRpcProvider } from '../chain/rpc-provider.ts';
+import type { Lease } from './lease.ts';
 
 const LEASE_POLL_MS = 100;
 

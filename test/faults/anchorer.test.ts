@@ -23,7 +23,8 @@ import { buildApp } from '../../src/http/app.ts';
 import { sealBatch } from '../../src/service/batches.ts';
 import type { BatchRow } from '../../src/storage/rows.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { registerMany, waitFor } from '../service/support.ts';
+import { registerMany } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { ChainProbe, FaultyChain, InjectedFailure } from './faulty-chain.ts';
 
 const log = pino({ level: 'silent' });
