@@ -8,6 +8,7 @@ import type { ServiceContext } from '../../src/service/context.ts';
 import { createMerchant, verifyMerchant, type Merchant } from '../../src/service/merchants.ts';
 import { ProofCache } from '../../src/service/proof-cache.ts';
 import { ScanCounter } from '../../src/service/scans.ts';
+import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../../src/storage/rows.ts';
 import { TEST_EVIDENCE } from './client.ts';
 
@@ -40,6 +41,7 @@ export function memoryService(opts: { proofCache?: boolean } = {}): MemoryServic
     now: clock.now,
     publicBaseUrl: 'http://proofmark.test',
     scans: new ScanCounter(storage.scans, 3_600_000),
+    keys: ServerKey.generate(),
     ...(opts.proofCache !== false && { proofCache: new ProofCache() }),
   };
   return { ctx, storage, clock };
