@@ -9,7 +9,7 @@ import { clientGroup } from '../client-address.ts';
 import { errorResponses, IdParams, TextField } from './schemas.ts';
 
 /** On every answer of a secret check of a record with a secret: wrong secrets it still takes this window. */
-export const TRIES_HEADER = 'x-secret-tries-remaining';
+const TRIES_HEADER = 'x-secret-tries-remaining';
 
 const VerdictSchema = Type.Object({
   verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
