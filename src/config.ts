@@ -40,6 +40,11 @@ export interface Config {
   };
   /** Events waiting for a final batch at which writes answer 503 backlog_full (a soft bound). */
   maxPendingEvents: number;
+  /**
+   * Wrong secrets a record takes per window, from every source and instance together (counted in
+   * the database); past them its checks answer 429 until the window ends.
+   */
+  secretGuesses: { limit: number; windowMs: number };
 }
 
 export class ConfigError extends Error {
@@ -134,6 +139,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       merchantPerMinute: int(env, 'RATE_LIMIT_MERCHANT_PER_MINUTE', 6000, 0, 1_000_000_000),
     },
     maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 1_000_000, 1, 1_000_000_000),
+    secretGuesses: {
+      limit: int(env, 'SECRET_GUESSES_PER_WINDOW', 5, 1, 1000),
+      windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
+    },
   };
 }
 

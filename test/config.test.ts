@@ -48,6 +48,7 @@ describe('loadConfig', () => {
       rpcTimeoutMs: 30_000,
       rateLimits: { secretPerMinute: 10, verifyPerMinute: 1200, merchantPerMinute: 6000 },
       maxPendingEvents: 1_000_000,
+      secretGuesses: { limit: 5, windowMs: 3_600_000 },
     });
   });
 
@@ -138,6 +139,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ RATE_LIMIT_MERCHANT_PER_MINUTE: '0' }).rateLimits.merchantPerMinute).toBe(0);
   });
 
+  it('secret guesses: a handful per record and hour by default, both settable', () => {
+    expect(loadConfig({}).secretGuesses).toEqual({ limit: 5, windowMs: 3_600_000 });
+    expect(
+      loadConfig({ SECRET_GUESSES_PER_WINDOW: '3', SECRET_GUESS_WINDOW_SECONDS: '86400' }).secretGuesses,
+    ).toEqual({ limit: 3, windowMs: 86_400_000 });
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -175,6 +183,10 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MERCHANT_PER_MINUTE', { RATE_LIMIT_MERCHANT_PER_MINUTE: 'off' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '0' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '1e6' }],
+    ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: '0' }],
+    ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: 'five' }],
+    ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '59' }],
+    ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '1h' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);

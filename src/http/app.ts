@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { clientGroup } from './client-address.ts';
 import { clientErrorHandler, ErrorResponse, frameworkErrors, installErrorHandling } from './errors.ts';
 import { installStrictJsonParser } from './json-body.ts';
 import type { LimitHooks, Services } from './services.ts';
@@ -72,13 +73,15 @@ export async function buildApp(
  * its budget by switching routes. Verdicts are counted per client IP before the body is read (the
  * routes use them as onRequest); the merchant limit runs after requireMerchant (as preHandler), keyed
  * by the authenticated merchant, so requests refused at authentication spend no merchant's budget.
- * The secret checks keep a budget per route (config.rateLimit on each). All of it is per instance.
+ * The secret checks keep a budget per route (config.rateLimit on each). All of it is per instance,
+ * and per address group (an IPv6 client's /64: client-address.ts); the secret checks' budget per
+ * record, across instances, is the service's (service/secret-attempts.ts).
  */
 function sharedLimits(app: FastifyInstance, limits: Services['rateLimits']): FastifyInstance['limits'] {
   const perMinute = (max: number, keyGenerator?: (request: FastifyRequest) => string): LimitHooks =>
     max === 0 ? [] : [app.rateLimit({ max, timeWindow: 60_000, ...(keyGenerator && { keyGenerator }) })];
   return {
-    verdict: perMinute(limits.verifyPerMinute),
+    verdict: perMinute(limits.verifyPerMinute, clientGroup),
     merchant: perMinute(
       limits.merchantPerMinute,
       (request) => `merchant:${request.merchant?.id ?? request.ip}`,

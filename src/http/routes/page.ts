@@ -1,14 +1,18 @@
 /**
  * The verification page behind every QR code: `GET /v/:id` renders the verdict as HTML (and counts a
- * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form. Both are
- * hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
+ * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form, within the
+ * same per-address and per-record limits as the API's check, and says how many tries are left. Both
+ * are hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
  * answers in HTML, so neither leaks into the JSON API.
  */
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { publicRecord } from '../../service/public-view.ts';
-import { checkSecret, verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
+import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
+import { verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { clientGroup } from '../client-address.ts';
 import { renderErrorPage, renderVerdictPage, type SecretCheck } from '../page/render.ts';
 import { setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
@@ -48,8 +52,17 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return verdictFor(ctx, chain, log, id, { countScan });
   }
 
-  function send(reply: FastifyReply, v: Verdict, secretCheck?: SecretCheck) {
+  /** The page's status for a check's outcome (200 for a plain view and for match or no match). */
+  const CHECK_STATUS: Partial<Record<SecretCheck, number>> = { missing: 400, exhausted: 429 };
+
+  /** Renders the verdict page; `tries` (read here when not given) shows with the key/PIN form. */
+  async function send(
+    reply: FastifyReply,
+    v: Verdict,
+    check?: { outcome: SecretCheck; tries?: SecretTries },
+  ) {
     const { ctx, explorerUrl } = app.services;
+    const tries = check?.tries ?? (v.record && (await secretTries(ctx, v.record)));
     const html = renderVerdictPage({
       verdict: v.verdict,
       recordId: v.recordId,
@@ -59,10 +72,14 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         v.events && { record: publicRecord(ctx, v.record, v.merchant, v.events) }),
       ...(v.scans && { scans: v.scans }),
       explorerUrl,
-      ...(secretCheck && { secretCheck }),
+      ...(check && { secretCheck: check.outcome }),
+      ...(tries && { secretTries: tries }),
     });
-    const status = v.verdict === 'not_found' ? 404 : secretCheck === 'missing' ? 400 : 200;
+    const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
     setPageHeaders(reply);
+    if (tries?.retryAfterSeconds && check?.outcome === 'exhausted') {
+      reply.header('retry-after', String(tries.retryAfterSeconds));
+    }
     return reply.status(status).send(html);
   }
 
@@ -83,7 +100,13 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v/:id/secret',
     {
-      config: { rateLimit: { max: app.services.rateLimits.secretPerMinute, timeWindow: '1 minute' } },
+      config: {
+        rateLimit: {
+          max: app.services.rateLimits.secretPerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: clientGroup,
+        },
+      },
       schema: {
         hide: true,
         tags: ['page'],
@@ -102,8 +125,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Checking a key is not another scan: the page was already viewed to get here.
       const v = await lookup(id, false);
       if (!v.record) return send(reply, v);
-      if (secret === '') return send(reply, v, 'missing');
-      return send(reply, v, (await checkSecret(app.services.ctx, id, secret)) ? 'match' : 'no_match');
+      if (isBlankSecret(secret)) return send(reply, v, { outcome: 'missing' });
+      try {
+        const { match, tries } = await checkSecret(app.services.ctx, id, secret);
+        return await send(reply, v, { outcome: match ? 'match' : 'no_match', ...(tries && { tries }) });
+      } catch (err) {
+        if (!(err instanceof SecretAttemptsExhausted)) throw err;
+        const tries = app.services.ctx.secretAttempts.noneLeft(err.retryAfterSeconds);
+        return send(reply, v, { outcome: 'exhausted', tries });
+      }
     },
   );
 };
