@@ -3,11 +3,13 @@
  * builds one, over `new MemoryStorage()` and a clock the test moves by hand. No database, no chain,
  * no HTTP: the service functions are called directly.
  */
+import pino from 'pino';
 import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { createMerchant, verifyMerchant, type Merchant } from '../../src/service/merchants.ts';
 import { ProofCache } from '../../src/service/proof-cache.ts';
 import { ScanCounter } from '../../src/service/scans.ts';
+import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../../src/storage/rows.ts';
 import { TEST_EVIDENCE } from './client.ts';
@@ -42,6 +44,12 @@ export function memoryService(opts: { proofCache?: boolean } = {}): MemoryServic
     publicBaseUrl: 'http://proofmark.test',
     scans: new ScanCounter(storage.scans, 3_600_000),
     keys: ServerKey.generate(),
+    secretAttempts: new SecretAttempts(
+      storage.secretAttempts,
+      { limit: 5, windowMs: 3_600_000 },
+      clock.now,
+      pino({ level: 'silent' }),
+    ),
     ...(opts.proofCache !== false && { proofCache: new ProofCache() }),
   };
   return { ctx, storage, clock };
