@@ -11,6 +11,7 @@ import type {
   MerchantRow,
   RecordRow,
   ScanRow,
+  ScanSighting,
   StrikeRow,
 } from '../rows.ts';
 import { Journal, Table } from './journal.ts';
@@ -26,6 +27,8 @@ export class MemoryTables {
   readonly journal = new Journal();
   /** By id. */
   readonly merchants = this.table<MerchantRow>();
+  /** The unique name_key of merchants that have one: the merchant id under that key. */
+  readonly merchantByNameKey = this.table<string>();
   /** By (merchant_id, position). */
   readonly evidence = this.table<EvidenceRow>();
   /** By (merchant_id, number). */
@@ -50,6 +53,8 @@ export class MemoryTables {
   readonly trees = this.table<readonly Uint8Array[]>();
   /** By record_id. */
   readonly scans = this.table<ScanRow>();
+  /** By (record_id, window_index, scanner). */
+  readonly scanSightings = this.table<ScanSighting>();
   /** By name. */
   readonly leases = this.table<LeaseRow>();
 

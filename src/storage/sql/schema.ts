@@ -11,6 +11,7 @@ import type {
   MerchantRow,
   RecordRow,
   ScanRow,
+  ScanSighting,
   StrikeRow,
 } from '../rows.ts';
 
@@ -41,5 +42,6 @@ export interface Database {
   batches: BatchRow;
   tree_nodes: TreeNodesTable;
   scans: ScanRow;
+  scan_sightings: ScanSighting;
   leases: LeasesTable;
 }
