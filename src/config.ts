@@ -40,6 +40,8 @@ export interface Config {
   };
   /** Events waiting for a final batch at which writes answer 503 backlog_full (a soft bound). */
   maxPendingEvents: number;
+  /** A scanner (a network) counts once per item per window of this many days. */
+  scanWindowDays: number;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       merchantPerMinute: int(env, 'RATE_LIMIT_MERCHANT_PER_MINUTE', 6000, 0, 1_000_000_000),
     },
     maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 1_000_000, 1, 1_000_000_000),
+    scanWindowDays: int(env, 'SCAN_WINDOW_DAYS', 30, 1, 3650),
   };
 }
 
