@@ -33,7 +33,9 @@ export function nameKey(name: string): string {
  * Gives every merchant admitted before names were keyed its key, oldest first, so the oldest holder
  * of a name keeps it. A merchant whose name an older one already holds keeps its name with no key
  * (it is still shown with its id on every page) and is logged at warn on every start; a new merchant
- * can never take that name. Safe to run on several instances at once (the key is unique).
+ * can never take that name. Safe to run on several instances at once (the key is unique). Never
+ * fails the start: where it cannot write (a read replica), it says so and leaves the keys to an
+ * instance that can.
  */
 export async function keyMerchantNames(ctx: ServiceContext, log: Logger): Promise<void> {
   for (const merchant of await ctx.storage.merchants.withoutNameKey()) {
@@ -41,7 +43,10 @@ export async function keyMerchantNames(ctx: ServiceContext, log: Logger): Promis
     try {
       await ctx.storage.merchants.setNameKey(merchant.id, key);
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
+      if (!isDuplicateKey(err)) {
+        log.warn({ err }, 'cannot key merchant names now; an instance that can write the database will');
+        return;
+      }
       const holder = await ctx.storage.merchants.byNameKey(key);
       log.warn(
         { merchantId: merchant.id, sameNameAs: holder?.id },

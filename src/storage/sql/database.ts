@@ -50,6 +50,9 @@ function openSqlite(dataDir: string): OpenDatabase {
   // FULL: a record acknowledged to a merchant survives power loss, not only a crash of the process.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
+  // Content replaced or deleted (an operator's erasure of an event) is overwritten, not left in free
+  // space where a copy of the file would still hold it. Writes that free nothing cost nothing more.
+  sqlite.pragma('secure_delete = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   // Kysely's SQLite driver closes the file at once; taking the one connection first lets a
