@@ -48,6 +48,7 @@ describe('loadConfig', () => {
       rpcTimeoutMs: 30_000,
       rateLimits: { secretPerMinute: 10, verifyPerMinute: 1200, merchantPerMinute: 6000 },
       maxPendingEvents: 1_000_000,
+      scanWindowDays: 30,
     });
   });
 
@@ -138,6 +139,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ RATE_LIMIT_MERCHANT_PER_MINUTE: '0' }).rateLimits.merchantPerMinute).toBe(0);
   });
 
+  it('SCAN_WINDOW_DAYS: how long a network counts once per item, from 1 day to 10 years', () => {
+    expect(loadConfig({ SCAN_WINDOW_DAYS: '1' }).scanWindowDays).toBe(1);
+    expect(loadConfig({ SCAN_WINDOW_DAYS: '3650' }).scanWindowDays).toBe(3650);
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -175,6 +181,9 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MERCHANT_PER_MINUTE', { RATE_LIMIT_MERCHANT_PER_MINUTE: 'off' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '0' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '1e6' }],
+    ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '0' }],
+    ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '3651' }],
+    ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '30d' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);
