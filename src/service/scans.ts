@@ -26,6 +26,7 @@ export interface ScanStats {
 /** Past this many distinct scanners a page warns that the code may have been copied. */
 export const SUSPICIOUS_SCANS = 20;
 
+/** SCAN_WINDOW_DAYS is in days; windows are in milliseconds. */
 export const DAY_MS = 86_400_000;
 
 /** What this instance saw, for metrics (`proofmark_scans_total{outcome}`). */
@@ -73,6 +74,7 @@ export class ScanCounter {
   private flushesStarted = 0;
   /** Sightings of windows before this one are all forgotten. */
   private prunedBefore = 0;
+  private pruning = false;
 
   constructor(
     private readonly store: ScanStore,
@@ -128,6 +130,7 @@ export class ScanCounter {
     };
   }
 
+  /** Puts a sighting in line for the next flush (once per key) and adds it to its record's sum. */
   private wait(key: string, sighting: ScanSighting): void {
     if (this.pending.has(key)) return;
     this.pending.set(key, sighting);
@@ -152,7 +155,7 @@ export class ScanCounter {
     return this.flushing;
   }
 
-  /** One write, then a bounded prune; if the write fails the sightings wait for the next flush (never rejects). */
+  /** One write; if it fails the sightings wait for the next flush (never rejects). Then a prune, aside. */
   private async write(batch: Map<string, ScanSighting>): Promise<void> {
     try {
       await this.store.addSightings([...batch.values()]);
@@ -161,17 +164,25 @@ export class ScanCounter {
       this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
       return;
     }
-    await this.prune(Math.max(...[...batch.values()].map((s) => s.window_index)));
+    let latest = 0;
+    for (const s of batch.values()) latest = Math.max(latest, s.window_index);
+    void this.prune(latest);
   }
 
-  /** Forgets past windows' sightings, a batch per flush until none is left (a failure waits for the next). */
+  /**
+   * Forgets past windows' sightings, a bounded batch after each flush until none is left. Outside the
+   * flush chain, so reads never wait for it; one at a time; a failure waits for the next flush.
+   */
   private async prune(window: number): Promise<void> {
-    if (window <= this.prunedBefore) return;
+    if (this.pruning || window <= this.prunedBefore) return;
+    this.pruning = true;
     try {
       const removed = await this.store.pruneSightings(window, this.pruneBatch);
       if (removed < this.pruneBatch) this.prunedBefore = window;
     } catch {
       // Pruning only bounds the table; the next flush tries again.
+    } finally {
+      this.pruning = false;
     }
   }
 }
