@@ -58,7 +58,11 @@ describe('migrations on PostgreSQL', () => {
       expect(snap.tables).not.toContain('settings');
       expect(snap.tables).toContain('kysely_migration');
       expect(snap.tables).toContain('kysely_migration_lock');
-      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial', '002-drop-settings', '003-identity']);
+      expect(snap.migrations.map((m) => m.name)).toEqual([
+        '001-initial',
+        '002-drop-settings',
+        '003-identity',
+      ]);
       expect(snap.indexes).toEqual(expect.arrayContaining(['events_pending_idx', 'events_batch_idx']));
       // Every instance sees the same schema, and each can use it.
       for (const o of opened) {
