@@ -192,7 +192,8 @@ function scanLine(scans: ScanStats, windowDays = 30): SafeHtml {
 function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
   const a = e.anchor;
   const ends = endsRecord(e.type);
-  const data = Object.entries(e.data).map(([k, val]) => displaySafe(`${k}: ${String(val)}`));
+  // Each pair isolated on its own, so right-to-left text in one cannot reorder its neighbours.
+  const data = Object.entries(e.data).map(([k, val], i) => [i > 0 && ' · ', said(`${k}: ${String(val)}`)]);
   return markup`
 <li class="${a.status}">
 <span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
@@ -200,7 +201,7 @@ function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
 ${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
 ${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
 ${a.txHash && txLine(a.txHash, explorerUrl)}
-${data.length > 0 && merchantBox(markup`<p class="anchor"><bdi>${data.join(' · ')}</bdi></p>`)}
+${data.length > 0 && merchantBox(markup`<p class="anchor">${data}</p>`)}
 ${e.erased && erasedLine(e.erased)}
 </li>`;
 }
