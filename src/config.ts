@@ -45,6 +45,8 @@ export interface Config {
    * the database); past them its checks answer 429 until the window ends.
    */
   secretGuesses: { limit: number; windowMs: number };
+  /** A scanner (a network) counts once per item per window of this many days. */
+  scanWindowDays: number;
 }
 
 export class ConfigError extends Error {
@@ -143,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       limit: int(env, 'SECRET_GUESSES_PER_WINDOW', 5, 1, 1000),
       windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
     },
+    scanWindowDays: int(env, 'SCAN_WINDOW_DAYS', 30, 1, 3650),
   };
 }
 

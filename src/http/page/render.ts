@@ -6,8 +6,14 @@
  * The root element is `<body>`: it carries `data-verdict="<verdict>"` with the API's verdict word
  * (genuine, pending, revoked, merchant_suspended, not_found, invalid), for tests, tools and the CSS
  * colours. Error pages (429, 413, ...) carry no verdict.
+ *
+ * Who is speaking: the verdict header holds only the service's words. Everything a merchant wrote
+ * (product name, serial, SKU, event data) sits in boxes labelled "商家填写 merchant's description",
+ * each piece isolated (<bdi>) and neutralised (displaySafe), beside the merchant's name with its id
+ * and verified-since. Nothing from the URL is ever shown.
  */
 import { endsRecord } from '../../core/index.ts';
+import { displaySafe } from '../../service/display-text.ts';
 import type { PublicEvent, PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
@@ -32,6 +38,8 @@ export interface PageView {
   /** Absent for not_found. */
   record?: PublicRecord;
   scans?: ScanStats;
+  /** How many days a scanner counts once in (SCAN_WINDOW_DAYS), for saying what the scan count means. */
+  scanWindowDays?: number;
   /** EXPLORER_URL without a trailing slash: transactions link to `${explorerUrl}/tx/${txHash}`. */
   explorerUrl?: string | undefined;
   /** The outcome of a key/PIN check, when the page answers the form. */
@@ -82,7 +90,7 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.scans, v.explorerUrl, v.secretTries) : notFound(v.recordId)}`;
+${v.record ? recordSections(v.record, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
@@ -122,22 +130,32 @@ function secretResult(check: SecretCheck): SafeHtml {
 
 function caution(count: number): SafeHtml {
   return markup`<section class="caution" role="alert"><strong>警告 <span lang="en">Caution</span></strong>
-<p>此码已被扫描 ${count} 次，可能已被复制。<br>
-<span lang="en">This code has been scanned ${count} times; it may have been copied.</span></p>
+<p>此码已在 ${count} 个不同网络被扫描，可能已被复制。<br>
+<span lang="en">This code has been scanned from ${count} different networks; it may have been copied.</span></p>
 </section>`;
 }
 
-function notFound(recordId: string): SafeHtml {
+/** The code asked for is not repeated: the URL is the visitor's (or an attacker's) text, not ours. */
+function notFound(): SafeHtml {
   return markup`<section>
-<dl><dt>编号 <span class="en" lang="en">Code</span></dt><dd><code>${recordId}</code></dd></dl>
 <p>请核对二维码或链接，只从已认证的商家购买。<br>
 <span class="en" lang="en">Check the code or link, and buy only from verified merchants.</span></p>
 </section>`;
 }
 
+/** A merchant's text: isolated from the text around it, forbidden characters shown as U+FFFD. */
+const said = (text: string) => markup`<bdi>${displaySafe(text)}</bdi>`;
+
+/** The box that holds what the merchant wrote, labelled as such. */
+function merchantBox(inner: SafeHtml): SafeHtml {
+  return markup`<div class="said"><p class="said-label">商家填写 <span class="en" lang="en">merchant's description</span></p>
+${inner}</div>`;
+}
+
 function recordSections(
   r: PublicRecord,
   scans: ScanStats | undefined,
+  scanWindowDays: number | undefined,
   explorerUrl?: string,
   tries?: SecretTries,
 ): SafeHtml {
@@ -145,20 +163,23 @@ function recordSections(
   return markup`<section>
 <h2>商品 <span class="en" lang="en">Item</span></h2>
 <dl>
-<dt>名称 <span class="en" lang="en">Product</span></dt><dd>${r.productName}</dd>
-<dt>序列号 <span class="en" lang="en">Serial</span></dt><dd><code>${r.serial}</code></dd>
 <dt>类型 <span class="en" lang="en">Kind</span></dt><dd>${both(labelOf(KIND_LABELS, r.kind))}</dd>
-<dt>SKU</dt><dd><code>${r.sku}</code></dd>
-${scans && scanLine(scans)}
+${scans && scanLine(scans, scanWindowDays)}
 </dl>
+${merchantBox(markup`<dl>
+<dt>名称 <span class="en" lang="en">Product</span></dt><dd>${said(r.productName)}</dd>
+<dt>序列号 <span class="en" lang="en">Serial</span></dt><dd><code>${said(r.serial)}</code></dd>
+<dt>SKU</dt><dd><code>${said(r.sku)}</code></dd>
+</dl>`)}
 </section>
 <section>
 <h2>商家 <span class="en" lang="en">Merchant</span></h2>
 <dl>
-<dt>名称 <span class="en" lang="en">Name</span></dt><dd>${m.name}</dd>
+<dt>名称 <span class="en" lang="en">Name</span></dt><dd><strong>${said(m.name)}</strong>
+<br><span class="who">编号 <span class="en" lang="en">id</span> <code>${m.id}</code>
+${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified since</span> ${time(m.verifiedSince)}` : markup` · 未认证 <span class="en" lang="en">not verified</span>`}</span></dd>
 <dt>状态 <span class="en" lang="en">Status</span></dt>
-<dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span>
-${m.verifiedSince && markup`<br>认证于 <span class="en" lang="en">since</span> ${time(m.verifiedSince)}`}</dd>
+<dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span></dd>
 </dl>
 </section>
 <section>
@@ -170,15 +191,19 @@ ${r.hasSecret && secretForm(r.id, tries)}
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
 }
 
-function scanLine(scans: ScanStats): SafeHtml {
-  return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 次 <span class="en" lang="en">times</span>
-· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}</dd>`;
+/** The scan count, and what it counts: networks, not requests. */
+function scanLine(scans: ScanStats, windowDays = 30): SafeHtml {
+  return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 个网络 <span class="en" lang="en">networks</span>
+· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}
+<br><span class="scan-note">不同网络打开此码的次数：同一网络每 ${windowDays} 天只计一次，链接预览和预加载不计。
+<span class="en" lang="en">How many different networks opened this code: one network counts once every ${windowDays} days; link previews and prefetches do not count.</span></span></dd>`;
 }
 
 function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
   const a = e.anchor;
   const ends = endsRecord(e.type);
-  const data = Object.entries(e.data).map(([k, val]) => `${k}: ${String(val)}`);
+  // Each pair isolated on its own, so right-to-left text in one cannot reorder its neighbours.
+  const data = Object.entries(e.data).map(([k, val], i) => [i > 0 && ' · ', said(`${k}: ${String(val)}`)]);
   return markup`
 <li class="${a.status}">
 <span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
@@ -186,8 +211,15 @@ function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
 ${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
 ${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
 ${a.txHash && txLine(a.txHash, explorerUrl)}
-${data.length > 0 && markup`<div class="anchor">${data.join(' · ')}</div>`}
+${data.length > 0 && merchantBox(markup`<p class="anchor">${data}</p>`)}
+${e.erased && erasedLine(e.erased)}
 </li>`;
+}
+
+/** An event whose content the operator erased: who and when; the data is gone. */
+function erasedLine(erased: { at: string; by: string }): SafeHtml {
+  return markup`<div class="anchor erased">内容已删除 <span class="en" lang="en">content erased</span>
+· ${said(erased.by)} · ${time(erased.at)}</div>`;
 }
 
 function txLine(txHash: string, explorerUrl?: string): SafeHtml {

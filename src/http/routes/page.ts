@@ -9,6 +9,8 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { publicRecord } from '../../service/public-view.ts';
+import type { ScanRequest } from '../../service/scanners.ts';
+import { DAY_MS } from '../../service/scans.ts';
 import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
 import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
 import { verdictFor, type Verdict } from '../../service/verdicts.ts';
@@ -44,12 +46,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply.status(status).send(renderErrorPage(status, id && isId(id) ? `/v/${id}` : undefined));
   });
 
-  /** The verdict; an id the API could never have issued is not_found without a lookup or a scan. */
-  async function lookup(id: string, countScan: boolean): Promise<Verdict> {
+  /**
+   * The verdict; an id the API could never have issued is not_found without a lookup or a scan.
+   * `scan` is the request when it may count as a scan, null when it is not one.
+   */
+  async function lookup(id: string, scan: ScanRequest | null): Promise<Verdict> {
     const { ctx, chain, log } = app.services;
     if (!isId(id))
       return { verdict: 'not_found', recordId: id, reason: 'no item was registered under this code' };
-    return verdictFor(ctx, chain, log, id, { countScan });
+    return verdictFor(ctx, chain, log, id, { scan });
   }
 
   /** The page's status for a check's outcome (200 for a plain view and for match or no match). */
@@ -71,6 +76,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         v.merchant &&
         v.events && { record: publicRecord(ctx, v.record, v.merchant, v.events) }),
       ...(v.scans && { scans: v.scans }),
+      scanWindowDays: Math.round(ctx.scans.windowMs / DAY_MS),
       explorerUrl,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
@@ -94,7 +100,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: PageParams,
       },
     },
-    async (request, reply) => send(reply, await lookup(request.params.id, true)),
+    async (request, reply) => send(reply, await lookup(request.params.id, request)),
   );
 
   app.post(
@@ -123,7 +129,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply.status(413).send(renderErrorPage(413, isId(id) ? `/v/${id}` : undefined));
       }
       // Checking a key is not another scan: the page was already viewed to get here.
-      const v = await lookup(id, false);
+      const v = await lookup(id, null);
       if (!v.record) return send(reply, v);
       if (isBlankSecret(secret)) return send(reply, v, { outcome: 'missing' });
       try {
