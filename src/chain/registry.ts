@@ -169,12 +169,15 @@ export async function connectRegistry(opts: {
     async signAnchor(batchId, root, leafCount, nonce) {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
       const call = (id: number) => ({
+        from: wallet.address,
         to: opts.contract,
         data: registryAbi.encodeFunctionData('anchor', [id, root, leafCount]),
       });
       try {
+        // Estimated at the latest block, where the contract expects `expected`: nodes estimate at
+        // their pending block by default, whose next id depends on what else waits in the pool.
         const expected = Number(await registry.getFunction('nextBatchId')());
-        const estimate = await wallet.estimateGas(call(expected));
+        const estimate = BigInt(await provider.send('eth_estimateGas', [call(expected), 'latest']));
         const request = await wallet.populateTransaction({
           ...call(batchId),
           gasLimit: estimate + estimate / ANCHOR_GAS_MARGIN,
