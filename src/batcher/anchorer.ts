@@ -232,9 +232,12 @@ async function perform(
       crashPoint('after-mined');
       deps.figures?.spent(action.receipt);
       return markAnchored(deps, batch, batch.tx_hash as Hex, batch.raw_tx, action.receipt);
-    case 'adopt':
+    case 'adopt': {
       log.info({ batchId: batch.id, txHash: action.anchor.txHash }, 'batch found already anchored on chain');
-      return markAnchored(deps, batch, action.anchor.txHash, null, action.anchor);
+      // Our own saved transaction, mined between two reads: keep it, to send again after a reorg.
+      const ours = action.anchor.txHash === batch.tx_hash ? batch.raw_tx : null;
+      return markAnchored(deps, batch, action.anchor.txHash, ours, action.anchor);
+    }
     case 'sign-again':
       if (action.why === 'reverted' && pass.seen.receipt) deps.figures?.spent(pass.seen.receipt);
       logSignAgain(log, batch, action, pass);

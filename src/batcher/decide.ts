@@ -145,8 +145,8 @@ export type Action =
 export type Step = { observe: Observation } | Action;
 
 /**
- * The next step for `batch`, given what has been observed for it so far in this pass and, for a
- * sealed batch, our anchors in flight below it (lowest id first).
+ * The next step for `batch`, given what has been observed for it so far in this pass and our
+ * anchors in flight below it (lowest id first).
  */
 export function decide(
   batch: BatchRow,
@@ -158,7 +158,7 @@ export function decide(
     case 'sealed':
       return decideSealed(batch, seen, inFlightBelow);
     case 'submitted':
-      return decideSubmitted(batch, seen);
+      return decideSubmitted(batch, seen, inFlightBelow);
     case 'anchored':
       return decideAnchored(batch, seen, policy.finality);
     case 'final':
@@ -213,7 +213,7 @@ function decideSealed(batch: BatchRow, seen: Observed, below: readonly InFlight[
   return { act: 'send', nonce: Math.max(seen.pendingNonce, highest + 1) };
 }
 
-function decideSubmitted(batch: BatchRow, seen: Observed): Step {
+function decideSubmitted(batch: BatchRow, seen: Observed, below: readonly InFlight[]): Step {
   if (seen.receipt === undefined) return { observe: 'receipt' };
   if (seen.receipt?.status === 'success') return { act: 'mark-anchored', receipt: seen.receipt };
   if (seen.nextBatchId === undefined) return { observe: 'nextBatchId' };
@@ -239,10 +239,14 @@ function decideSubmitted(batch: BatchRow, seen: Observed): Step {
     if (!nodeHolds(seen.rebroadcast)) return { act: 'fail', why: seen.rebroadcast };
   }
 
-  // Held, but can it run? Not behind a gap in the account's nonces, nor below the base fee.
+  // Held, but can it run? Not behind a gap in the account's nonces, nor below the base fee. Nonces
+  // of our own anchors below, which their batches send again if the node lost them, are no gap.
   if (seen.pendingNonce === undefined) return { observe: 'pendingNonce' };
-  if (seen.pendingNonce < sent.nonce) {
-    return { act: 'sign-again', why: 'nonce-gap', nonce: sent.nonce, pendingNonce: seen.pendingNonce };
+  const ours = new Set(below.map((f) => f.nonce));
+  for (let nonce = seen.pendingNonce; nonce < sent.nonce; nonce++) {
+    if (!ours.has(nonce)) {
+      return { act: 'sign-again', why: 'nonce-gap', nonce: sent.nonce, pendingNonce: seen.pendingNonce };
+    }
   }
   if (sent.maxFeePerGas === null) return { act: 'wait', why: 'not-mined-yet' };
   if (seen.baseFee === undefined) return { observe: 'baseFee' };

@@ -400,6 +400,25 @@ describe('submitted', () => {
     });
   });
 
+  it('our own saved transaction mined between reading its receipt and the contract: adopted, keeping the transaction', async () => {
+    const rig = startRig([batchRow('submitted')]);
+    rig.chain.next = 6;
+    rig.chain.events.set(5, {
+      batchId: 5,
+      root: ROOT,
+      leafCount: 3,
+      txHash: SAVED.txHash,
+      blockNumber: 100,
+      blockHash: BLOCK_HASH,
+    });
+    await advanceBatches(rig.deps);
+    expect(rig.batches.get(5)).toMatchObject({
+      status: 'anchored',
+      tx_hash: SAVED.txHash,
+      raw_tx: SAVED.rawTx,
+    });
+  });
+
   it('reverted: back to sealed, nothing sent; the next pass signs afresh', async () => {
     const rig = startRig([batchRow('submitted')]);
     rig.chain.receipts.set(SAVED.txHash, {

@@ -264,6 +264,23 @@ const ROWS: Row[] = [
     expect: { act: 'sign-again', why: 'nonce-gap', nonce: 7, pendingNonce: 6 },
   },
   {
+    name: 'pipelined: the gap in front of ours is our own anchor below, lost by the node (a reorg): no gap; wait',
+    batch: batch('submitted'),
+    seen: { ...unmined, whereabouts: 'pending', pendingNonce: 5, baseFee: 30n * GWEI },
+    below: [
+      { batchId: 3, nonce: 5 },
+      { batchId: 4, nonce: 6 },
+    ],
+    expect: { act: 'wait', why: 'not-mined-yet' },
+  },
+  {
+    name: 'pipelined: a gap in front of ours that no anchor of ours below fills: sign again at the free nonce',
+    batch: batch('submitted'),
+    seen: { ...unmined, whereabouts: 'pending', pendingNonce: 5 },
+    below: [{ batchId: 4, nonce: 6 }],
+    expect: { act: 'sign-again', why: 'nonce-gap', nonce: 7, pendingNonce: 5 },
+  },
+  {
     name: 'the pending nonce is above ours (later transactions queued after it): no gap; wait',
     batch: batch('submitted'),
     seen: { ...held, pendingNonce: 9, baseFee: 30n * GWEI },

@@ -41,6 +41,8 @@ interface Rig {
   probe: ChainProbe;
   ack: ReturnType<typeof newAcknowledged>;
   counter: number;
+  /** Samplers still running, stopped with the rig. */
+  samplers: Array<{ done(): Promise<unknown> }>;
 }
 
 /** A proofmark instance on `node` with a fresh registry; `env` on top of a real chain's settings. */
@@ -51,13 +53,27 @@ async function startRig(node: ChainNode, env: Record<string, string>): Promise<R
   });
   const { apiKey } = await h.verifiedMerchant('Pipelined Shop');
   const probe = new ChainProbe(node.url, contract);
-  return { node, h, apiKey, contract, probe, ack: newAcknowledged(), counter: 0 };
+  return { node, h, apiKey, contract, probe, ack: newAcknowledged(), counter: 0, samplers: [] };
 }
 
+/**
+ * Stops the rig and leaves the node as the next case expects it: mining on its clock, with nothing
+ * of the anchorer's account left in its pool (a case that failed half-way may leave some).
+ */
 async function stopRig(rig: Rig | undefined): Promise<void> {
-  rig?.probe.close();
-  await rig?.h.close();
-  await rig?.node.mineEvery(BLOCK_MS);
+  if (!rig) return;
+  for (const sampler of rig.samplers) await sampler.done().catch(() => {});
+  await rig.h.close();
+  rig.probe.close();
+  await rig.node.mineEvery(BLOCK_MS);
+  const anchorer = new Wallet(DEV_DEPLOYER_KEY).address;
+  await waitFor('the anchorer account to have nothing left in the pool', async () => {
+    const [pending, latest] = await Promise.all([
+      rig.node.provider.getTransactionCount(anchorer, 'pending'),
+      rig.node.provider.getTransactionCount(anchorer, 'latest'),
+    ]);
+    return pending === latest;
+  });
 }
 
 /** Registers `count` records and asks for a seal (BATCH_MAX_LEAVES cuts them into batches). */
@@ -108,6 +124,12 @@ async function verdictOf(rig: Rig, recordId: string): Promise<string> {
  * so a genuine verdict said too early is seen unless the chain caught up within those milliseconds.
  */
 function sampleVerdicts(rig: Rig, recordId: string) {
+  const sampler = startSampler(rig, recordId);
+  rig.samplers.push(sampler);
+  return sampler;
+}
+
+function startSampler(rig: Rig, recordId: string) {
   const seen: Array<{
     at: number;
     verdict: string;
@@ -175,8 +197,10 @@ async function expectAllAnchoredOnce(rig: Rig): Promise<void> {
   for (const id of [...rig.ack.records.values()].slice(-3)) expect(await verdictOf(rig, id)).toBe('genuine');
 }
 
-/** The anchor transactions' nonces, in batch order. */
-const noncesOf = (rows: BatchRow[]) => rows.map((r) => Transaction.from(r.raw_tx!).nonce);
+/** The anchor transactions' nonces, in batch order, read from the chain (an adopted batch has no raw_tx). */
+async function noncesOf(node: ChainNode, rows: BatchRow[]): Promise<number[]> {
+  return Promise.all(rows.map(async (r) => (await node.provider.getTransaction(r.tx_hash!))!.nonce));
+}
 
 describe.each<NodeKind>(['hardhat', 'anvil'])('%s mining a block a second', (kind) => {
   let node: ChainNode;
@@ -208,7 +232,7 @@ describe.each<NodeKind>(['hardhat', 'anvil'])('%s mining a block a second', (kin
       clearInterval(watching);
       const rows = await batchRows(rig, batchIds);
       // One transaction per batch, at consecutive nonces, in id order: nothing signed twice, none reverted.
-      expect(noncesOf(rows)).toEqual(rows.map((_, i) => noncesBefore + i));
+      expect(await noncesOf(node, rows)).toEqual(rows.map((_, i) => noncesBefore + i));
       expect(await node.provider.getTransactionCount(anchorer, 'latest')).toBe(noncesBefore + rows.length);
       expect(maxInFlight).toBeGreaterThan(1);
       expect(maxFailures).toBe(0);
@@ -366,7 +390,7 @@ describe.each<NodeKind>(['hardhat', 'anvil'])('%s mining a block a second', (kin
       await expectAllAnchoredOnce(rig);
       const rows = await batchRows(rig, batchIds);
       for (const [i, row] of rows.entries()) expect(row.tx_hash).not.toBe(sent[i]!.tx_hash);
-      const nonces = noncesOf(rows);
+      const nonces = await noncesOf(node, rows);
       expect(nonces).toEqual([...nonces].sort((a, b) => a - b));
       expect(nonces[0]).toBeGreaterThan(Transaction.from(sent[2]!.raw_tx!).nonce);
     } finally {
@@ -395,7 +419,8 @@ describe.each<NodeKind>(['hardhat', 'anvil'])('%s mining a block a second', (kin
         (b) => b.status === 'submitted' && !stuck.some((s) => s.tx_hash === b.tx_hash),
         'replaced',
       );
-      expect(noncesOf(replaced)).toEqual(noncesOf(stuck));
+      const signedAt = (rows: BatchRow[]) => rows.map((r) => Transaction.from(r.raw_tx!).nonce);
+      expect(signedAt(replaced)).toEqual(signedAt(stuck));
       for (const row of replaced) {
         await waitFor(
           'the replacement in the pool',
