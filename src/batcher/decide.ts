@@ -167,7 +167,7 @@ export function decide(
 }
 
 /** The nonce a saved transaction was signed at. */
-export function nonceOf(batch: BatchRow): number | null {
+function nonceOf(batch: BatchRow): number | null {
   return batch.raw_tx === null ? null : Transaction.from(batch.raw_tx).nonce;
 }
 
