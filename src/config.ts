@@ -14,7 +14,18 @@ export interface Config {
   chain:
     | { kind: 'dev'; port: number }
     | { kind: 'rpc'; rpcUrl: string; contract: string; anchorerKey: string; publishRpcUrl: boolean };
+  /**
+   * CONFIRMATIONS: when a batch is final. 'depth': `confirmations` blocks deep. 'safe' or
+   * 'finalized': at or below the node's block with that tag. 'auto' (a real chain without
+   * CONFIRMATIONS): 'finalized' when the node answers that tag at start, else `confirmations` (12).
+   */
+  finality: 'depth' | 'safe' | 'finalized' | 'auto';
+  /** Blocks deep, the anchoring block included, under the depth rule and as 'auto''s fallback. */
   confirmations: number;
+  /** MAX_IN_FLIGHT: anchor transactions that may wait to be mined at once (consecutive nonces). */
+  maxInFlight: number;
+  /** FINALITY_STALL_MS: how long the node's safe/finalized block may stand still before /healthz says so. */
+  finalityStallMs: number;
   adminToken: string | undefined;
   /** SECRET_KEY's bytes; unset: generated into DATA_DIR in development (required on a real chain). */
   secretKey: Uint8Array | undefined;
@@ -123,7 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           publishRpcUrl: bool(env, 'PUBLISH_RPC_URL', false),
         }
       : { kind: 'dev', port: int(env, 'DEV_CHAIN_PORT', 8545, 0, 65535) },
-    confirmations: int(env, 'CONFIRMATIONS', realChain ? 12 : 1, 1, 10_000),
+    ...finality(env, realChain),
+    maxInFlight: int(env, 'MAX_IN_FLIGHT', DEFAULT_MAX_IN_FLIGHT, 1, 64),
+    finalityStallMs: int(env, 'FINALITY_STALL_MS', 30 * 60_000, 1000, 7 * 86_400_000),
     adminToken,
     secretKey,
     batchMaxLeaves: int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000),
@@ -147,6 +160,29 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     scanWindowDays: int(env, 'SCAN_WINDOW_DAYS', 30, 1, 3650),
   };
+}
+
+/**
+ * Eight anchors in flight cover a 12 s chain: under light load a batch seals every BATCH_MAX_AGE_MS
+ * (10 s), about one a block, and a transaction is usually mined within one to three blocks; under
+ * load batches grow rather than multiply. Eight also stays well inside the 16 executable
+ * transactions per account that geth's pool keeps by default (txpool.accountslots), leaving room for
+ * an operator's own transactions from the same key.
+ */
+const DEFAULT_MAX_IN_FLIGHT = 8;
+
+/** CONFIRMATIONS: a number of blocks, `safe` or `finalized`; unset, 1 on the dev chain and 'auto' on a real one. */
+function finality(env: NodeJS.ProcessEnv, realChain: boolean): Pick<Config, 'finality' | 'confirmations'> {
+  const fallback = realChain ? 12 : 1;
+  const raw = str(env, 'CONFIRMATIONS');
+  if (raw === 'safe' || raw === 'finalized') return { finality: raw, confirmations: fallback };
+  if (raw === undefined) return { finality: realChain ? 'auto' : 'depth', confirmations: fallback };
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000) {
+    throw new ConfigError(
+      `CONFIRMATIONS must be a whole number from 1 to 10000, "safe" or "finalized", not "${raw}"`,
+    );
+  }
+  return { finality: 'depth', confirmations: Number(raw) };
 }
 
 function str(env: NodeJS.ProcessEnv, name: string): string | undefined {

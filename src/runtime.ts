@@ -11,6 +11,12 @@ import { Batcher } from './batcher/batcher.ts';
 import { Lease } from './batcher/lease.ts';
 import { bootDevChain } from './batcher/dev-chain-replay.ts';
 import { DEV_DEPLOYER_KEY, type DevChain } from './chain/dev-chain.ts';
+import {
+  chooseFinality,
+  describeFinality,
+  type FinalityRule,
+  type FinalitySetting,
+} from './chain/finality.ts';
 import { connectRegistry, type AnchorChain } from './chain/registry.ts';
 import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
@@ -43,7 +49,8 @@ export async function startRuntime(
   log.info({ database: storage.location, dialect: storage.kind }, 'database ready');
   const lease = new Lease(storage.leases, `${process.pid}-${randomUUID()}`, config.leaseMs);
   let devChain: DevChain | null = null;
-  let chain: AnchorChain;
+  let chain: AnchorChain | undefined;
+  let finality: FinalityRule;
   try {
     if (config.chain.kind === 'dev') {
       const booted = await bootDevChain(storage.batches, lease, config.chain.port, log);
@@ -64,16 +71,24 @@ export async function startRuntime(
         rpcTimeoutMs: config.rpcTimeoutMs,
       });
     }
+    const chosen = await chooseFinality(finalitySetting(config), chain);
+    finality = chosen.rule;
+    log.info(
+      {
+        chainId: chain.chainId,
+        contract: chain.contract,
+        finality: describeFinality(finality),
+        why: chosen.why,
+      },
+      'chain ready',
+    );
   } catch (err) {
+    chain?.close();
     await devChain?.close();
     await lease.release().catch(() => {});
     await storage.close();
     throw err;
   }
-  log.info(
-    { chainId: chain.chainId, contract: chain.contract, confirmations: config.confirmations },
-    'chain ready',
-  );
 
   const keys = serverKey(config, log);
   const ctx: ServiceContext = {
@@ -97,7 +112,9 @@ export async function startRuntime(
     ctx,
     chain,
     lease,
-    confirmations: config.confirmations,
+    confirmations: finality,
+    maxInFlight: config.maxInFlight,
+    finalityStallMs: config.finalityStallMs,
     maxLeaves: config.batchMaxLeaves,
     maxAgeMs: config.batchMaxAgeMs,
     tickMs: config.chainPollMs,
@@ -110,7 +127,7 @@ export async function startRuntime(
     batcher,
     log,
     adminTokenHash: sha256Hex(adminToken(config, log)),
-    confirmations: config.confirmations,
+    finality,
     publicRpcUrl:
       devChain?.url ??
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
@@ -132,6 +149,18 @@ export async function startRuntime(
       await storage.close();
     },
   };
+}
+
+/** CONFIRMATIONS as the chain module reads it. */
+function finalitySetting(config: Config): FinalitySetting {
+  switch (config.finality) {
+    case 'depth':
+      return { kind: 'depth', blocks: config.confirmations };
+    case 'auto':
+      return { kind: 'tag-or-depth', tag: 'finalized', blocks: config.confirmations };
+    default:
+      return { kind: 'tag', tag: config.finality };
+  }
 }
 
 /** ADMIN_TOKEN, or in development one generated once into DATA_DIR/admin-token (mode 0600). */

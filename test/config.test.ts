@@ -34,7 +34,10 @@ describe('loadConfig', () => {
       dataDir: './data',
       databaseUrl: undefined,
       chain: { kind: 'dev', port: 8545 },
+      finality: 'depth',
       confirmations: 1,
+      maxInFlight: 8,
+      finalityStallMs: 1_800_000,
       adminToken: undefined,
       secretKey: undefined,
       batchMaxLeaves: 10_000,
@@ -63,6 +66,7 @@ describe('loadConfig', () => {
       publishRpcUrl: false,
     });
     expect(config.confirmations).toBe(12);
+    expect(config.finality).toBe('auto');
     expect(config.chainPollMs).toBe(2000);
     expect(
       loadConfig({ ...REAL, ANCHORER_PRIVATE_KEY: KEY.slice(2), PUBLISH_RPC_URL: 'true' }).chain,
@@ -122,6 +126,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '', RPC_URL: '  ' }).port).toBe(8080);
   });
 
+  it("CONFIRMATIONS: a depth, or the node's safe or finalized block; MAX_IN_FLIGHT and FINALITY_STALL_MS", () => {
+    expect(loadConfig({ ...REAL, CONFIRMATIONS: '3' })).toMatchObject({
+      finality: 'depth',
+      confirmations: 3,
+    });
+    expect(loadConfig({ ...REAL, CONFIRMATIONS: 'finalized' })).toMatchObject({ finality: 'finalized' });
+    expect(loadConfig({ CONFIRMATIONS: 'safe' })).toMatchObject({ finality: 'safe' });
+    expect(loadConfig({ ...REAL, MAX_IN_FLIGHT: '1' }).maxInFlight).toBe(1);
+    expect(loadConfig({ FINALITY_STALL_MS: '60000' }).finalityStallMs).toBe(60_000);
+    expect(failure({ CONFIRMATIONS: 'latest' }).message).toContain('"safe" or "finalized"');
+  });
+
   it('RPC_TIMEOUT_MS: how long one JSON-RPC request may take, from 100 ms to 10 minutes', () => {
     expect(loadConfig({ ...REAL, RPC_TIMEOUT_MS: '2500' }).rpcTimeoutMs).toBe(2500);
     expect(loadConfig({ RPC_TIMEOUT_MS: '100' }).rpcTimeoutMs).toBe(100);
@@ -172,6 +188,10 @@ describe('loadConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://root@localhost/proofmark' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:./data/db' }],
     ['CONFIRMATIONS', { CONFIRMATIONS: '0' }],
+    ['CONFIRMATIONS', { CONFIRMATIONS: 'final' }],
+    ['MAX_IN_FLIGHT', { MAX_IN_FLIGHT: '0' }],
+    ['MAX_IN_FLIGHT', { MAX_IN_FLIGHT: '65' }],
+    ['FINALITY_STALL_MS', { FINALITY_STALL_MS: '10' }],
     ['BATCH_MAX_LEAVES', { BATCH_MAX_LEAVES: 'many' }],
     ['BATCH_MAX_AGE_MS', { BATCH_MAX_AGE_MS: '5' }],
     ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '10' }],

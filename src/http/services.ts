@@ -2,6 +2,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { Batcher } from '../batcher/batcher.ts';
+import type { FinalityRule } from '../chain/finality.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import type { Config } from '../config.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
@@ -15,7 +16,8 @@ export interface Services {
   log: Logger;
   /** sha256 of ADMIN_TOKEN; the token itself is not kept. */
   adminTokenHash: string;
-  confirmations: number;
+  /** When an anchor is final (CONFIRMATIONS, as chosen at start): POST /v1/verify holds bundles to it. */
+  finality: FinalityRule;
   /** Published in /v1/chain: the development chain's URL, or null for a private RPC. */
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
