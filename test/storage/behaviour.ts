@@ -17,6 +17,7 @@ import { merchantBehaviour } from './behaviour/merchants.ts';
 import { recordBehaviour } from './behaviour/records.ts';
 import { scanBehaviour } from './behaviour/scans.ts';
 import { transactionBehaviour } from './behaviour/transactions.ts';
+import { webhookBehaviour } from './behaviour/webhooks.ts';
 
 export function describeStorageBehaviour(
   name: string,
@@ -43,6 +44,7 @@ export function describeStorageBehaviour(
     describe('batches', () => batchBehaviour(storage));
     describe('scans', () => scanBehaviour(storage));
     describe('leases', () => leaseBehaviour(storage));
+    describe('webhooks', () => webhookBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
     describe('rows are copies', () => copyBehaviour(storage));
   });

@@ -28,6 +28,7 @@ import type {
   ScanStore,
   Storage,
   Stores,
+  WebhookStore,
 } from '../storage.ts';
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
@@ -39,6 +40,7 @@ import { Mutex } from './mutex.ts';
 import { MemoryRecordStore } from './record-store.ts';
 import { MemoryScanStore } from './scan-store.ts';
 import { MemoryTables } from './tables.ts';
+import { MemoryWebhookStore } from './webhook-store.ts';
 
 /** One transaction's life: whether its stores may still be used, and the failure that aborted it. */
 interface TransactionState {
@@ -58,6 +60,7 @@ export class MemoryStorage implements Storage {
   readonly batches: BatchStore;
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
+  readonly webhooks: WebhookStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -75,6 +78,7 @@ export class MemoryStorage implements Storage {
       batches: new MemoryBatchStore(t),
       scans: new MemoryScanStore(t),
       leases: new MemoryLeaseStore(t),
+      webhooks: new MemoryWebhookStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -83,6 +87,7 @@ export class MemoryStorage implements Storage {
     this.batches = plain.batches;
     this.scans = plain.scans;
     this.leases = plain.leases;
+    this.webhooks = plain.webhooks;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

@@ -15,6 +15,7 @@ import { SqlMerchantStore } from './merchants.ts';
 import { SqlRecordStore } from './records.ts';
 import { SqlScanStore } from './scans.ts';
 import type { Database } from './schema.ts';
+import { SqlWebhookStore } from './webhooks.ts';
 
 class SqlStores implements Stores {
   readonly merchants: SqlMerchantStore;
@@ -23,6 +24,7 @@ class SqlStores implements Stores {
   readonly batches: SqlBatchStore;
   readonly scans: SqlScanStore;
   readonly leases: SqlLeaseStore;
+  readonly webhooks: SqlWebhookStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -31,6 +33,7 @@ class SqlStores implements Stores {
     this.batches = new SqlBatchStore(ctx);
     this.scans = new SqlScanStore(ctx);
     this.leases = new SqlLeaseStore(ctx);
+    this.webhooks = new SqlWebhookStore(ctx);
   }
 }
 
