@@ -20,6 +20,7 @@ import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
+import { WebhookWorker } from './service/webhooks/worker.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -27,6 +28,8 @@ export interface Runtime {
   /** The SQL backend behind services.ctx.storage (its `db` is for tests' inspection only). */
   storage: SqlStorage;
   devChain: DevChain | null;
+  /** Delivers webhooks; the server starts it (as it starts the batcher), tests when they need it. */
+  webhooks: WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -105,12 +108,16 @@ export async function startRuntime(
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
     backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    webhooks: { allowPrivate: config.webhooks.allowPrivate },
   };
+  const webhooks = new WebhookWorker({ ctx, ...config.webhooks, log: log.child({ component: 'webhooks' }) });
   return {
     services,
     storage,
     devChain,
+    webhooks,
     async close() {
+      await webhooks.stop();
       await batcher.stop();
       await ctx.scans.flush();
       chain.close();

@@ -3,7 +3,7 @@
  * error naming the variable for every bad value.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig, logFormat } from '../src/config.ts';
 
 const KEY = `0x${'11'.repeat(32)}`;
 const CONTRACT = `0x${'ab'.repeat(20)}`;
@@ -48,7 +48,40 @@ describe('loadConfig', () => {
       rpcTimeoutMs: 30_000,
       rateLimits: { secretPerMinute: 10, verifyPerMinute: 1200, merchantPerMinute: 6000 },
       maxPendingEvents: 1_000_000,
+      logFormat: process.stdout.isTTY ? 'pretty' : 'json',
+      webhooks: {
+        allowPrivate: false,
+        timeoutMs: 15_000,
+        retryScheduleMs: [5, 300, 1800, 7200, 18_000, 36_000, 21_600].map((s) => s * 1000),
+        pollMs: 1000,
+      },
     });
+  });
+
+  it('webhooks: private targets, the attempt timeout, the retry schedule in units, the poll', () => {
+    const config = loadConfig({
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_TIMEOUT_MS: '2500',
+      WEBHOOK_RETRY_SCHEDULE: '250ms, 2s,1m,1h',
+      WEBHOOK_POLL_MS: '50',
+    });
+    expect(config.webhooks).toEqual({
+      allowPrivate: true,
+      timeoutMs: 2500,
+      retryScheduleMs: [250, 2000, 60_000, 3_600_000],
+      pollMs: 50,
+    });
+    // The default schedule gives up just under a day after the first attempt.
+    const total = loadConfig({}).webhooks.retryScheduleMs.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(24 * 3_600_000);
+    expect(total).toBeGreaterThan(23 * 3_600_000);
+  });
+
+  it('log lines: readable on a terminal, JSON into a pipe or file, unless LOG_FORMAT says', () => {
+    expect(logFormat({}, true)).toBe('pretty');
+    expect(logFormat({}, false)).toBe('json');
+    expect(logFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(logFormat({ LOG_FORMAT: 'pretty' }, false)).toBe('pretty');
   });
 
   it('a real chain: all three settings, 12 confirmations and slower polling by default', () => {
@@ -175,6 +208,14 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MERCHANT_PER_MINUTE', { RATE_LIMIT_MERCHANT_PER_MINUTE: 'off' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '0' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '1e6' }],
+    ['LOG_FORMAT', { LOG_FORMAT: 'colour' }],
+    ['WEBHOOK_ALLOW_PRIVATE', { WEBHOOK_ALLOW_PRIVATE: 'yes' }],
+    ['WEBHOOK_TIMEOUT_MS', { WEBHOOK_TIMEOUT_MS: '99' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5s,,5m' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5 minutes' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '0s' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '200h' }],
+    ['WEBHOOK_POLL_MS', { WEBHOOK_POLL_MS: '5' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);

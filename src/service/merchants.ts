@@ -8,6 +8,7 @@ import type { MerchantRow } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
 import { newApiKey, randomId, sha256Hex } from './random.ts';
+import { enqueueWebhook } from './webhooks/outbox.ts';
 
 export type Merchant = MerchantRow;
 
@@ -133,6 +134,10 @@ export async function strikeMerchant(
         await tx.merchants.update(id, { status: 'suspended', suspended_at: now });
         await tx.merchants.revokeKeys(id, now);
       }
+      await enqueueWebhook(tx, now, id, {
+        type: 'merchant.strike',
+        data: { merchantId: id, number, reason, at: now, suspended: number >= STRIKES_TO_SUSPEND },
+      });
     });
   } catch (err) {
     if (isDuplicateKey(err))
