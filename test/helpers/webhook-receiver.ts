@@ -22,7 +22,10 @@ export interface Receiver {
   /** http://127.0.0.1:<port>/hook */
   url: string;
   received: Received[];
-  /** Changes how later requests are answered; 'down' closes the port, anything else opens it again. */
+  /**
+   * Changes how later requests are answered; 'down' closes the port, anything else opens it again.
+   * Requests left hanging are dropped (their connections reset) when the mode changes.
+   */
   setMode(mode: Mode): Promise<void>;
   /** The requests whose body parses as JSON, parsed, with their webhook-id. */
   messages(): Array<{ id: string; type: string; data: Record<string, unknown>; received: Received }>;
@@ -81,6 +84,8 @@ export async function startReceiver(initial: Mode = 'ok'): Promise<Receiver> {
     received,
     async setMode(next) {
       mode = next;
+      for (const res of hanging) res.destroy();
+      hanging.clear();
       if (next === 'down') await shut();
       else if (!server.listening) await listen(port);
     },
