@@ -57,8 +57,9 @@ export interface Config {
 export type LogFormat = 'json' | 'pretty';
 
 /**
- * Standard Webhooks' recommended backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h), with a last retry
- * 6 h later, so the eighth and last attempt comes just under a day (23 h 35 min) after the first.
+ * The backoff of Standard Webhooks' reference implementation (5 s, 5 min, 30 min, 2 h, 5 h, 10 h),
+ * with a last retry 6 h later, so the eighth and last attempt comes just under a day (23 h 35 min)
+ * after the first.
  */
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,6h';
 
