@@ -29,7 +29,7 @@ export interface Runtime {
   storage: SqlStorage;
   devChain: DevChain | null;
   /** Delivers webhooks; the server starts it (as it starts the batcher), tests when they need it. */
-  webhooks: WebhookWorker;
+  webhookWorker: WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -110,14 +110,14 @@ export async function startRuntime(
     backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
   };
-  const webhooks = new WebhookWorker({ ctx, ...config.webhooks, log: log.child({ component: 'webhooks' }) });
+  const webhookWorker = new WebhookWorker({ ctx, ...config.webhooks, log: log.child({ component: 'webhooks' }) });
   return {
     services,
     storage,
     devChain,
-    webhooks,
+    webhookWorker,
     async close() {
-      await webhooks.stop();
+      await webhookWorker.stop();
       await batcher.stop();
       await ctx.scans.flush();
       chain.close();

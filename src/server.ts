@@ -40,7 +40,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string
   const app = await buildApp(runtime.services, { logger: log });
   const url = await app.listen({ port: config.port, host: config.host });
   runtime.services.batcher.start();
-  runtime.webhooks.start();
+  runtime.webhookWorker.start();
   log.info({ url, publicBaseUrl: config.publicBaseUrl, docs: `${url}/docs` }, 'proofmark is serving');
 
   let closing: Promise<void> | null = null;

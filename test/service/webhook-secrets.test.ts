@@ -100,7 +100,7 @@ describe.each(BACKENDS)('webhook secrets in the clear after a full run (%s)', (b
     app = await buildApp(runtime.services, { logger: log });
     await app.ready();
     runtime.services.batcher.start();
-    runtime.webhooks.start();
+    runtime.webhookWorker.start();
     receiver = await startReceiver(503);
 
     const merchant = await call(201, 'POST', '/v1/merchants', ADMIN_TOKEN, { name: 'Hooked Shop' });
@@ -145,7 +145,7 @@ describe.each(BACKENDS)('webhook secrets in the clear after a full run (%s)', (b
       (r) => r.received.filter((x) => x.answered === 200 && x.headers['webhook-id'] === final).length === 2,
     );
 
-    await runtime.webhooks.stop();
+    await runtime.webhookWorker.stop();
     await runtime.services.batcher.stop();
     images.push(
       ...(await databaseImage(database, backend === 'sqlite' ? 'before a checkpoint' : 'after the run')),

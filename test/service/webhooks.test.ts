@@ -37,11 +37,11 @@ describe.each(BACKENDS)('webhooks over HTTP (%s)', (backend) => {
         WEBHOOK_RETRY_SCHEDULE: SCHEDULE.join(','),
       },
     });
-    h.runtime.webhooks.start();
+    h.runtime.webhookWorker.start();
     admin = h.client(ADMIN_TOKEN);
   }, 60_000);
   afterAll(async () => {
-    await h?.runtime.webhooks.stop();
+    await h?.runtime.webhookWorker.stop();
     await h?.close();
   });
 

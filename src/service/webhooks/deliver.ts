@@ -75,17 +75,15 @@ function post(
       agent: false,
       ...(!opts.allowPrivate && { lookup: guardedLookup }),
     });
+    // The whole exchange, body included, is bounded: a receiver that streams forever is cut off.
     const timer = setTimeout(() => req.destroy(new TimeoutError()), opts.timeoutMs);
+    req.once('close', () => clearTimeout(timer));
     req.once('response', (res: IncomingMessage) => {
-      clearTimeout(timer);
       res.on('error', () => {});
       res.resume();
       resolve(res.statusCode ?? 0);
     });
-    req.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    req.once('error', reject);
     req.end(body);
   });
 }
