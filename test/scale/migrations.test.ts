@@ -18,6 +18,11 @@ const TABLES = [
   'records',
   'scans',
   'tree_nodes',
+  'webhook_announcements',
+  'webhook_attempts',
+  'webhook_deliveries',
+  'webhook_endpoints',
+  'webhook_messages',
 ];
 
 async function schemaSnapshot(open: SqlStorage) {
@@ -57,8 +62,14 @@ describe('migrations on PostgreSQL', () => {
       expect(snap.tables).not.toContain('settings');
       expect(snap.tables).toContain('kysely_migration');
       expect(snap.tables).toContain('kysely_migration_lock');
-      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial', '002-drop-settings']);
-      expect(snap.indexes).toEqual(expect.arrayContaining(['events_pending_idx', 'events_batch_idx']));
+      expect(snap.migrations.map((m) => m.name)).toEqual([
+        '001-initial',
+        '002-drop-settings',
+        '003-webhooks',
+      ]);
+      expect(snap.indexes).toEqual(
+        expect.arrayContaining(['events_pending_idx', 'events_batch_idx', 'webhook_deliveries_due_idx']),
+      );
       // Every instance sees the same schema, and each can use it.
       for (const o of opened) {
         expect(await schemaSnapshot(o)).toEqual(snap);
