@@ -110,7 +110,11 @@ export async function startRuntime(
     backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
   };
-  const webhookWorker = new WebhookWorker({ ctx, ...config.webhooks, log: log.child({ component: 'webhooks' }) });
+  const webhookWorker = new WebhookWorker({
+    ctx,
+    ...config.webhooks,
+    log: log.child({ component: 'webhooks' }),
+  });
   return {
     services,
     storage,
