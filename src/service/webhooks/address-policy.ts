@@ -116,11 +116,15 @@ export const guardedLookup = ((host: string, options: { all?: boolean }, callbac
 
 type LookupCallback = (err: Error | null, address: string | LookupAddress[], family?: number) => void;
 
-/** The refusal of `host`, found to be or to resolve to `address`. */
+/**
+ * The refusal of `host`, found to be or to resolve to `address`. The address a name resolves to is
+ * not said: the message reaches the merchant (the API's answer, the delivery log), and would tell it
+ * how names resolve inside the operator's network.
+ */
 export function forbiddenTarget(host: string, address: string): ForbiddenTargetError {
-  const what = host === address ? address : `${host} resolves to ${address}, which`;
+  const what = host === address ? `${address} is` : `${host} resolves to`;
   return new ForbiddenTargetError(
-    `${what} is a loopback, private, link-local or reserved address; webhooks go only to public ` +
+    `${what} a loopback, private, link-local or reserved address; webhooks go only to public ` +
       'addresses (WEBHOOK_ALLOW_PRIVATE=true allows these)',
   );
 }
