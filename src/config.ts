@@ -184,7 +184,8 @@ function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): numb
   });
   if (out.length > 50 || out.some((ms) => !(ms > 0 && ms <= 7 * 86_400_000))) {
     throw new ConfigError(
-      `${name} must be up to 50 comma-separated durations like 5s,5m,2h (ms, s, m, h; each up to 7 days), not "${raw}"`,
+      `${name} must be up to 50 comma-separated durations like 5s,5m,2h (ms, s, m, h; each up to ` +
+        `7 days), not "${raw}"`,
     );
   }
   return out;

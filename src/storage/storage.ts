@@ -240,7 +240,10 @@ export interface WebhookStore {
    * 'endpoint deleted', nothing due). False when there is no such endpoint or it was already deleted.
    */
   deleteEndpoint(id: string, at: string): Promise<boolean>;
-  /** The message and its deliveries, all or none. DuplicateKeyError on a message or delivery id, or a (message, endpoint) pair, that exists. */
+  /**
+   * The message and its deliveries, all or none. DuplicateKeyError if the message id, a delivery id
+   * or a (message, endpoint) pair exists.
+   */
   enqueue(message: WebhookMessageRow, deliveries: readonly WebhookDeliveryRow[]): Promise<void>;
   message(id: string): Promise<WebhookMessageRow | undefined>;
   /**

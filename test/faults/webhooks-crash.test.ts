@@ -74,7 +74,7 @@ async function outbox(dataDir: string) {
 }
 
 describe('webhooks across a SIGKILL of proofmark serve', () => {
-  it('an attempt in flight when the process dies is made again after the restart, same webhook-id', async () => {
+  it('an attempt in flight when the process dies is made again after the restart', async () => {
     const env = await environment();
     const receiver = await startReceiver('hang');
     receivers.push(receiver);

@@ -62,7 +62,7 @@ describe('the address policy', () => {
     },
   );
 
-  it('refuses a name when any address it resolves to is forbidden, and lets an unresolvable name pass', async () => {
+  it('refuses a name with any forbidden address, and lets an unresolvable name pass', async () => {
     const resolve = resolving({
       'hooks.example': ['93.184.215.14'],
       'inside.example': ['10.0.0.7'],

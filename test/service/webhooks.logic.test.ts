@@ -145,7 +145,7 @@ describe('item.final', () => {
     await seal(ctx.storage);
     expect(await announceFinalBatches(ctx, 10)).toBe(1);
     const [message] = await itemFinals(ctx, [endpoint.endpoint.id]);
-    // The batch still sealed is not announced; the one final before the endpoint was, once the endpoint existed.
+    // The batch still sealed is not announced; the one final before the endpoint existed is, now.
     expect(message!.batch.id).toBe(early);
     expect(message!.records.map((r) => r.id)).toEqual(['r1']);
   });

@@ -36,10 +36,9 @@ it('counts batches final before the migration as announced, and announces the re
     [1, 'final'],
     [2, 'anchored'],
   ] as const) {
+    const finalAt = status === 'final' ? at(9) : null;
     await sql`INSERT INTO batches (id, root, leaf_count, status, sealed_at, final_at)
-      VALUES (${id}, ${hash(`root ${id}`)}, 3, ${status}, ${at(id)}, ${status === 'final' ? at(9) : null})`.execute(
-      old,
-    );
+      VALUES (${id}, ${hash(`root ${id}`)}, 3, ${status}, ${at(id)}, ${finalAt})`.execute(old);
   }
   await old.destroy();
 

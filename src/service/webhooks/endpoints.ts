@@ -108,7 +108,10 @@ export async function getEndpoint(
   return endpointView(await ownEndpoint(ctx, owner, id));
 }
 
-/** Deletes the endpoint: it gets nothing more, its pending deliveries are given up; its log stays readable. */
+/**
+ * Deletes the endpoint: it gets nothing more and its pending deliveries are given up; its log stays
+ * readable.
+ */
 export async function deleteEndpoint(
   ctx: ServiceContext,
   owner: EndpointOwner,

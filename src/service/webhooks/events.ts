@@ -86,7 +86,8 @@ interface EventTypeRule {
 export const WEBHOOK_EVENTS = {
   'item.final': {
     description:
-      "Some of a merchant's records' events are now final (anchored CONFIRMATIONS deep): one message per batch and merchant, in parts of 1,000 leaves",
+      "Some of a merchant's records' events are now final (anchored CONFIRMATIONS deep): " +
+      'one message per batch and merchant, in parts of 1,000 leaves',
     audience: ['merchant'],
     data: ItemFinalData,
   },

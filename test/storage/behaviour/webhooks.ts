@@ -130,7 +130,7 @@ export function webhookBehaviour(storage: () => Storage): void {
     expect((await s.webhooks.endpoint('e1'))?.secret).toBe('v1.new');
   });
 
-  it('deletes an endpoint once, giving up its pending deliveries and keeping the rest of its log', async () => {
+  it('deletes an endpoint once, giving up its pending deliveries, keeping its log', async () => {
     const s = storage();
     await s.webhooks.insertEndpoint(endpointRow('e1'));
     await s.webhooks.insertEndpoint(endpointRow('e2'));
