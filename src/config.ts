@@ -58,7 +58,28 @@ export interface Config {
   secretGuesses: { limit: number; windowMs: number };
   /** A scanner (a network) counts once per item per window of this many days. */
   scanWindowDays: number;
+  /** How log lines are written: JSON, or readable lines for a terminal (pino-pretty). */
+  logFormat: LogFormat;
+  webhooks: {
+    /** Let webhooks go to loopback, private and link-local addresses (off: SSRF protection). */
+    allowPrivate: boolean;
+    /** How long one delivery attempt may wait for an answer. */
+    timeoutMs: number;
+    /** The wait before each retry of a failed delivery; after the last, it is given up. */
+    retryScheduleMs: number[];
+    /** How often an idle delivery worker looks for due deliveries and newly final batches. */
+    pollMs: number;
+  };
 }
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The backoff of Standard Webhooks' reference implementation (5 s, 5 min, 30 min, 2 h, 5 h, 10 h),
+ * with a last retry 6 h later, so the eighth and last attempt comes just under a day (23 h 35 min)
+ * after the first.
+ */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,6h';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -159,7 +180,40 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
     },
     scanWindowDays: int(env, 'SCAN_WINDOW_DAYS', 30, 1, 3650),
+    logFormat: logFormat(env, process.stdout.isTTY === true),
+    webhooks: {
+      allowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 15_000, 100, 120_000),
+      retryScheduleMs: durations(env, 'WEBHOOK_RETRY_SCHEDULE', DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+      pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
+    },
   };
+}
+
+/** LOG_FORMAT, else readable lines when standard output is a terminal and JSON when it is not. */
+export function logFormat(env: NodeJS.ProcessEnv, stdoutIsTerminal: boolean): LogFormat {
+  const raw = str(env, 'LOG_FORMAT');
+  if (raw === undefined) return stdoutIsTerminal ? 'pretty' : 'json';
+  if (raw !== 'json' && raw !== 'pretty') throw new ConfigError('LOG_FORMAT must be json or pretty');
+  return raw;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A comma-separated list of durations such as "5s,5m,2h" (units ms, s, m, h), in milliseconds. */
+function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): number[] {
+  const raw = str(env, name) ?? fallback;
+  const out = raw.split(',').map((part) => {
+    const match = /^(\d{1,9})(ms|s|m|h)$/.exec(part.trim());
+    return match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : NaN;
+  });
+  if (out.length > 50 || out.some((ms) => !(ms > 0 && ms <= 7 * 86_400_000))) {
+    throw new ConfigError(
+      `${name} must be up to 50 comma-separated durations like 5s,5m,2h (ms, s, m, h; each up to ` +
+        `7 days), not "${raw}"`,
+    );
+  }
+  return out;
 }
 
 /**

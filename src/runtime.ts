@@ -30,6 +30,7 @@ import { SecretAttempts } from './service/secret-attempts.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { sealStoredSalts } from './service/stored-salts.ts';
 import { privateDirectory } from './storage/private-files.ts';
+import { WebhookWorker } from './service/webhooks/worker.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -37,6 +38,8 @@ export interface Runtime {
   /** The SQL backend behind services.ctx.storage (its `db` is for tests' inspection only). */
   storage: SqlStorage;
   devChain: DevChain | null;
+  /** Delivers webhooks; the server starts it (as it starts the batcher), tests when they need it. */
+  webhookWorker: WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -136,12 +139,20 @@ export async function startRuntime(
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
     backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    webhooks: { allowPrivate: config.webhooks.allowPrivate },
   };
+  const webhookWorker = new WebhookWorker({
+    ctx,
+    ...config.webhooks,
+    log: log.child({ component: 'webhooks' }),
+  });
   return {
     services,
     storage,
     devChain,
+    webhookWorker,
     async close() {
+      await webhookWorker.stop();
       await batcher.stop();
       await ctx.scans.flush();
       chain.close();

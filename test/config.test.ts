@@ -3,7 +3,7 @@
  * error naming the variable for every bad value.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig, logFormat } from '../src/config.ts';
 
 const KEY = `0x${'11'.repeat(32)}`;
 const CONTRACT = `0x${'ab'.repeat(20)}`;
@@ -53,7 +53,40 @@ describe('loadConfig', () => {
       maxPendingEvents: 1_000_000,
       secretGuesses: { limit: 5, windowMs: 3_600_000 },
       scanWindowDays: 30,
+      logFormat: process.stdout.isTTY ? 'pretty' : 'json',
+      webhooks: {
+        allowPrivate: false,
+        timeoutMs: 15_000,
+        retryScheduleMs: [5, 300, 1800, 7200, 18_000, 36_000, 21_600].map((s) => s * 1000),
+        pollMs: 1000,
+      },
     });
+  });
+
+  it('webhooks: private targets, the attempt timeout, the retry schedule in units, the poll', () => {
+    const config = loadConfig({
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_TIMEOUT_MS: '2500',
+      WEBHOOK_RETRY_SCHEDULE: '250ms, 2s,1m,1h',
+      WEBHOOK_POLL_MS: '50',
+    });
+    expect(config.webhooks).toEqual({
+      allowPrivate: true,
+      timeoutMs: 2500,
+      retryScheduleMs: [250, 2000, 60_000, 3_600_000],
+      pollMs: 50,
+    });
+    // The default schedule gives up just under a day after the first attempt.
+    const total = loadConfig({}).webhooks.retryScheduleMs.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(24 * 3_600_000);
+    expect(total).toBeGreaterThan(23 * 3_600_000);
+  });
+
+  it('log lines: readable on a terminal, JSON into a pipe or file, unless LOG_FORMAT says', () => {
+    expect(logFormat({}, true)).toBe('pretty');
+    expect(logFormat({}, false)).toBe('json');
+    expect(logFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(logFormat({ LOG_FORMAT: 'pretty' }, false)).toBe('pretty');
   });
 
   it('a real chain: all three settings, 12 confirmations and slower polling by default', () => {
@@ -216,6 +249,14 @@ describe('loadConfig', () => {
     ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '0' }],
     ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '3651' }],
     ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '30d' }],
+    ['LOG_FORMAT', { LOG_FORMAT: 'colour' }],
+    ['WEBHOOK_ALLOW_PRIVATE', { WEBHOOK_ALLOW_PRIVATE: 'yes' }],
+    ['WEBHOOK_TIMEOUT_MS', { WEBHOOK_TIMEOUT_MS: '99' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5s,,5m' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5 minutes' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '0s' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '200h' }],
+    ['WEBHOOK_POLL_MS', { WEBHOOK_POLL_MS: '5' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { Merchant } from '../service/merchants.ts';
+import type { WebhookSettings } from '../service/webhooks/endpoints.ts';
 
 export interface Services {
   ctx: ServiceContext;
@@ -28,6 +29,8 @@ export interface Services {
   rateLimits: Config['rateLimits'];
   /** Refuses writes while too many events wait for anchoring. */
   backlog: BacklogGauge;
+  /** Where webhook endpoints may point (WEBHOOK_ALLOW_PRIVATE). */
+  webhooks: WebhookSettings;
 }
 
 /** Route hooks (onRequest or preHandler) that answer 429 rate_limited past a budget. */

@@ -48,6 +48,10 @@ function rootsChain(roots = new Map<number, Hex>()): AnchorChain & { asked: numb
     findAnchor: unused,
     anchorEvents: unused,
     pendingNonce: unused,
+    transaction: unused,
+    minedNonce: unused,
+    taggedBlock: unused,
+    balance: unused,
     close: unused,
   };
 }
