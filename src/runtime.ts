@@ -102,9 +102,16 @@ export async function startRuntime(
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
     explorerUrl: config.explorerUrl,
     bodyLimitBytes: config.bodyLimitBytes,
+    timeouts: config.timeouts,
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
-    backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    backlog: new BacklogGauge(storage.events, {
+      maxPending: config.maxPendingEvents,
+      maxPendingPerMerchant: config.maxPendingEventsPerMerchant,
+      retryAfterSeconds: backlogRetryAfterSeconds(config),
+    }),
+    recordLimits: config.recordLimits,
+    qrRendersPerSecond: config.qrRendersPerSecond,
   };
   return {
     services,

@@ -3,10 +3,11 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { Batcher } from '../batcher/batcher.ts';
 import type { AnchorChain } from '../chain/registry.ts';
-import type { Config } from '../config.ts';
+import type { Config, HttpTimeouts, TrustProxy } from '../config.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { Merchant } from '../service/merchants.ts';
+import type { RecordLimits } from '../service/record-events.ts';
 
 export interface Services {
   ctx: ServiceContext;
@@ -20,12 +21,18 @@ export interface Services {
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
   bodyLimitBytes: number;
-  /** Whether X-Forwarded-For decides the client IP (rate limits); only behind a trusted proxy. */
-  trustProxy: boolean;
+  /** How long each phase of a request may take (Node's http server enforces them). */
+  timeouts: HttpTimeouts;
+  /** Which proxies' X-Forwarded-For entries decide the client IP (rate limits); see Config. */
+  trustProxy: TrustProxy;
   /** Requests a minute per client IP or per merchant; see Config. */
   rateLimits: Config['rateLimits'];
-  /** Refuses writes while too many events wait for anchoring. */
+  /** Refuses writes while too many events wait for anchoring, overall or of one merchant. */
   backlog: BacklogGauge;
+  /** Events a record may hold, and the size of each event's data. */
+  recordLimits: RecordLimits;
+  /** QR codes rendered a second, over both formats (cached codes do not count). */
+  qrRendersPerSecond: number;
 }
 
 /** Route hooks (onRequest or preHandler) that answer 429 rate_limited past a budget. */

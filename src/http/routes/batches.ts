@@ -88,7 +88,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/admin/batches/seal',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: 'Seal everything pending now (anchoring follows in the background)',

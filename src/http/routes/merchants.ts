@@ -40,7 +40,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: 'Admit a merchant (pending until verified); its API key is shown once',
@@ -83,7 +83,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants/:id/verify',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: "Record evidence of the merchant's authorisation and mark it verified",
@@ -113,7 +113,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants/:id/strikes',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: 'Strike a merchant: the first is a warning, the second suspends it',
@@ -132,7 +132,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants/:id/keys',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: "Rotate a merchant's API key: a new key (shown once); the old ones stop working",
