@@ -7,19 +7,12 @@
  * (genuine, pending, revoked, merchant_suspended, not_found, invalid), for tests, tools and the CSS
  * colours. Error pages (429, 413, ...) carry no verdict.
  */
-import { endsRecord } from '../../core/index.ts';
-import type { PublicEvent, PublicRecord } from '../../service/public-view.ts';
+import type { PublicRecord } from '../../service/public-view.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import { both, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
-import {
-  ANCHOR_LABELS,
-  EVENT_LABELS,
-  KIND_LABELS,
-  labelOf,
-  MERCHANT_LABELS,
-  VERDICT_LABELS,
-  type Label,
-} from './labels.ts';
+import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
+import { lifecycleSection, type LifecyclePosition } from './lifecycle.ts';
 import { PAGE_CSS } from './style.ts';
 
 export type SecretCheck = 'match' | 'no_match' | 'missing';
@@ -30,6 +23,8 @@ export interface PageView {
   reason: string;
   /** Absent for not_found. */
   record?: PublicRecord;
+  /** Where record.events sit in the lifecycle; absent, they are all of it. */
+  lifecycle?: LifecyclePosition;
   scans?: ScanStats;
   /** EXPLORER_URL without a trailing slash: transactions link to `${explorerUrl}/tx/${txHash}`. */
   explorerUrl?: string | undefined;
@@ -59,16 +54,6 @@ ${body}
 `.value;
 }
 
-/** Chinese, then English alongside. */
-const both = (l: Label) => markup`${l.zh} <span class="en" lang="en">${l.en}</span>`;
-
-/** `2025-01-02 03:04:05 UTC` from an ISO timestamp, in a <time> element. */
-function time(iso: string | null): SafeHtml {
-  if (!iso) return markup`—`;
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/.exec(iso);
-  return markup`<time datetime="${iso}">${m ? `${m[1]} ${m[2]} UTC` : iso}</time>`;
-}
-
 export function renderVerdictPage(v: PageView): string {
   const label = VERDICT_LABELS[v.verdict];
   const body = markup`<header class="verdict">
@@ -79,7 +64,7 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.scans, v.explorerUrl) : notFound(v.recordId)}`;
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.explorerUrl) : notFound(v.recordId)}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
@@ -126,7 +111,18 @@ function notFound(recordId: string): SafeHtml {
 </section>`;
 }
 
-function recordSections(r: PublicRecord, scans: ScanStats | undefined, explorerUrl?: string): SafeHtml {
+const wholeLifecycle = (r: PublicRecord): LifecyclePosition => ({
+  page: 1,
+  pages: 1,
+  total: r.events.length,
+});
+
+function recordSections(
+  r: PublicRecord,
+  lifecycle: LifecyclePosition,
+  scans: ScanStats | undefined,
+  explorerUrl?: string,
+): SafeHtml {
   const m = r.merchant;
   return markup`<section>
 <h2>商品 <span class="en" lang="en">Item</span></h2>
@@ -147,10 +143,7 @@ ${scans && scanLine(scans)}
 ${m.verifiedSince && markup`<br>认证于 <span class="en" lang="en">since</span> ${time(m.verifiedSince)}`}</dd>
 </dl>
 </section>
-<section>
-<h2>生命周期 <span class="en" lang="en">Lifecycle</span></h2>
-<ol>${r.events.map((e) => event(e, explorerUrl))}</ol>
-</section>
+${lifecycleSection(r.id, r.events, lifecycle, explorerUrl)}
 ${r.hasSecret && secretForm(r.id)}
 <footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
@@ -159,29 +152,6 @@ ${r.hasSecret && secretForm(r.id)}
 function scanLine(scans: ScanStats): SafeHtml {
   return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 次 <span class="en" lang="en">times</span>
 · 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}</dd>`;
-}
-
-function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
-  const a = e.anchor;
-  const ends = endsRecord(e.type);
-  const data = Object.entries(e.data).map(([k, val]) => `${k}: ${String(val)}`);
-  return markup`
-<li class="${a.status}">
-<span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
-<div class="anchor"><span class="badge ${a.status}">${both(labelOf(ANCHOR_LABELS, a.status))}</span>
-${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
-${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
-${a.txHash && txLine(a.txHash, explorerUrl)}
-${data.length > 0 && markup`<div class="anchor">${data.join(' · ')}</div>`}
-</li>`;
-}
-
-function txLine(txHash: string, explorerUrl?: string): SafeHtml {
-  const link =
-    explorerUrl &&
-    markup`<a href="${explorerUrl}/tx/${txHash}" rel="noopener noreferrer">区块浏览器 <span lang="en">explorer</span></a>`;
-  return markup`<div class="anchor">交易 <span class="en" lang="en">tx</span> <code>${txHash}</code>
-${link}</div>`;
 }
 
 function secretForm(recordId: string): SafeHtml {

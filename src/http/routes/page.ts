@@ -7,9 +7,12 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { badRequest } from '../../service/errors.ts';
 import { publicRecord } from '../../service/public-view.ts';
+import { lifecyclePage } from '../../service/records.ts';
 import { checkSecret, verdictFor, type Verdict } from '../../service/verdicts.ts';
-import { renderErrorPage, renderVerdictPage, type SecretCheck } from '../page/render.ts';
+import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
+import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
 import { setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
 
@@ -18,6 +21,19 @@ const ID_PATTERN = new RegExp(Id.pattern!);
 const isId = (id: string) => id.length <= (Id.maxLength ?? 64) && ID_PATTERN.test(id);
 
 const PageParams = Type.Object({ id: Type.String() });
+
+/**
+ * The lifecycle page a query asks for: `?page=N` (1 is the newest), 1 without one; 400 for anything
+ * else. Other query parameters (a QR code's or a messenger's) are ignored, not refused.
+ */
+function lifecyclePageAsked(query: unknown): number {
+  const page = (query as Record<string, unknown> | undefined)?.page;
+  if (page === undefined) return 1;
+  if (typeof page !== 'string' || !/^[1-9][0-9]{0,5}$/.test(page)) {
+    throw badRequest('invalid_page', 'page must be a whole number from 1');
+  }
+  return Number(page);
+}
 const MAX_SECRET = 500;
 
 export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -48,15 +64,20 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return verdictFor(ctx, chain, log, id, { countScan });
   }
 
-  function send(reply: FastifyReply, v: Verdict, secretCheck?: SecretCheck) {
+  /** The page for verdict `v`, showing page `page` of the record's lifecycle (400 past the last). */
+  async function send(reply: FastifyReply, v: Verdict, page: number, secretCheck?: SecretCheck) {
     const { ctx, explorerUrl } = app.services;
+    let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
+    if (v.record && v.merchant) {
+      const lifecycle = await lifecyclePage(ctx, v.record, page, LIFECYCLE_PAGE_EVENTS);
+      if (!lifecycle) throw badRequest('invalid_page', `the lifecycle has no page ${page}`);
+      shown = { record: publicRecord(ctx, v.record, v.merchant, lifecycle.events), lifecycle };
+    }
     const html = renderVerdictPage({
       verdict: v.verdict,
       recordId: v.recordId,
       reason: v.reason,
-      ...(v.record &&
-        v.merchant &&
-        v.events && { record: publicRecord(ctx, v.record, v.merchant, v.events) }),
+      ...shown,
       ...(v.scans && { scans: v.scans }),
       explorerUrl,
       ...(secretCheck && { secretCheck }),
@@ -77,7 +98,11 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: PageParams,
       },
     },
-    async (request, reply) => send(reply, await lookup(request.params.id, true)),
+    async (request, reply) => {
+      const page = lifecyclePageAsked(request.query);
+      // Only the landing view counts a scan: turning the lifecycle's pages is not another scan.
+      return send(reply, await lookup(request.params.id, page === 1), page);
+    },
   );
 
   app.post(
@@ -101,9 +126,9 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       // Checking a key is not another scan: the page was already viewed to get here.
       const v = await lookup(id, false);
-      if (!v.record) return send(reply, v);
-      if (secret === '') return send(reply, v, 'missing');
-      return send(reply, v, (await checkSecret(app.services.ctx, id, secret)) ? 'match' : 'no_match');
+      if (!v.record) return send(reply, v, 1);
+      if (secret === '') return send(reply, v, 1, 'missing');
+      return send(reply, v, 1, (await checkSecret(app.services.ctx, id, secret)) ? 'match' : 'no_match');
     },
   );
 };

@@ -39,7 +39,7 @@ const VerdictSchema = Type.Object({
 
 /** The verdict as the API returns it (the page renders the richer Verdict itself). */
 export function verdictBody(v: Verdict) {
-  const issuance = v.events?.[0];
+  const { issuance } = v;
   return {
     verdict: v.verdict,
     recordId: v.recordId,
