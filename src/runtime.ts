@@ -16,6 +16,7 @@ import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
 import type { ServiceContext } from './service/context.ts';
 import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
+import { MerchantBacklog } from './service/merchant-backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
@@ -78,6 +79,7 @@ export async function startRuntime(
     scans: new ScanCounter(storage.scans),
     proofCache: new ProofCache(),
     keys: serverKey(config, log),
+    recordLimits: config.recordLimits,
   };
   const batcher = new Batcher({
     ctx,
@@ -105,12 +107,8 @@ export async function startRuntime(
     timeouts: config.timeouts,
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
-    backlog: new BacklogGauge(storage.events, {
-      maxPending: config.maxPendingEvents,
-      maxPendingPerMerchant: config.maxPendingEventsPerMerchant,
-      retryAfterSeconds: backlogRetryAfterSeconds(config),
-    }),
-    recordLimits: config.recordLimits,
+    backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    merchantBacklog: new MerchantBacklog(storage.events, config.maxPendingEventsPerMerchant),
     qrRendersPerSecond: config.qrRendersPerSecond,
   };
   return {

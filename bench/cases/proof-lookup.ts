@@ -14,6 +14,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import { loadConfig } from '../../src/config.ts';
 import { bytesToHex, processProof, ZERO32, type Hex } from '../../src/core/index.ts';
 import { proofFromStore, sealBatch } from '../../src/service/batches.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
@@ -125,6 +126,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         publicBaseUrl: 'http://proofmark.bench',
         scans: new ScanCounter(storage.scans),
         keys: ServerKey.generate(),
+        recordLimits: loadConfig({}).recordLimits,
       };
       const prng = new Prng(0x9f00 + run);
       progress(

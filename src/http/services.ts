@@ -6,8 +6,8 @@ import type { AnchorChain } from '../chain/registry.ts';
 import type { Config, HttpTimeouts, TrustProxy } from '../config.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
+import type { MerchantBacklog } from '../service/merchant-backlog.ts';
 import type { Merchant } from '../service/merchants.ts';
-import type { RecordLimits } from '../service/record-events.ts';
 
 export interface Services {
   ctx: ServiceContext;
@@ -27,10 +27,10 @@ export interface Services {
   trustProxy: TrustProxy;
   /** Requests a minute per client IP or per merchant; see Config. */
   rateLimits: Config['rateLimits'];
-  /** Refuses writes while too many events wait for anchoring, overall or of one merchant. */
+  /** Refuses writes while too many events wait for anchoring. */
   backlog: BacklogGauge;
-  /** Events a record may hold, and the size of each event's data. */
-  recordLimits: RecordLimits;
+  /** Refuses a merchant's writes while too many of its own events wait (same Retry-After). */
+  merchantBacklog: MerchantBacklog;
   /** QR codes rendered a second, over both formats (cached codes do not count). */
   qrRendersPerSecond: number;
 }

@@ -1,4 +1,7 @@
-/** What every service function needs: the stores, the clock, the server key, where the pages live. */
+/**
+ * What every service function needs: the stores, the clock, the server key, where the pages live,
+ * how much a record may hold.
+ */
 import type { Storage } from '../storage/storage.ts';
 import type { ProofCache } from './proof-cache.ts';
 import type { ScanCounter } from './scans.ts';
@@ -14,6 +17,16 @@ export interface ServiceContext {
   proofCache?: ProofCache;
   /** The server-side key (SECRET_KEY): never stored, so a database copy alone reveals no secret. */
   keys: ServerKey;
+  /** What one record may hold, so no record grows into a page or a verdict that stalls the server. */
+  recordLimits: RecordLimits;
+}
+
+/** MAX_EVENTS_PER_RECORD and MAX_EVENT_DATA_BYTES. */
+export interface RecordLimits {
+  /** Events one record may hold, its issuance included. */
+  maxEvents: number;
+  /** Bytes of one event's `data` as canonical JSON (UTF-8). */
+  maxEventDataBytes: number;
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

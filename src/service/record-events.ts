@@ -11,14 +11,6 @@ import { leafOfJson } from './leaves.ts';
 import type { Merchant } from './merchants.ts';
 import { randomSalt } from './random.ts';
 
-/** What one record may hold (MAX_EVENTS_PER_RECORD, MAX_EVENT_DATA_BYTES). */
-export interface RecordLimits {
-  /** Events, the issuance included. */
-  maxEvents: number;
-  /** Bytes of one event's `data` as canonical JSON (UTF-8). */
-  maxEventDataBytes: number;
-}
-
 /**
  * Appends event `type` to the merchant's own record: 413 event_data_too_large for `data` over the
  * limit, 404 for no such record, 403 for another merchant's, 409 record_event_limit for a record that
@@ -31,8 +23,8 @@ export async function appendEvent(
   recordId: string,
   type: EventType,
   data: Record<string, unknown> | undefined,
-  limits: RecordLimits,
 ): Promise<EventRow> {
+  const limits = ctx.recordLimits;
   const dataBytes = Buffer.byteLength(canonicalJson(data ?? {}), 'utf8');
   if (dataBytes > limits.maxEventDataBytes) {
     throw new ServiceError(

@@ -3,6 +3,7 @@
  * builds one, over `new MemoryStorage()` and a clock the test moves by hand. No database, no chain,
  * no HTTP: the service functions are called directly.
  */
+import { loadConfig } from '../../src/config.ts';
 import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { createMerchant, verifyMerchant, type Merchant } from '../../src/service/merchants.ts';
@@ -42,6 +43,7 @@ export function memoryService(opts: { proofCache?: boolean } = {}): MemoryServic
     publicBaseUrl: 'http://proofmark.test',
     scans: new ScanCounter(storage.scans, 3_600_000),
     keys: ServerKey.generate(),
+    recordLimits: loadConfig({}).recordLimits,
     ...(opts.proofCache !== false && { proofCache: new ProofCache() }),
   };
   return { ctx, storage, clock };

@@ -260,23 +260,17 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
     if (skip) return t.skip(skip);
     const { events } = h.runtime.storage;
     let now = 0;
-    const gauge = new BacklogGauge(events, {
-      maxPending: MAX_PENDING,
-      maxPendingPerMerchant: 1e9,
-      retryAfterSeconds: 7,
-      refreshMs: 1000,
-      clock: () => now,
-    });
+    const gauge = new BacklogGauge(events, MAX_PENDING, 7, 1000, () => now);
     const pendingNow = await events.countAwaitingFinal();
     expect(await gauge.pending()).toBe(pendingNow);
-    expect(await gauge.refusal(shop.id)).toBeNull();
+    expect(await gauge.refusal()).toBeNull();
 
     const res = await register('g-1', 'g-2');
     expect(res.statusCode).toBe(201);
     // Cached: the new rows are not read within the refresh, only what this gauge is told it accepted.
     expect(await gauge.pending()).toBe(pendingNow);
-    gauge.accepted(shop.id, MAX_PENDING);
-    expect((await gauge.refusal(shop.id))?.statusCode).toBe(503);
+    gauge.accepted(MAX_PENDING);
+    expect((await gauge.refusal())?.statusCode).toBe(503);
     now += 999;
     expect(await gauge.pending()).toBe(pendingNow + MAX_PENDING);
     now += 1;
@@ -289,16 +283,16 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
     // The clock as the gauge sees it: the first check at 0, then a read that starts at 0 and takes 300 ms.
     const ticks = [0, 0, 300];
     let now = 0;
-    const gauge = new BacklogGauge(h.runtime.storage.events, {
-      maxPending: MAX_PENDING,
-      maxPendingPerMerchant: 1e9,
-      retryAfterSeconds: 7,
-      refreshMs: 1000,
-      clock: () => ticks.shift() ?? now,
-    });
+    const gauge = new BacklogGauge(
+      h.runtime.storage.events,
+      MAX_PENDING,
+      7,
+      1000,
+      () => ticks.shift() ?? now,
+    );
     const pendingNow = await gauge.pending();
     expect(ticks).toEqual([]);
-    gauge.accepted(shop.id, 1); // stands until the next read replaces it
+    gauge.accepted(1); // stands until the next read replaces it
     now = 300 + 2999;
     expect(await gauge.pending()).toBe(pendingNow + 1);
     now = 300 + 3000;

@@ -102,8 +102,8 @@ const BacklogFull = {
  * there to shed, and the replay succeeds on retry.
  */
 async function refuseWhileBacklogFull(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const { backlog } = request.server.services;
-  const refusal = await backlog.refusal(request.merchant!.id);
+  const { backlog, merchantBacklog } = request.server.services;
+  const refusal = (await merchantBacklog.refusal(request.merchant!.id)) ?? (await backlog.refusal());
   if (refusal) {
     reply.header('retry-after', String(backlog.retryAfterSeconds));
     throw refusal;
@@ -141,7 +141,8 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { created, records } = await registerRecords(ctx(), request.merchant!, request.body.records);
-      app.services.backlog.accepted(request.merchant!.id, created);
+      app.services.backlog.accepted(created);
+      app.services.merchantBacklog.accepted(request.merchant!.id, created);
       if (created > 0) app.services.batcher.kick();
       reply.status(created > 0 ? 201 : 200);
       return { records };
@@ -185,9 +186,9 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.params.id,
         request.body.type,
         request.body.data,
-        app.services.recordLimits,
       );
-      app.services.backlog.accepted(request.merchant!.id, 1);
+      app.services.backlog.accepted(1);
+      app.services.merchantBacklog.accepted(request.merchant!.id, 1);
       app.services.batcher.kick();
       reply.status(201);
       return {
