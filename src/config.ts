@@ -172,7 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       maxEvents: int(env, 'MAX_EVENTS_PER_RECORD', 200, 1, 1_000_000),
       maxEventDataBytes: int(env, 'MAX_EVENT_DATA_BYTES', 2048, 2, 1024 * 1024),
     },
-    qrRendersPerSecond: int(env, 'QR_RENDERS_PER_SECOND', 20, 1, 100_000),
+    qrRendersPerSecond: int(env, 'QR_RENDERS_PER_SECOND', 50, 1, 100_000),
   };
 }
 

@@ -51,7 +51,7 @@ describe('loadConfig', () => {
       maxPendingEvents: 1_000_000,
       maxPendingEventsPerMerchant: 100_000,
       recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 },
-      qrRendersPerSecond: 20,
+      qrRendersPerSecond: 50,
     });
   });
 

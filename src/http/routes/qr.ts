@@ -13,6 +13,7 @@ import { ServiceError } from '../../service/errors.ts';
 import { getRecord } from '../../service/records.ts';
 import { IMMUTABLE } from '../cache-control.ts';
 import { RenderBudget, RenderedCodes } from '../qr-budget.ts';
+import { qrPng } from '../qr-png.ts';
 import { errorResponses, IdParams } from './schemas.ts';
 
 const QR_OPTIONS = { errorCorrectionLevel: 'M', margin: 4 } as const;
@@ -74,7 +75,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const png = await codeFor(
         request.params.id,
         'png',
-        (url) => QRCode.toBuffer(url, { ...QR_OPTIONS, type: 'png', scale: PNG_SCALE }),
+        async (url) => qrPng(url, { ...QR_OPTIONS, scale: PNG_SCALE }),
         reply,
       );
       reply.type('image/png').header('cache-control', IMMUTABLE).header('x-content-type-options', 'nosniff');
