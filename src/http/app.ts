@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { noStoreByDefault } from './cache-control.ts';
-import { trustProxyOption } from './client-address.ts';
+import { trustProxyOption } from './trusted-proxies.ts';
 import { clientErrorHandler, ErrorResponse, frameworkErrors, installErrorHandling } from './errors.ts';
 import { installStrictJsonParser } from './json-body.ts';
 import { closeAfterUnreadBodies, serverTimeouts } from './slow-clients.ts';
