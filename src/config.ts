@@ -58,6 +58,11 @@ export interface Config {
   };
   /** QR codes rendered a second (cached codes are free); past it qr.png and qr.svg answer 503. */
   qrRendersPerSecond: number;
+  /**
+   * Wrong secrets a record takes per window, from every source and instance together (counted in
+   * the database); past them its checks answer 429 until the window ends.
+   */
+  secretGuesses: { limit: number; windowMs: number };
 }
 
 /** Milliseconds; Node's http server enforces each (see README's table). */
@@ -173,6 +178,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       maxEventDataBytes: int(env, 'MAX_EVENT_DATA_BYTES', 2048, 2, 1024 * 1024),
     },
     qrRendersPerSecond: int(env, 'QR_RENDERS_PER_SECOND', 50, 1, 100_000),
+    secretGuesses: {
+      limit: int(env, 'SECRET_GUESSES_PER_WINDOW', 5, 1, 1000),
+      windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
+    },
   };
 }
 

@@ -3,7 +3,7 @@
  * chain or a real one), the lease and the batcher. server.ts runs them; tests build their own.
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -20,7 +20,10 @@ import { MerchantBacklog } from './service/merchant-backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
+import { SecretAttempts } from './service/secret-attempts.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
+import { sealStoredSalts } from './service/stored-salts.ts';
+import { privateDirectory } from './storage/private-files.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -80,7 +83,15 @@ export async function startRuntime(
     proofCache: new ProofCache(),
     keys: serverKey(config, log),
     recordLimits: config.recordLimits,
+    secretAttempts: new SecretAttempts(
+      storage.secretAttempts,
+      config.secretGuesses,
+      now,
+      log.child({ component: 'secrets' }),
+    ),
   };
+  const sealed = await sealStoredSalts(ctx);
+  if (sealed > 0) log.info({ sealed }, 'sealed secret salts stored in the clear by an older version');
   const batcher = new Batcher({
     ctx,
     chain,
@@ -128,7 +139,7 @@ export async function startRuntime(
 /** ADMIN_TOKEN, or in development one generated once into DATA_DIR/admin-token (mode 0600). */
 function adminToken(config: Config, log: Logger): string {
   if (config.adminToken) return config.adminToken;
-  mkdirSync(config.dataDir, { recursive: true });
+  privateDirectory(config.dataDir);
   const file = join(config.dataDir, 'admin-token');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const token = randomBytes(32).toString('base64url');
@@ -144,7 +155,7 @@ function adminToken(config: Config, log: Logger): string {
  */
 function serverKey(config: Config, log: Logger): ServerKey {
   if (config.secretKey) return ServerKey.fromBytes(config.secretKey);
-  mkdirSync(config.dataDir, { recursive: true });
+  privateDirectory(config.dataDir);
   const file = join(config.dataDir, 'secret-key');
   if (existsSync(file)) {
     const bytes = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');

@@ -20,6 +20,33 @@ export const REDACT_PATHS = [
   '*.rawTx',
 ];
 
+/** What the log keeps of a request (Fastify's request object, as its "incoming request" line logs it). */
+interface LoggedRequest {
+  method?: string;
+  url: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/**
+ * How a request appears in the log: its path without the query string, which can carry what a
+ * careless client put there (`/v/<id>?secret=…`). Replaces Fastify's serializer of `req`, which logs
+ * the URL whole. A `req` without a URL is some other object and passes as it is (still redacted).
+ */
+export const LOG_SERIALIZERS = {
+  req: (req: LoggedRequest | unknown) => {
+    if (typeof (req as Partial<LoggedRequest> | null)?.url !== 'string') return req;
+    const { method, url, host, ip, socket } = req as LoggedRequest;
+    return { method, url: url.split('?')[0], host, remoteAddress: ip, remotePort: socket?.remotePort };
+  },
+};
+
+/** The logger's options: level, redaction and serializers. Tests build theirs from the same. */
+export function logOptions(level: string): pino.LoggerOptions {
+  return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: LOG_SERIALIZERS };
+}
+
 export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string; close(): Promise<void> }> {
   let config;
   try {
@@ -31,7 +58,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  const log = pino(logOptions(config.logLevel));
   const runtime = await startRuntime(config, log);
   const app = await buildApp(runtime.services, { logger: log });
   const url = await app.listen({ port: config.port, host: config.host });

@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       maxPendingEventsPerMerchant: 100_000,
       recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 },
       qrRendersPerSecond: 50,
+      secretGuesses: { limit: 5, windowMs: 3_600_000 },
     });
   });
 
@@ -180,6 +181,13 @@ describe('loadConfig', () => {
     expect(config.qrRendersPerSecond).toBe(3);
   });
 
+  it('secret guesses: a handful per record and hour by default, both settable', () => {
+    expect(loadConfig({}).secretGuesses).toEqual({ limit: 5, windowMs: 3_600_000 });
+    expect(
+      loadConfig({ SECRET_GUESSES_PER_WINDOW: '3', SECRET_GUESS_WINDOW_SECONDS: '86400' }).secretGuesses,
+    ).toEqual({ limit: 3, windowMs: 86_400_000 });
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -230,6 +238,10 @@ describe('loadConfig', () => {
     ['MAX_EVENTS_PER_RECORD', { MAX_EVENTS_PER_RECORD: '0' }],
     ['MAX_EVENT_DATA_BYTES', { MAX_EVENT_DATA_BYTES: '1' }],
     ['QR_RENDERS_PER_SECOND', { QR_RENDERS_PER_SECOND: '0' }],
+    ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: '0' }],
+    ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: 'five' }],
+    ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '59' }],
+    ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '1h' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);

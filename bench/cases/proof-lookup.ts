@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.ts';
+import pino from 'pino';
 import { bytesToHex, processProof, ZERO32, type Hex } from '../../src/core/index.ts';
 import { proofFromStore, sealBatch } from '../../src/service/batches.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
@@ -28,6 +29,7 @@ import { Prng } from '../lib/prng.ts';
 import { latency, round, roundSummary, summarize, type Latency, type Summary } from '../lib/stats.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { ScanCounter } from '../../src/service/scans.ts';
+import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { num, spread, table } from '../lib/markdown.ts';
 
 const ROWS_PER_INSERT = 3000; // 9 columns: under SQLite's 32,766 bound parameters
@@ -127,6 +129,12 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         scans: new ScanCounter(storage.scans),
         keys: ServerKey.generate(),
         recordLimits: loadConfig({}).recordLimits,
+        secretAttempts: new SecretAttempts(
+          storage.secretAttempts,
+          { limit: 5, windowMs: 3_600_000 },
+          () => new Date(),
+          pino({ level: 'silent' }),
+        ),
       };
       const prng = new Prng(0x9f00 + run);
       progress(

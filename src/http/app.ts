@@ -8,10 +8,11 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { noStoreByDefault } from './cache-control.ts';
-import { trustProxyOption } from './trusted-proxies.ts';
+import { clientGroup } from './client-address.ts';
 import { clientErrorHandler, ErrorResponse, frameworkErrors, installErrorHandling } from './errors.ts';
 import { installStrictJsonParser } from './json-body.ts';
 import { closeAfterUnreadBodies, serverTimeouts } from './slow-clients.ts';
+import { trustProxyOption } from './trusted-proxies.ts';
 import type { LimitHooks, Services } from './services.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
@@ -79,13 +80,14 @@ export async function buildApp(
  * onRequest). Verdicts are counted per client IP; the merchant limit runs after requireMerchant,
  * keyed by the authenticated merchant, so requests refused at authentication spend no merchant's
  * budget. The secret checks keep a budget per route (config.rateLimit on each). All of it is per
- * instance.
+ * instance, and per address group (an IPv6 client's /64: client-address.ts); the secret checks'
+ * budget per record, across instances, is the service's (service/secret-attempts.ts).
  */
 function sharedLimits(app: FastifyInstance, limits: Services['rateLimits']): FastifyInstance['limits'] {
   const perMinute = (max: number, keyGenerator?: (request: FastifyRequest) => string): LimitHooks =>
     max === 0 ? [] : [app.rateLimit({ max, timeWindow: 60_000, ...(keyGenerator && { keyGenerator }) })];
   return {
-    verdict: perMinute(limits.verifyPerMinute),
+    verdict: perMinute(limits.verifyPerMinute, clientGroup),
     merchant: perMinute(
       limits.merchantPerMinute,
       (request) => `merchant:${request.merchant?.id ?? request.ip}`,

@@ -35,6 +35,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     let message = err.message;
     if (err instanceof ServiceError) {
       code = err.code;
+      if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
     } else if (err.validation) {
       statusCode = 400;
       code = 'invalid_request';

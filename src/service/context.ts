@@ -1,10 +1,11 @@
 /**
- * What every service function needs: the stores, the clock, the server key, where the pages live,
- * how much a record may hold.
+ * What every service function needs: the stores, the clock, the server key and the secret checks'
+ * budget, where the pages live, how much a record may hold.
  */
 import type { Storage } from '../storage/storage.ts';
 import type { ProofCache } from './proof-cache.ts';
 import type { ScanCounter } from './scans.ts';
+import type { SecretAttempts } from './secret-attempts.ts';
 import type { ServerKey } from './server-key.ts';
 
 export interface ServiceContext {
@@ -17,6 +18,8 @@ export interface ServiceContext {
   proofCache?: ProofCache;
   /** The server-side key (SECRET_KEY): never stored, so a database copy alone reveals no secret. */
   keys: ServerKey;
+  /** Wrong secrets per record and window, counted in the database across instances. */
+  secretAttempts: SecretAttempts;
   /** What one record may hold, so no record grows into a page or a verdict that stalls the server. */
   recordLimits: RecordLimits;
 }

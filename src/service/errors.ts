@@ -7,6 +7,8 @@ export class ServiceError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** When the caller may try again, in seconds: sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ServiceError';

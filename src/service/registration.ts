@@ -2,6 +2,12 @@
  * Registering records: each with its issuance event (seq 0), all or nothing, idempotent on
  * (merchant, externalId). Nothing here touches the chain: the issuance waits, unbatched, for the
  * batcher to seal it.
+ *
+ * A replay that carries a secret is compared with the record's commitment, so a changed secret is a
+ * 409 like any changed field. That comparison is a secret check like the public ones, and spends the
+ * record's tries the same way (secret-attempts.ts): otherwise the owning merchant would have an
+ * unlimited oracle (200 for the right secret, 409 for a wrong one). A right secret costs nothing; a
+ * record with no try left answers 429 secret_attempts_exhausted, right secret or not.
  */
 import {
   canonicalJson,
@@ -23,6 +29,7 @@ import { badRequest, conflict } from './errors.ts';
 import { leafOfJson } from './leaves.ts';
 import type { Merchant } from './merchants.ts';
 import { randomId, randomSalt } from './random.ts';
+import { derivedSalt, refuseBlankSecret, secretMatches } from './secrets.ts';
 
 export const MAX_RECORDS_PER_REQUEST = 1000;
 
@@ -32,7 +39,7 @@ export interface RecordInput {
   sku: string;
   productName: string;
   serial: string;
-  /** The licence key, card PIN or account password: kept only as a salted commitment. */
+  /** The licence key, card PIN or account password: kept only as a commitment under a keyed salt. */
   secret?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
 }
@@ -82,9 +89,17 @@ function fingerprint(input: RecordInput): string {
   );
 }
 
+/** Replays whose secret has yet to be compared: the transaction stops for them (see registerRecords). */
+class UnconfirmedSecrets extends Error {
+  constructor(readonly replays: Array<{ record: RecordRow; externalId: string; secret: string }>) {
+    super('replayed secrets to compare first');
+  }
+}
+
 /**
  * Registers up to 1,000 records, all or nothing, idempotent on (merchant, externalId): a replay
- * returns the same ids; the same externalId with different content is a 409 and writes nothing.
+ * returns the same ids; the same externalId with different content (its secret included) is a 409
+ * and writes nothing. A blank secret is 400 secret_empty.
  */
 export async function registerRecords(
   ctx: ServiceContext,
@@ -100,25 +115,60 @@ export async function registerRecords(
       );
     }
     seen.add(input.externalId);
+    if (input.secret !== undefined) refuseBlankSecret(input.secret, `externalId ${input.externalId}`);
   }
+  // Records whose replayed secret was compared and right. Comparing spends tries, which must stay
+  // spent when the registration then fails, so it happens outside the transaction: the transaction
+  // stops at replays not yet compared, they are compared, and it runs again.
+  const confirmed = new Set<string>();
   // Two instances registering the same externalIds at once: the unique key lets one win, and the
   // loser's retry finds the winner's rows and answers as a replay. Each lost attempt means another
   // request committed, so a few attempts suffice even when many requests overlap.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await ctx.storage.transaction((tx) => registerIn(ctx, tx, merchant, inputs));
+      return await ctx.storage.transaction((tx) => registerIn(ctx, tx, merchant, inputs, confirmed));
     } catch (err) {
+      if (attempt < 10 && err instanceof UnconfirmedSecrets) {
+        await compareReplayedSecrets(ctx, err.replays, confirmed);
+        continue;
+      }
       if (attempt < 10 && isDuplicateKey(err)) continue;
       throw err;
     }
   }
 }
 
+/**
+ * Compares each replayed secret within its record's budget: 429 if a record has no try left, 409
+ * external_id_conflict if a secret differs (that try stays spent), else each record joins `confirmed`.
+ */
+async function compareReplayedSecrets(
+  ctx: ServiceContext,
+  replays: UnconfirmedSecrets['replays'],
+  confirmed: Set<string>,
+): Promise<void> {
+  const byId = new Map(replays.map((r) => [r.record.id, r]));
+  const results = await ctx.secretAttempts.compare([...byId.keys()], (id) => {
+    const { record, secret } = byId.get(id)!;
+    return secretMatches(ctx.keys, record, secret);
+  });
+  const differs = replays.find((r) => !results.get(r.record.id)!.match);
+  if (differs) throw changedContent(differs.externalId);
+  for (const id of byId.keys()) confirmed.add(id);
+}
+
+const changedContent = (externalId: string) =>
+  conflict(
+    'external_id_conflict',
+    `externalId ${externalId} was registered with different content; nothing was written`,
+  );
+
 async function registerIn(
   ctx: ServiceContext,
   tx: Stores,
   merchant: Merchant,
   inputs: RecordInput[],
+  confirmed: ReadonlySet<string>,
 ): Promise<{ created: number; records: RegisteredRecord[] }> {
   const existing = new Map<string, RecordRow>();
   const found = await tx.records.byExternalIds(
@@ -131,19 +181,15 @@ async function registerIn(
   const newRecords: RecordRow[] = [];
   const newEvents: EventRow[] = [];
   const results: RegisteredRecord[] = [];
+  const unconfirmed: UnconfirmedSecrets['replays'] = [];
   for (const input of inputs) {
     const print = fingerprint(input);
     const old = existing.get(input.externalId);
     if (old) {
-      const secretDiffers =
-        input.secret !== undefined &&
-        (old.secret_salt === null ||
-          secretCommitment(input.secret, old.secret_salt as Hex) !== old.secret_commitment);
-      if (old.fingerprint !== print || secretDiffers) {
-        throw conflict(
-          'external_id_conflict',
-          `externalId ${input.externalId} was registered with different content; nothing was written`,
-        );
+      // The fingerprint says whether a secret was given, so past it both have one or neither has.
+      if (old.fingerprint !== print) throw changedContent(input.externalId);
+      if (input.secret !== undefined && !confirmed.has(old.id)) {
+        unconfirmed.push({ record: old, externalId: input.externalId, secret: input.secret });
       }
       results.push({
         id: old.id,
@@ -154,8 +200,8 @@ async function registerIn(
       continue;
     }
     const id = randomId();
-    const secretSalt = input.secret !== undefined ? randomSalt() : null;
-    const commitment = input.secret !== undefined ? secretCommitment(input.secret, secretSalt as Hex) : null;
+    const commitment =
+      input.secret !== undefined ? secretCommitment(input.secret, derivedSalt(ctx.keys, id)) : null;
     const content = issuanceContent(merchant.id, input, commitment, now, randomSalt());
     const contentJson = canonicalJson(content);
     newRecords.push({
@@ -167,7 +213,7 @@ async function registerIn(
       product_name: input.productName,
       serial: input.serial,
       metadata: canonicalJson(content.metadata),
-      secret_salt: secretSalt,
+      secret_salt: null,
       secret_commitment: commitment,
       fingerprint: print,
       head_seq: 0,
@@ -189,6 +235,7 @@ async function registerIn(
     });
     results.push({ id, externalId: input.externalId, status: 'pending', verifyUrl: verifyUrl(ctx, id) });
   }
+  if (unconfirmed.length > 0) throw new UnconfirmedSecrets(unconfirmed);
 
   await tx.records.insertMany(newRecords);
   await tx.events.insertMany(newEvents);

@@ -3,13 +3,13 @@
  * final batch whose root was read back from the chain, and the stored proof to reach that root.
  */
 import type { Logger } from 'pino';
-import { processProof, secretCommitment, type Hex } from '../core/index.ts';
+import { processProof, type Hex } from '../core/index.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import type { EventWithBatch, MerchantRow, RecordRow } from '../storage/rows.ts';
 import { anchorStatusOf } from './anchor-view.ts';
 import { proofOfEvent } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
-import { findRecordWithMerchant, getRecord, issuanceOf } from './records.ts';
+import { findRecordWithMerchant, issuanceOf } from './records.ts';
 import type { ScanStats } from './scans.ts';
 
 export const VERDICTS = [
@@ -76,11 +76,4 @@ export async function verdictFor(
     verdict: 'genuine',
     reason: 'issued by a merchant in good standing and anchored on chain',
   };
-}
-
-/** Whether `secret` is the one the record was registered with. */
-export async function checkSecret(ctx: ServiceContext, recordId: string, secret: string): Promise<boolean> {
-  const record = await getRecord(ctx, recordId);
-  if (!record.secret_salt || !record.secret_commitment) return false;
-  return secretCommitment(secret, record.secret_salt as Hex) === record.secret_commitment;
 }

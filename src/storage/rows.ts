@@ -56,9 +56,14 @@ export interface RecordRow {
   serial: string;
   /** Canonical JSON of the public metadata. */
   metadata: string;
-  /** Private salt of the secret commitment; null when the record has no secret. */
+  /**
+   * Where the secret commitment's salt comes from. Null when the record has no secret, or when the
+   * salt is derived from the server key and the record id (every record registered since salts
+   * stopped being stored). `v1.…`: an older record's salt, sealed under the server key. 0x-hex: an
+   * older record's salt in the clear, which the service seals at its next start.
+   */
   secret_salt: string | null;
-  /** keccak256(secret_salt ++ secret), also in the issuance content; never the secret itself. */
+  /** keccak256(salt ++ secret), also in the issuance content; never the secret itself. */
   secret_commitment: string | null;
   /** keccak256 of the registration without its secret: a replay must match it (idempotency). */
   fingerprint: string;
@@ -134,6 +139,17 @@ export interface ScanIncrement {
   count: number;
   first_at: string;
   last_at: string;
+}
+
+/**
+ * Wrong secrets tried against one record in its current window (see service/secret-attempts.ts). A
+ * window begins with the first try after the previous one ended, and lasts the configured length.
+ */
+export interface SecretAttemptRow {
+  record_id: string;
+  window_start: string;
+  /** Tries taken in this window: wrong guesses, and checks still comparing. */
+  failures: number;
 }
 
 /**

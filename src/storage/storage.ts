@@ -30,6 +30,7 @@ import type {
   ScanIncrement,
   ScanRow,
   SealedTree,
+  SecretAttemptRow,
   StrikeRow,
 } from './rows.ts';
 
@@ -46,6 +47,13 @@ export interface Storage extends Stores {
    * Not reentrant: `work` uses only the stores it is given.
    */
   transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T>;
+  /**
+   * Makes what earlier writes overwrote unreadable in the backend's own files where it can, so a copy
+   * of them no longer holds it: SQLite (which zeroes freed space as it goes) moves its write-ahead
+   * log into the main file and empties it. PostgreSQL keeps old row versions until VACUUM reuses
+   * their space (docs/operations.md); memory has no files. Nothing the stores return changes.
+   */
+  purgeOverwritten(): Promise<void>;
   /** Waits for writes in flight, then releases connections and files. */
   close(): Promise<void>;
 }
@@ -57,6 +65,7 @@ export interface Stores {
   readonly batches: BatchStore;
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
+  readonly secretAttempts: SecretAttemptStore;
 }
 
 /** Merchants, their admission evidence, strikes and API keys. */
@@ -103,6 +112,16 @@ export interface RecordStore {
    * `expectedHeadSeq`. Returns whether it wrote.
    */
   advanceHead(id: string, expectedHeadSeq: number, head: RecordHead): Promise<boolean>;
+  /**
+   * Records whose secret_salt is still 0x-hex (stored in the clear by older versions), with id >
+   * `afterId`, in id order, at most `limit`: id and secret_salt only.
+   */
+  plainSalts(afterId: string, limit: number): Promise<Array<Pick<RecordRow, 'id' | 'secret_salt'>>>;
+  /**
+   * Compare-and-set of secret_salt: writes `replacement` only if the record's secret_salt is still
+   * `expected`. Returns whether it wrote.
+   */
+  replaceSalt(id: string, expected: string, replacement: string): Promise<boolean>;
 }
 
 /** Lifecycle events, their place in batches, and the queue of events waiting to be sealed. */
@@ -195,6 +214,35 @@ export interface ScanStore {
    * record in a call both count.
    */
   add(increments: readonly ScanIncrement[]): Promise<void>;
+}
+
+/**
+ * Wrong secrets per record and window, counted where every instance sharing the database sees them
+ * (service/secret-attempts.ts). A check takes a try before it compares and gives it back when the
+ * secret was right, so racing checks can never compare more than `limit` in one window.
+ */
+export interface SecretAttemptStore {
+  get(recordId: string): Promise<SecretAttemptRow | undefined>;
+  /**
+   * Takes one try for each record, in one write and atomically per record. A record with no row, or
+   * whose window started at or before `windowStartedBy` (it has ended), starts a new window at `now`
+   * with 1 try taken; otherwise it gets a try only while fewer than `limit` are taken. Returns, for
+   * each record, its row after the call, or null when it got no try (nothing was written for it).
+   * Ids must be distinct.
+   */
+  take(
+    recordIds: readonly string[],
+    now: string,
+    windowStartedBy: string,
+    limit: number,
+  ): Promise<Map<string, SecretAttemptRow | null>>;
+  /**
+   * Gives back one try per entry, taken in the window that started at `window_start` (a right
+   * secret costs nothing), in one write. An entry whose record has since started another window, or
+   * has no try taken, changes nothing. A record left with no try taken has no row (a check with the
+   * right secret leaves nothing behind); its next try starts a new window.
+   */
+  giveBack(entries: ReadonlyArray<Pick<SecretAttemptRow, 'record_id' | 'window_start'>>): Promise<void>;
 }
 
 /**

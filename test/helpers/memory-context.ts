@@ -4,11 +4,13 @@
  * no HTTP: the service functions are called directly.
  */
 import { loadConfig } from '../../src/config.ts';
+import pino from 'pino';
 import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { createMerchant, verifyMerchant, type Merchant } from '../../src/service/merchants.ts';
 import { ProofCache } from '../../src/service/proof-cache.ts';
 import { ScanCounter } from '../../src/service/scans.ts';
+import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../../src/storage/rows.ts';
 import { TEST_EVIDENCE } from './client.ts';
@@ -44,6 +46,12 @@ export function memoryService(opts: { proofCache?: boolean } = {}): MemoryServic
     scans: new ScanCounter(storage.scans, 3_600_000),
     keys: ServerKey.generate(),
     recordLimits: loadConfig({}).recordLimits,
+    secretAttempts: new SecretAttempts(
+      storage.secretAttempts,
+      { limit: 5, windowMs: 3_600_000 },
+      clock.now,
+      pino({ level: 'silent' }),
+    ),
     ...(opts.proofCache !== false && { proofCache: new ProofCache() }),
   };
   return { ctx, storage, clock };

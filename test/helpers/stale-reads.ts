@@ -44,6 +44,13 @@ export class StaleReadStorage implements Storage {
   get leases() {
     return this.inner.leases;
   }
+  get secretAttempts() {
+    return this.inner.secretAttempts;
+  }
+
+  purgeOverwritten(): Promise<void> {
+    return this.inner.purgeOverwritten();
+  }
 
   /**
    * The next call of `operation` inside a transaction answers `answer` (what it read before a rival

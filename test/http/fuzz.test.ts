@@ -150,6 +150,15 @@ describe('valid bodies with one field made hostile', () => {
           // Fastify's JSON parser refuses a __proto__ key outright (prototype poisoning).
           expect(answer.status, what).toBe(400);
           expect(JSON.parse(answer.text).code, what).toBe('invalid_json');
+        } else if (
+          text !== null &&
+          mutation.kind === 'value' &&
+          mutation.path.at(-1) === 'secret' &&
+          text.normalize('NFC').trim() === ''
+        ) {
+          // A secret of white space alone would match any blank guess (issue 13): refused.
+          expect(answer.status, what).toBe(400);
+          expect(JSON.parse(answer.text).code, what).toBe('secret_empty');
         } else if (text !== null) {
           // Any other text, RTL, NFD, controls and all, is taken as it is.
           expect(answer.status, what).toBeLessThan(300);

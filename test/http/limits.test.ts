@@ -47,6 +47,8 @@ describe('rate limits', () => {
         RATE_LIMIT_SECRET_PER_MINUTE: String(SECRET_MAX),
         RATE_LIMIT_VERIFY_PER_MINUTE: String(VERIFY_MAX),
         RATE_LIMIT_MERCHANT_PER_MINUTE: String(MERCHANT_MAX),
+        // The per-record budget of wrong secrets is test/abuse/secret-guessing.test.ts's.
+        SECRET_GUESSES_PER_WINDOW: '1000',
       },
     });
     const setup = await h.verifiedMerchant('Setup Shop');

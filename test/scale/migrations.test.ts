@@ -17,6 +17,7 @@ const TABLES = [
   'merchants',
   'records',
   'scans',
+  'secret_attempts',
   'tree_nodes',
 ];
 
@@ -57,8 +58,10 @@ describe('migrations on PostgreSQL', () => {
       expect(snap.tables).not.toContain('settings');
       expect(snap.tables).toContain('kysely_migration');
       expect(snap.tables).toContain('kysely_migration_lock');
-      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial', '002-drop-settings']);
-      expect(snap.indexes).toEqual(expect.arrayContaining(['events_pending_idx', 'events_batch_idx']));
+      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial', '002-drop-settings', '003-secrets']);
+      expect(snap.indexes).toEqual(
+        expect.arrayContaining(['events_pending_idx', 'events_batch_idx', 'records_plain_salt_idx']),
+      );
       // Every instance sees the same schema, and each can use it.
       for (const o of opened) {
         expect(await schemaSnapshot(o)).toEqual(snap);

@@ -8,7 +8,10 @@
  * line, every response body and header, and the database (the SQLite file with its -wal and -shm as
  * raw bytes before and after a checkpoint and after close; on PostgreSQL every row of every table as
  * JSON), for each secret in UTF-8 and, for keys and tokens, in hex and base64 too. The only place a
- * secret may appear is the one response that issues an API key.
+ * secret may appear is the one response that issues an API key. The server key (SECRET_KEY), its
+ * salt subkey and every salt derived from it count as secrets too: none may reach the database or a
+ * log, or a copy of the database could test guesses. A secret sent in a query string, where a
+ * careless client may put one, must not reach the log either: the request log shows paths only.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +26,9 @@ import { DEV_DEPLOYER_KEY } from '../../src/chain/dev-chain.ts';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
-import { REDACT_PATHS } from '../../src/server.ts';
+import { logOptions } from '../../src/server.ts';
+import { derivedSalt } from '../../src/service/secrets.ts';
+import { ServerKey } from '../../src/service/server-key.ts';
 import { BACKENDS, createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 import { recordBody } from '../helpers/records.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -106,10 +111,16 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
   const images: Array<{ where: string; bytes: Buffer }> = [];
 
   const adminToken = random('adm_');
+  const serverKey = randomBytes(32);
+  const keys = ServerKey.fromBytes(serverKey);
   const canary = random('PUBLIC-CANARY-');
   const secrets: Secret[] = [
     { what: 'admin token', value: adminToken, kind: 'token' },
     { what: 'anchorer key', value: DEV_DEPLOYER_KEY, kind: 'key' },
+    { what: 'server key', value: serverKey.toString('hex'), kind: 'key' },
+    { what: 'secret-salt subkey', value: keys.subkey('secret-salt').toString('hex'), kind: 'key' },
+    { what: 'stored-salt subkey', value: keys.subkey('stored-salt').toString('hex'), kind: 'key' },
+    { what: 'secret in a query string', value: random('QUERY-'), kind: 'text' },
     { what: 'licence key', value: `${random('LIC-')}-VK7JG`, kind: 'text' },
     { what: 'second licence key', value: random('LIC2-'), kind: 'text' },
     { what: 'card PIN', value: randomDigits(20), kind: 'text' },
@@ -203,12 +214,13 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
         done();
       },
     });
-    const log = pino({ level: 'trace', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
+    const log = pino(logOptions('trace'), stream);
     runtime = await startRuntime(
       loadConfig({
         DATA_DIR: database.dataDir,
         ...(database.databaseUrl && { DATABASE_URL: database.databaseUrl }),
         ADMIN_TOKEN: adminToken,
+        SECRET_KEY: serverKey.toString('hex'),
         DEV_CHAIN_PORT: '0',
         PUBLIC_BASE_URL: 'http://proofmark.test',
         BATCH_MAX_AGE_MS: '3600000',
@@ -252,6 +264,9 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
     const [licenceId, licence2Id, cardId, accountId] = registered
       .json()
       .records.map((r: { id: string }) => r.id as string);
+    for (const id of [licenceId, licence2Id, cardId, accountId]) {
+      secrets.push({ what: `the salt of record ${id}`, value: derivedSalt(keys, id!), kind: 'key' });
+    }
     for (const [id, type] of [
       [licenceId, 'sold'],
       [licenceId, 'activated'],
@@ -279,6 +294,14 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
     await check(cardId!, secret('card PIN'), true);
     await check(accountId!, secret('account password'), true);
     await call(400, 'empty page check', 'POST', `/v/${licenceId}/secret`, { form: '' });
+
+    // A secret in the query string, where no route reads it: the log must show the path only.
+    const query = `?secret=${encodeURIComponent(secret('secret in a query string'))}`;
+    await call(200, 'query on the page', 'GET', `/v/${cardId}${query}`);
+    await call(200, 'query on a verdict', 'GET', `/v1/verify/${cardId}${query}`);
+    await call(200, 'query on a check', 'POST', `/v1/verify/${cardId}/secret${query}`, {
+      json: { secret: secret('card PIN') },
+    });
 
     // Refused: unknown, rotated-out, suspended, pending and misplaced credentials, each with a secret.
     const refused = {
@@ -424,6 +447,17 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
         expect.arrayContaining(['table records after the run', 'table records after close']),
       );
     }
+  });
+
+  it('the request log shows the path of a request that had a query string, without the query', async (t) => {
+    if (skip) return t.skip(skip);
+    const requests = logLines
+      .map((line) => JSON.parse(line) as { msg?: string; req?: { url?: string } })
+      .filter((l) => l.msg === 'incoming request');
+    const urls = requests.map((l) => l.req?.url ?? '');
+    expect(urls.filter((u) => /^\/v\/[\w-]+$/.test(u)).length).toBeGreaterThan(0);
+    expect(urls.filter((u) => /^\/v1\/verify\/[\w-]+\/secret$/.test(u)).length).toBeGreaterThan(0);
+    expect(urls.filter((u) => u.includes('?'))).toEqual([]);
   });
 
   it('no log line carries a secret, and fields named for secrets are censored', async (t) => {

@@ -12,7 +12,8 @@ import { sealBatch } from '../../src/service/batches.ts';
 import { strikeMerchant } from '../../src/service/merchants.ts';
 import { appendEvent } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';
-import { checkSecret, verdictFor } from '../../src/service/verdicts.ts';
+import { checkSecret } from '../../src/service/secrets.ts';
+import { verdictFor } from '../../src/service/verdicts.ts';
 import { memoryService, moveBatch, verifiedMerchant } from '../helpers/memory-context.ts';
 import { outcome } from '../helpers/outcome.ts';
 import { recordBody } from '../helpers/records.ts';
@@ -186,10 +187,12 @@ describe('verdicts on the memory store', () => {
 
   it('checks a secret against the commitment; a record without one matches nothing', async () => {
     const { ctx, merchant, id } = await oneLicence();
-    expect(await checkSecret(ctx, id, 'KEY-1')).toBe(true);
-    expect(await checkSecret(ctx, id, 'KEY-2')).toBe(false);
+    expect((await checkSecret(ctx, id, 'KEY-1')).match).toBe(true);
+    expect((await checkSecret(ctx, id, 'KEY-2')).match).toBe(false);
     const [plain] = (await registerRecords(ctx, merchant, [recordBody('no-secret')])).records;
-    expect(await checkSecret(ctx, plain!.id, '')).toBe(false);
+    expect(await checkSecret(ctx, plain!.id, 'KEY-1')).toEqual({ match: false, tries: null });
+    // Issue 13: a blank secret is refused before anything is compared.
+    expect(await outcome(checkSecret(ctx, plain!.id, ' '))).toBe('400 secret_empty');
     expect(await outcome(checkSecret(ctx, 'unknown', 'KEY-1'))).toBe('404 record_not_found');
   });
 });

@@ -16,6 +16,7 @@ import { leaseBehaviour } from './behaviour/leases.ts';
 import { merchantBehaviour } from './behaviour/merchants.ts';
 import { recordBehaviour } from './behaviour/records.ts';
 import { scanBehaviour } from './behaviour/scans.ts';
+import { secretAttemptBehaviour } from './behaviour/secret-attempts.ts';
 import { transactionBehaviour } from './behaviour/transactions.ts';
 
 export function describeStorageBehaviour(
@@ -43,6 +44,7 @@ export function describeStorageBehaviour(
     describe('batches', () => batchBehaviour(storage));
     describe('scans', () => scanBehaviour(storage));
     describe('leases', () => leaseBehaviour(storage));
+    describe('secret attempts', () => secretAttemptBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
     describe('rows are copies', () => copyBehaviour(storage));
   });

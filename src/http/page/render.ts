@@ -8,6 +8,7 @@
  * colours. Error pages (429, 413, ...) carry no verdict.
  */
 import type { PublicRecord } from '../../service/public-view.ts';
+import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
 import { both, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
@@ -15,7 +16,7 @@ import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } fro
 import { lifecycleSection, type LifecyclePosition } from './lifecycle.ts';
 import { PAGE_CSS } from './style.ts';
 
-export type SecretCheck = 'match' | 'no_match' | 'missing';
+export type SecretCheck = 'match' | 'no_match' | 'missing' | 'exhausted';
 
 export interface PageView {
   verdict: VerdictWord;
@@ -30,6 +31,8 @@ export interface PageView {
   explorerUrl?: string | undefined;
   /** The outcome of a key/PIN check, when the page answers the form. */
   secretCheck?: SecretCheck;
+  /** The record's key/PIN tries, shown with the form (records with a secret). */
+  secretTries?: SecretTries;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -64,7 +67,7 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.explorerUrl) : notFound(v.recordId)}`;
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.explorerUrl, v.secretTries) : notFound(v.recordId)}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
@@ -86,6 +89,12 @@ const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: stri
     title: { zh: '请输入授权码或卡密', en: 'enter a key' },
     zh: '输入框是空的。',
     en: 'Enter a licence key or card PIN to check it.',
+  },
+  exhausted: {
+    tone: 'no',
+    title: { zh: '暂停核对', en: 'checks paused' },
+    zh: '此商品的错误尝试次数已用完，您输入的内容未被核对。',
+    en: 'This item has had too many wrong tries; what you entered was not checked.',
   },
 };
 
@@ -122,6 +131,7 @@ function recordSections(
   lifecycle: LifecyclePosition,
   scans: ScanStats | undefined,
   explorerUrl?: string,
+  tries?: SecretTries,
 ): SafeHtml {
   const m = r.merchant;
   return markup`<section>
@@ -144,7 +154,7 @@ ${m.verifiedSince && markup`<br>认证于 <span class="en" lang="en">since</span
 </dl>
 </section>
 ${lifecycleSection(r.id, r.events, lifecycle, explorerUrl)}
-${r.hasSecret && secretForm(r.id)}
+${r.hasSecret && secretForm(r.id, tries)}
 <footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
 }
@@ -154,16 +164,36 @@ function scanLine(scans: ScanStats): SafeHtml {
 · 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}</dd>`;
 }
 
-function secretForm(recordId: string): SafeHtml {
-  return markup`<section id="check">
-<h2>核对授权码 / 卡密 <span class="en" lang="en">Check a key or PIN</span></h2>
-<p class="en note" lang="en">Compared with the commitment the merchant registered; the key itself was never stored.</p>
-<form method="post" action="/v/${recordId}/secret">
+function secretForm(recordId: string, tries?: SecretTries): SafeHtml {
+  const form = markup`<form method="post" action="/v/${recordId}/secret">
 <label for="secret">授权码或卡密 <span lang="en">licence key or card PIN</span></label>
 <input id="secret" name="secret" type="text" required maxlength="500" autocomplete="off" autocapitalize="off" spellcheck="false">
 <button type="submit">核对 <span lang="en">Check</span></button>
-</form>
+</form>`;
+  return markup`<section id="check">
+<h2>核对授权码 / 卡密 <span class="en" lang="en">Check a key or PIN</span></h2>
+<p class="en note" lang="en">Compared with the commitment the merchant registered; the key itself was never stored.</p>
+${tries && triesLine(tries)}
+${tries?.left !== 0 && form}
 </section>`;
+}
+
+/** Minutes, rounded up, for a wait given in seconds. */
+const minutes = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));
+
+/**
+ * How many wrong tries the item still takes, and the rule behind it: the count is per item, for
+ * everyone together, so a buyer learns that someone else may have spent them.
+ */
+function triesLine(t: SecretTries): SafeHtml {
+  const rule = markup`每 ${minutes(t.windowSeconds)} 分钟最多 ${t.limit} 次错误尝试（所有人合计），以防有人猜测。<br>
+<span lang="en">At most ${t.limit} wrong tries every ${minutes(t.windowSeconds)} minutes, from everyone together, so no one can guess it.</span>`;
+  if (t.left === 0) {
+    const wait = minutes(t.retryAfterSeconds ?? t.windowSeconds);
+    return markup`<p class="tries none"><strong>还可尝试 0 次 <span lang="en">0 tries left</span></strong>：请 ${wait} 分钟后再试。
+<span lang="en">Try again in ${wait} minutes.</span><br>${rule}</p>`;
+  }
+  return markup`<p class="tries"><strong>还可尝试 ${t.left} 次 <span lang="en">${t.left} ${t.left === 1 ? 'try' : 'tries'} left</span></strong><br>${rule}</p>`;
 }
 
 const ERRORS: Record<number, Label> = {

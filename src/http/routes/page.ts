@@ -1,7 +1,8 @@
 /**
  * The verification page behind every QR code: `GET /v/:id` renders the verdict as HTML (and counts a
- * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form. Both are
- * hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
+ * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form, within the
+ * same per-address and per-record limits as the API's check, and says how many tries are left. Both
+ * are hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
  * answers in HTML, so neither leaks into the JSON API.
  */
 import type { FastifyReply } from 'fastify';
@@ -10,7 +11,10 @@ import { Type } from '@sinclair/typebox';
 import { badRequest } from '../../service/errors.ts';
 import { publicRecord } from '../../service/public-view.ts';
 import { lifecyclePage } from '../../service/records.ts';
-import { checkSecret, verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
+import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
+import { verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { clientGroup } from '../client-address.ts';
 import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
 import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
 import { setPageHeaders } from '../page/style.ts';
@@ -64,8 +68,19 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return verdictFor(ctx, chain, log, id, { countScan });
   }
 
-  /** The page for verdict `v`, showing page `page` of the record's lifecycle (400 past the last). */
-  async function send(reply: FastifyReply, v: Verdict, page: number, secretCheck?: SecretCheck) {
+  /** The page's status for a check's outcome (200 for a plain view and for match or no match). */
+  const CHECK_STATUS: Partial<Record<SecretCheck, number>> = { missing: 400, exhausted: 429 };
+
+  /**
+   * Renders the verdict page, with page `page` of the record's lifecycle (400 past the last); `tries`
+   * (read here when not given) shows with the key/PIN form.
+   */
+  async function send(
+    reply: FastifyReply,
+    v: Verdict,
+    page: number,
+    check?: { outcome: SecretCheck; tries?: SecretTries },
+  ) {
     const { ctx, explorerUrl } = app.services;
     let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
     if (v.record && v.merchant) {
@@ -73,6 +88,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!lifecycle) throw badRequest('invalid_page', `the lifecycle has no page ${page}`);
       shown = { record: publicRecord(ctx, v.record, v.merchant, lifecycle.events), lifecycle };
     }
+    const tries = check?.tries ?? (v.record && (await secretTries(ctx, v.record)));
     const html = renderVerdictPage({
       verdict: v.verdict,
       recordId: v.recordId,
@@ -80,10 +96,14 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...shown,
       ...(v.scans && { scans: v.scans }),
       explorerUrl,
-      ...(secretCheck && { secretCheck }),
+      ...(check && { secretCheck: check.outcome }),
+      ...(tries && { secretTries: tries }),
     });
-    const status = v.verdict === 'not_found' ? 404 : secretCheck === 'missing' ? 400 : 200;
+    const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
     setPageHeaders(reply);
+    if (tries?.retryAfterSeconds && check?.outcome === 'exhausted') {
+      reply.header('retry-after', String(tries.retryAfterSeconds));
+    }
     return reply.status(status).send(html);
   }
 
@@ -108,7 +128,13 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v/:id/secret',
     {
-      config: { rateLimit: { max: app.services.rateLimits.secretPerMinute, timeWindow: '1 minute' } },
+      config: {
+        rateLimit: {
+          max: app.services.rateLimits.secretPerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: clientGroup,
+        },
+      },
       schema: {
         hide: true,
         tags: ['page'],
@@ -127,8 +153,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Checking a key is not another scan: the page was already viewed to get here.
       const v = await lookup(id, false);
       if (!v.record) return send(reply, v, 1);
-      if (secret === '') return send(reply, v, 1, 'missing');
-      return send(reply, v, 1, (await checkSecret(app.services.ctx, id, secret)) ? 'match' : 'no_match');
+      if (isBlankSecret(secret)) return send(reply, v, 1, { outcome: 'missing' });
+      try {
+        const { match, tries } = await checkSecret(app.services.ctx, id, secret);
+        return await send(reply, v, 1, { outcome: match ? 'match' : 'no_match', ...(tries && { tries }) });
+      } catch (err) {
+        if (!(err instanceof SecretAttemptsExhausted)) throw err;
+        const tries = app.services.ctx.secretAttempts.noneLeft(err.retryAfterSeconds);
+        return send(reply, v, 1, { outcome: 'exhausted', tries });
+      }
     },
   );
 };

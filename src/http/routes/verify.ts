@@ -2,8 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { verifyBundleOnChain } from '../../chain/bundle-check.ts';
 import { eventAnchor } from '../../service/anchor-view.ts';
-import { checkSecret, verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
+import { SecretAttemptsExhausted } from '../../service/secret-attempts.ts';
+import { checkSecret } from '../../service/secrets.ts';
+import { verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
+import { clientGroup } from '../client-address.ts';
 import { errorResponses, IdParams, TextField } from './schemas.ts';
+
+/** On every answer of a secret check of a record with a secret: wrong secrets it still takes this window. */
+const TRIES_HEADER = 'x-secret-tries-remaining';
 
 const VerdictSchema = Type.Object({
   verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
@@ -91,10 +97,21 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/verify/:id/secret',
     {
-      config: { rateLimit: { max: app.services.rateLimits.secretPerMinute, timeWindow: '1 minute' } },
+      config: {
+        rateLimit: {
+          max: app.services.rateLimits.secretPerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: clientGroup,
+        },
+      },
       schema: {
         tags: ['public'],
         summary: "Check a licence key or card PIN against the record's commitment (rate-limited)",
+        description:
+          `Limited per client address (an IPv6 client's /64) and per record: a record takes a few wrong secrets ` +
+          `per window from everyone together, then answers 429 secret_attempts_exhausted with Retry-After, ` +
+          `whatever the secret. A right secret costs no try. The ${TRIES_HEADER} header says how many wrong ` +
+          `secrets the record still takes. A blank secret is 400 secret_empty.`,
         params: IdParams,
         body: Type.Object(
           { secret: TextField({ minLength: 1, maxLength: 500 }) },
@@ -103,9 +120,16 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ match: Type.Boolean() }), ...errorResponses },
       },
     },
-    async (request) => ({
-      match: await checkSecret(app.services.ctx, request.params.id, request.body.secret),
-    }),
+    async (request, reply) => {
+      try {
+        const { match, tries } = await checkSecret(app.services.ctx, request.params.id, request.body.secret);
+        if (tries) reply.header(TRIES_HEADER, String(tries.left));
+        return { match };
+      } catch (err) {
+        if (err instanceof SecretAttemptsExhausted) reply.header(TRIES_HEADER, '0');
+        throw err;
+      }
+    },
   );
 
   app.post(

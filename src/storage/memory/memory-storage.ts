@@ -26,6 +26,7 @@ import type {
   MerchantStore,
   RecordStore,
   ScanStore,
+  SecretAttemptStore,
   Storage,
   Stores,
 } from '../storage.ts';
@@ -38,6 +39,7 @@ import { MemoryMerchantStore } from './merchant-store.ts';
 import { Mutex } from './mutex.ts';
 import { MemoryRecordStore } from './record-store.ts';
 import { MemoryScanStore } from './scan-store.ts';
+import { MemorySecretAttemptStore } from './secret-attempt-store.ts';
 import { MemoryTables } from './tables.ts';
 
 /** One transaction's life: whether its stores may still be used, and the failure that aborted it. */
@@ -58,6 +60,7 @@ export class MemoryStorage implements Storage {
   readonly batches: BatchStore;
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
+  readonly secretAttempts: SecretAttemptStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -75,6 +78,7 @@ export class MemoryStorage implements Storage {
       batches: new MemoryBatchStore(t),
       scans: new MemoryScanStore(t),
       leases: new MemoryLeaseStore(t),
+      secretAttempts: new MemorySecretAttemptStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -83,6 +87,7 @@ export class MemoryStorage implements Storage {
     this.batches = plain.batches;
     this.scans = plain.scans;
     this.leases = plain.leases;
+    this.secretAttempts = plain.secretAttempts;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {
@@ -111,6 +116,12 @@ export class MemoryStorage implements Storage {
       if (commitFault === 'after-persist') throw new InjectedStorageFailure('commit', commitFault);
       return result;
     });
+  }
+
+  /** Nothing to do: memory has no files. Rejects once closed, like every call. */
+  async purgeOverwritten(): Promise<void> {
+    this.assertNotInsideWork('purgeOverwritten');
+    this.assertOpen();
   }
 
   /** Waits for the units of work queued before it; every call after it rejects. */

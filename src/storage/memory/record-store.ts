@@ -1,7 +1,7 @@
 /** RecordStore over memory tables. See storage.ts for the contract of each method. */
 import type { MerchantRow, RecordHead, RecordRow } from '../rows.ts';
 import type { RecordStore } from '../storage.ts';
-import { copyRow } from './copies.ts';
+import { compareText, copyRow } from './copies.ts';
 import { compositeKey } from './journal.ts';
 import type { MemoryTables } from './tables.ts';
 import { assertUniqueKeys } from './unique.ts';
@@ -49,6 +49,21 @@ export class MemoryRecordStore implements RecordStore {
     if (!row || row.head_seq !== expectedHeadSeq) return false;
     const { head_seq, state, sold, activated } = head;
     this.t.records.set(id, { ...row, head_seq, state, sold, activated });
+    return true;
+  }
+
+  async plainSalts(afterId: string, limit: number): Promise<Array<Pick<RecordRow, 'id' | 'secret_salt'>>> {
+    return [...this.t.records.values()]
+      .filter((r) => r.secret_salt?.startsWith('0x') && compareText(r.id, afterId) > 0)
+      .sort((a, b) => compareText(a.id, b.id))
+      .slice(0, limit)
+      .map((r) => ({ id: r.id, secret_salt: r.secret_salt }));
+  }
+
+  async replaceSalt(id: string, expected: string, replacement: string): Promise<boolean> {
+    const row = this.t.records.get(id);
+    if (!row || row.secret_salt !== expected) return false;
+    this.t.records.set(id, { ...row, secret_salt: replacement });
     return true;
   }
 }

@@ -11,6 +11,7 @@ import type {
   MerchantRow,
   RecordRow,
   ScanRow,
+  SecretAttemptRow,
   StrikeRow,
 } from '../rows.ts';
 import { Journal, Table } from './journal.ts';
@@ -52,6 +53,8 @@ export class MemoryTables {
   readonly scans = this.table<ScanRow>();
   /** By name. */
   readonly leases = this.table<LeaseRow>();
+  /** By record_id. */
+  readonly secretAttempts = this.table<SecretAttemptRow>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

@@ -2,7 +2,6 @@
  * Opens the database behind the SQL stores: embedded SQLite by default, PostgreSQL when a
  * DATABASE_URL is given. One Kysely query layer serves both; migrations run at open.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
@@ -10,6 +9,8 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from
 import type { DialectName } from './dialect.ts';
 import * as initial from './migrations/001-initial.ts';
 import * as dropSettings from './migrations/002-drop-settings.ts';
+import * as secrets from './migrations/003-secrets.ts';
+import { privateDirectory, privateFile, tightenIfPresent } from '../private-files.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -24,6 +25,7 @@ export interface OpenDatabase {
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-drop-settings': dropSettings,
+  '003-secrets': secrets,
 };
 
 export async function openDatabase(opts: {
@@ -41,10 +43,15 @@ export async function openDatabase(opts: {
 }
 
 function openSqlite(dataDir: string): OpenDatabase {
-  mkdirSync(dataDir, { recursive: true });
+  privateDirectory(dataDir);
   const file = join(dataDir, 'proofmark.sqlite');
+  // SQLite creates the -wal and -shm with the main file's mode, so creating that 0600 covers all three.
+  privateFile(file);
+  for (const side of ['-wal', '-shm']) tightenIfPresent(file + side);
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
+  // Freed space is zeroed, so a value overwritten (a salt sealed in place) leaves no copy in a page.
+  sqlite.pragma('secure_delete = ON');
   // FULL: a record acknowledged to a merchant survives power loss, not only a crash of the process.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');

@@ -3,8 +3,9 @@
  * they read, in one place. The rest of src/storage/sql writes one Kysely query for both. (Migration
  * 001, released as it is, picks its blob column type itself: `blob` on SQLite, `bytea` on PostgreSQL.)
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { DuplicateKeyError } from '../errors.ts';
+import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -92,6 +93,15 @@ export function nodesSql(
     SELECT wanted.slot AS slot, substr(tree_nodes.nodes, wanted.pos, ${size}) AS node
     FROM wanted JOIN tree_nodes
       ON tree_nodes.batch_id = ${batchId} AND tree_nodes.level = wanted.level AND tree_nodes.chunk = wanted.chunk`;
+}
+
+/**
+ * Storage.purgeOverwritten: SQLite copies its write-ahead log into the main file and truncates it,
+ * so the old pages the log shadowed are overwritten (their freed space already zeroed by
+ * secure_delete) and the log holds none. PostgreSQL's old row versions are VACUUM's to reclaim.
+ */
+export async function purgeOverwrittenSql(db: Kysely<Database>, dialect: DialectName): Promise<void> {
+  if (dialect === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
 }
 
 /** Bytes as a blob (SQLite) or bytea (PostgreSQL) parameter: both drivers take a Buffer, without a copy. */

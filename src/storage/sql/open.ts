@@ -8,12 +8,13 @@ import { SqlBatchStore } from './batches.ts';
 import { CompiledQueries } from './compiled.ts';
 import type { SqlContext } from './context.ts';
 import { openDatabase, type OpenDatabase } from './database.ts';
-import { storageError } from './dialect.ts';
+import { purgeOverwrittenSql, storageError } from './dialect.ts';
 import { SqlEventStore } from './events.ts';
 import { SqlLeaseStore } from './leases.ts';
 import { SqlMerchantStore } from './merchants.ts';
 import { SqlRecordStore } from './records.ts';
 import { SqlScanStore } from './scans.ts';
+import { SqlSecretAttemptStore } from './secret-attempts.ts';
 import type { Database } from './schema.ts';
 
 class SqlStores implements Stores {
@@ -23,6 +24,7 @@ class SqlStores implements Stores {
   readonly batches: SqlBatchStore;
   readonly scans: SqlScanStore;
   readonly leases: SqlLeaseStore;
+  readonly secretAttempts: SqlSecretAttemptStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -31,6 +33,7 @@ class SqlStores implements Stores {
     this.batches = new SqlBatchStore(ctx);
     this.scans = new SqlScanStore(ctx);
     this.leases = new SqlLeaseStore(ctx);
+    this.secretAttempts = new SqlSecretAttemptStore(ctx);
   }
 }
 
@@ -59,6 +62,10 @@ export class SqlStorage extends SqlStores implements Storage {
       // A unique violation at commit, or one `work` caught and rethrew as it was.
       throw storageError(err);
     }
+  }
+
+  purgeOverwritten(): Promise<void> {
+    return purgeOverwrittenSql(this.db, this.opened.dialect);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 /** RecordStore on SQL: one row per issued item, its head swapped by compare-and-set. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { MerchantRow, RecordHead, RecordRow } from '../rows.ts';
 import type { RecordStore } from '../storage.ts';
 import { atomically, slices, type SqlContext } from './context.ts';
@@ -99,6 +99,28 @@ export class SqlRecordStore implements RecordStore {
       .set({ head_seq: head.head_seq, state: head.state, sold: head.sold, activated: head.activated })
       .where('id', '=', id)
       .where('head_seq', '=', expectedHeadSeq)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** The predicate is migration 003's partial index's, word for word, so the planner reads only it. */
+  plainSalts(afterId: string, limit: number): Promise<Array<Pick<RecordRow, 'id' | 'secret_salt'>>> {
+    return this.ctx.db
+      .selectFrom('records')
+      .select(['id', 'secret_salt'])
+      .where(sql<boolean>`secret_salt LIKE '0x%'`)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  async replaceSalt(id: string, expected: string, replacement: string): Promise<boolean> {
+    const result = await this.ctx.db
+      .updateTable('records')
+      .set({ secret_salt: replacement })
+      .where('id', '=', id)
+      .where('secret_salt', '=', expected)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }

@@ -11,6 +11,7 @@ import type {
   MerchantRow,
   RecordRow,
   ScanRow,
+  SecretAttemptRow,
   StrikeRow,
 } from '../rows.ts';
 
@@ -42,4 +43,5 @@ export interface Database {
   tree_nodes: TreeNodesTable;
   scans: ScanRow;
   leases: LeasesTable;
+  secret_attempts: SecretAttemptRow;
 }

@@ -113,4 +113,55 @@ export function recordBehaviour(storage: () => Storage): void {
     expect(await s.records.advanceHead('r9', 0, head)).toBe(false);
     expect(await s.records.get('r9')).toBeUndefined();
   });
+
+  it('lists the salts still stored in the clear, in id order after a given id, a page at a time', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    const plain = (n: number) => `0x${String(n).repeat(64).slice(0, 64)}`;
+    await s.records.insertMany([
+      recordRow('r4', 'm1', 'd', { secret_salt: plain(4), secret_commitment: '0x04' }),
+      recordRow('r1', 'm1', 'a', { secret_salt: plain(1), secret_commitment: '0x01' }),
+      recordRow('r2', 'm1', 'b', { secret_salt: 'v1.sealed', secret_commitment: '0x02' }),
+      recordRow('r3', 'm1', 'c', { secret_salt: null, secret_commitment: '0x03' }),
+      recordRow('r5', 'm1', 'e'),
+      recordRow('r6', 'm1', 'f', { secret_salt: plain(6), secret_commitment: '0x06' }),
+    ]);
+    expect(await s.records.plainSalts('', 2)).toEqual([
+      { id: 'r1', secret_salt: plain(1) },
+      { id: 'r4', secret_salt: plain(4) },
+    ]);
+    expect(await s.records.plainSalts('r4', 2)).toEqual([{ id: 'r6', secret_salt: plain(6) }]);
+    expect(await s.records.plainSalts('r6', 2)).toEqual([]);
+  });
+
+  it('replaces a salt only while it is still the one expected', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    const salt = `0x${'ab'.repeat(32)}`;
+    await s.records.insertMany([
+      recordRow('r1', 'm1', 'a', { secret_salt: salt, secret_commitment: '0x01' }),
+    ]);
+    expect(await s.records.replaceSalt('r1', salt, 'v1.first')).toBe(true);
+    expect(await s.records.get('r1')).toEqual(
+      recordRow('r1', 'm1', 'a', { secret_salt: 'v1.first', secret_commitment: '0x01' }),
+    );
+    // A second instance sealing the same salt at the same start lost the race: nothing changes.
+    expect(await s.records.replaceSalt('r1', salt, 'v1.second')).toBe(false);
+    expect((await s.records.get('r1'))?.secret_salt).toBe('v1.first');
+    expect(await s.records.plainSalts('', 10)).toEqual([]);
+    expect(await s.records.replaceSalt('r9', salt, 'v1.third')).toBe(false);
+  });
+
+  it('purging overwritten data changes nothing the stores return', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1'));
+    const salt = `0x${'cd'.repeat(32)}`;
+    await s.records.insertMany([
+      recordRow('r1', 'm1', 'a', { secret_salt: salt, secret_commitment: '0x01' }),
+    ]);
+    await s.records.replaceSalt('r1', salt, 'v1.sealed');
+    await s.purgeOverwritten();
+    expect((await s.records.get('r1'))?.secret_salt).toBe('v1.sealed');
+    expect(await s.merchants.get('m1')).toEqual(merchantRow('m1'));
+  });
 }
