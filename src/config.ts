@@ -63,6 +63,8 @@ export interface Config {
    * the database); past them its checks answer 429 until the window ends.
    */
   secretGuesses: { limit: number; windowMs: number };
+  /** A scanner (a network) counts once per item per window of this many days. */
+  scanWindowDays: number;
 }
 
 /** Milliseconds; Node's http server enforces each (see README's table). */
@@ -182,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       limit: int(env, 'SECRET_GUESSES_PER_WINDOW', 5, 1, 1000),
       windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
     },
+    scanWindowDays: int(env, 'SCAN_WINDOW_DAYS', 30, 1, 3650),
   };
 }
 

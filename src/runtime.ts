@@ -19,7 +19,8 @@ import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
 import { MerchantBacklog } from './service/merchant-backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
-import { ScanCounter } from './service/scans.ts';
+import { keyMerchantNames } from './service/merchant-names.ts';
+import { DAY_MS, ScanCounter } from './service/scans.ts';
 import { SecretAttempts } from './service/secret-attempts.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { sealStoredSalts } from './service/stored-salts.ts';
@@ -75,13 +76,14 @@ export async function startRuntime(
     'chain ready',
   );
 
+  const keys = serverKey(config, log);
   const ctx: ServiceContext = {
     storage,
     now,
     publicBaseUrl: config.publicBaseUrl,
-    scans: new ScanCounter(storage.scans),
+    scans: new ScanCounter(storage.scans, { keys, windowMs: config.scanWindowDays * DAY_MS }),
     proofCache: new ProofCache(),
-    keys: serverKey(config, log),
+    keys,
     recordLimits: config.recordLimits,
     secretAttempts: new SecretAttempts(
       storage.secretAttempts,
@@ -92,6 +94,7 @@ export async function startRuntime(
   };
   const sealed = await sealStoredSalts(ctx);
   if (sealed > 0) log.info({ sealed }, 'sealed secret salts stored in the clear by an older version');
+  await keyMerchantNames(ctx, log);
   const batcher = new Batcher({
     ctx,
     chain,

@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 },
       qrRendersPerSecond: 50,
       secretGuesses: { limit: 5, windowMs: 3_600_000 },
+      scanWindowDays: 30,
     });
   });
 
@@ -188,6 +189,11 @@ describe('loadConfig', () => {
     ).toEqual({ limit: 3, windowMs: 86_400_000 });
   });
 
+  it('SCAN_WINDOW_DAYS: how long a network counts once per item, from 1 day to 10 years', () => {
+    expect(loadConfig({ SCAN_WINDOW_DAYS: '1' }).scanWindowDays).toBe(1);
+    expect(loadConfig({ SCAN_WINDOW_DAYS: '3650' }).scanWindowDays).toBe(3650);
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -242,6 +248,9 @@ describe('loadConfig', () => {
     ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: 'five' }],
     ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '59' }],
     ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '1h' }],
+    ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '0' }],
+    ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '3651' }],
+    ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '30d' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);

@@ -28,7 +28,7 @@ import { load1 } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { latency, round, roundSummary, summarize, type Latency, type Summary } from '../lib/stats.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
-import { ScanCounter } from '../../src/service/scans.ts';
+import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
 import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { num, spread, table } from '../lib/markdown.ts';
 
@@ -122,12 +122,13 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
     const dataDir = mkdtempSync(join(tmpdir(), 'proofmark-bench-proofs-'));
     const storage = await openStorage({ dataDir });
     try {
+      const keys = ServerKey.generate();
       const ctx: ServiceContext = {
         storage,
         now: () => new Date(),
         publicBaseUrl: 'http://proofmark.bench',
-        scans: new ScanCounter(storage.scans),
-        keys: ServerKey.generate(),
+        scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
+        keys,
         recordLimits: loadConfig({}).recordLimits,
         secretAttempts: new SecretAttempts(
           storage.secretAttempts,

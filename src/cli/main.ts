@@ -154,12 +154,42 @@ export function buildProgram(): Command {
       const { merchantStrike } = await import('./commands/merchant.ts');
       await merchantStrike(id, opts);
     });
+  withAdminApi(merchant.command('strikes'))
+    .description("list a merchant's strikes with their reasons (the public profile shows no reasons)")
+    .argument('<id>', 'merchant id')
+    .action(async (id: string, opts) => {
+      const { merchantStrikes } = await import('./commands/merchant.ts');
+      await merchantStrikes(id, opts);
+    });
   withAdminApi(merchant.command('rotate-key'))
     .description("issue a new API key; the merchant's old keys stop working")
     .argument('<id>', 'merchant id')
     .action(async (id: string, opts) => {
       const { merchantRotateKey } = await import('./commands/merchant.ts');
       await merchantRotateKey(id, opts);
+    });
+
+  const admin = program
+    .command('admin')
+    .description("the operator's acts on records (needs the admin token)")
+    .addHelpText(
+      'after',
+      "\nAn id that starts with '-' goes last, after '--': proofmark admin erase-event --by R -- -abc 1",
+    );
+  withAdminApi(admin.command('erase-event'))
+    .description(
+      "erase one event's content (personal data published by mistake): a tombstone replaces it; " +
+        "its leaf and every other event's proof stay valid, its own bundle no longer verifies",
+    )
+    .argument('<recordId>', 'record id')
+    .argument('<seq>', 'event number (the issuance, 0, cannot be erased)')
+    .requiredOption(
+      '--by <who>',
+      'who erases it, as the tombstone will say (a role or a ticket, not a person)',
+    )
+    .action(async (recordId: string, seq: string, opts) => {
+      const { adminEraseEvent } = await import('./commands/admin.ts');
+      await adminEraseEvent(recordId, seq, opts);
     });
 
   withAdminApi(program.command('demo'))

@@ -12,6 +12,7 @@ import type {
   BatchPage,
   BundleCheck,
   ChainInfo,
+  ErasedEvent,
   EventAck,
   Evidence,
   Health,
@@ -23,6 +24,7 @@ import type {
   RecordInput,
   RecordProofs,
   RegisteredRecord,
+  StrikeRecord,
   VerdictBody,
 } from './types.ts';
 
@@ -87,6 +89,16 @@ export class ApiClient {
   /** A new API key; the merchant's old ones stop working. */
   rotateMerchantKey(id: string): Promise<MerchantKey> {
     return this.json('POST', `${merchantPath(id)}/keys`);
+  }
+
+  /** The merchant's strikes with their reasons (the public profile has only their number and date). */
+  merchantStrikes(id: string): Promise<StrikeRecord> {
+    return this.json('GET', `${merchantPath(id)}/strikes`);
+  }
+
+  /** Replaces one event's content with a tombstone naming `by`; its leaf and every other proof stay valid. */
+  eraseEvent(recordId: string, seq: number, by: string): Promise<ErasedEvent> {
+    return this.json('POST', `${recordPath(recordId)}/events/${seq}/erasure`, { by });
   }
 
   /** Seals everything pending now; anchoring follows in the background. */

@@ -14,7 +14,8 @@ import type {
 import type { PublicRecordSchema } from '../http/routes/records.ts';
 import type { verdictBody } from '../http/routes/verify.ts';
 
-export type { Evidence, MerchantProfile } from '../service/merchants.ts';
+export type { ErasedEvent } from '../service/erasure.ts';
+export type { Evidence, MerchantProfile, StrikeRecord } from '../service/merchants.ts';
 
 export type AnchorStatus = Static<typeof AnchorStatusSchema>;
 export type Batch = Static<typeof BatchSchema>;

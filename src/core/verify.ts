@@ -16,6 +16,8 @@ export function verifyBundle(value: unknown): BundleVerdict {
   const shapeError = bundleShapeError(value);
   if (shapeError !== null) return fail('malformed', shapeError);
   const bundle = value as ProofBundleV1;
+  const erased = erasedReason(bundle.content);
+  if (erased !== null) return fail('malformed', erased);
 
   let leaf: string;
   try {
@@ -40,6 +42,20 @@ export function verifyBundle(value: unknown): BundleVerdict {
     );
   }
   return { valid: true, bundle };
+}
+
+/**
+ * A tombstone in place of the content (no salt, an `erased` member: the service's erasure) has no
+ * leaf, like any content without a salt (§6 step 2: malformed); the reason says what happened.
+ */
+function erasedReason(content: Record<string, unknown>): string | null {
+  const erased = content.erased;
+  if ('salt' in content || typeof erased !== 'object' || erased === null) return null;
+  const { by, at } = erased as { by?: unknown; at?: unknown };
+  return (
+    `the content of this event was erased by ${JSON.stringify(by)} at ${JSON.stringify(at)}: its leaf ` +
+    'is still anchored, but what it committed to is no longer published, so it cannot be checked'
+  );
 }
 
 function fail(failure: BundleFailure, reason: string): BundleVerdict {

@@ -6,7 +6,9 @@
 import { isDuplicateKey } from '../storage/errors.ts';
 import type { MerchantRow } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
+import { assertDisplayable } from './display-text.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
+import { nameKey } from './merchant-names.ts';
 import { newApiKey, randomId, sha256Hex } from './random.ts';
 
 export type Merchant = MerchantRow;
@@ -25,14 +27,28 @@ export interface MerchantProfile {
   createdAt: string;
   verifiedSince: string | null;
   suspendedSince: string | null;
-  strikes: Array<{ number: number; reason: string; at: string }>;
+  /** How many strikes and when; why is for the operator only (merchantStrikes). */
+  strikes: Array<{ number: number; at: string }>;
   evidence: Array<{ description: string; sha256: string; addedAt: string }>;
 }
 
+/** A merchant's strikes with their reasons: the operator's record, never public. */
+export interface StrikeRecord {
+  merchantId: string;
+  strikes: Array<{ number: number; reason: string; at: string }>;
+}
+
+/**
+ * Admits a merchant (pending). 400 unsafe_text or blank_text for a name the page could not show as
+ * it is; 409 merchant_name_taken when the name is confusable with another merchant's (same key:
+ * service/merchant-names.ts), suspended ones included, so a struck-off name cannot come back.
+ */
 export async function createMerchant(
   ctx: ServiceContext,
   input: { name: string; contactEmail?: string | undefined },
 ): Promise<{ merchant: Merchant; apiKey: string }> {
+  assertDisplayable([['name', input.name]]);
+  const key = nameKey(input.name);
   const merchant: Merchant = {
     // The prefix keeps ids from starting with '-', which command lines would read as an option.
     id: `m_${randomId()}`,
@@ -42,18 +58,36 @@ export async function createMerchant(
     created_at: iso(ctx),
     verified_at: null,
     suspended_at: null,
+    name_key: key,
   };
-  const key = newApiKey();
-  await ctx.storage.transaction(async (tx) => {
-    await tx.merchants.insert(merchant);
-    await tx.merchants.insertKey({
-      key_hash: key.hash,
-      merchant_id: merchant.id,
-      created_at: merchant.created_at,
-      revoked_at: null,
+  const apiKey = newApiKey();
+  try {
+    await ctx.storage.transaction(async (tx) => {
+      const holder = await tx.merchants.byNameKey(key);
+      if (holder) throw nameTaken(input.name, holder);
+      await tx.merchants.insert(merchant);
+      await tx.merchants.insertKey({
+        key_hash: apiKey.hash,
+        merchant_id: merchant.id,
+        created_at: merchant.created_at,
+        revoked_at: null,
+      });
     });
-  });
-  return { merchant, apiKey: key.key };
+  } catch (err) {
+    // Two admissions of one name at once: the unique key lets one in.
+    if (!isDuplicateKey(err)) throw err;
+    const holder = await ctx.storage.merchants.byNameKey(key);
+    if (holder) throw nameTaken(input.name, holder);
+    throw err;
+  }
+  return { merchant, apiKey: apiKey.key };
+}
+
+function nameTaken(name: string, holder: Merchant) {
+  return conflict(
+    'merchant_name_taken',
+    `"${name}" reads the same as the name of merchant ${holder.id} ("${holder.name}"): choose a name that cannot be mistaken for it`,
+  );
 }
 
 export async function getMerchant(ctx: ServiceContext, id: string): Promise<Merchant> {
@@ -75,8 +109,18 @@ export async function merchantProfile(ctx: ServiceContext, id: string): Promise<
     createdAt: merchant.created_at,
     verifiedSince: merchant.verified_at,
     suspendedSince: merchant.suspended_at,
-    strikes: strikes.map((s) => ({ number: s.number, reason: s.reason, at: s.created_at })),
+    strikes: strikes.map((s) => ({ number: s.number, at: s.created_at })),
     evidence: evidence.map((e) => ({ description: e.description, sha256: e.sha256, addedAt: e.added_at })),
+  };
+}
+
+/** The merchant's strikes with their reasons (operator only); 404 merchant_not_found. */
+export async function merchantStrikes(ctx: ServiceContext, id: string): Promise<StrikeRecord> {
+  await getMerchant(ctx, id);
+  const strikes = await ctx.storage.merchants.strikes(id);
+  return {
+    merchantId: id,
+    strikes: strikes.map((s) => ({ number: s.number, reason: s.reason, at: s.created_at })),
   };
 }
 

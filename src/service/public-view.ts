@@ -2,6 +2,7 @@
 import type { EventWithBatch, MerchantRow, RecordRow } from '../storage/rows.ts';
 import { eventAnchor, type AnchorFields } from './anchor-view.ts';
 import { verifyUrl, type ServiceContext } from './context.ts';
+import { erasureOf, type Erasure } from './erasure.ts';
 
 export interface PublicEvent {
   seq: number;
@@ -10,6 +11,8 @@ export interface PublicEvent {
   data: Record<string, unknown>;
   leaf: string;
   anchor: AnchorFields;
+  /** Set when the operator erased the event's content (its data is then empty). */
+  erased?: Erasure;
 }
 
 export interface PublicRecord {
@@ -29,6 +32,7 @@ export interface PublicRecord {
 
 export function publicEvent(event: EventWithBatch): PublicEvent {
   const content = JSON.parse(event.content) as { at?: string; data?: Record<string, unknown> };
+  const erased = erasureOf(content);
   return {
     seq: event.seq,
     type: event.type,
@@ -36,6 +40,7 @@ export function publicEvent(event: EventWithBatch): PublicEvent {
     data: content.data ?? {},
     leaf: event.leaf,
     anchor: eventAnchor(event),
+    ...(erased && { erased }),
   };
 }
 

@@ -10,6 +10,7 @@ import { anchorStatusOf } from './anchor-view.ts';
 import { proofOfEvent } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
 import { findRecordWithMerchant, issuanceOf } from './records.ts';
+import type { ScanRequest } from './scanners.ts';
 import type { ScanStats } from './scans.ts';
 
 export const VERDICTS = [
@@ -35,12 +36,16 @@ export interface Verdict {
   scans?: ScanStats;
 }
 
+/**
+ * The verdict for `recordId`. `opts.scan` is the request when it may count as a scan of the code
+ * (service/scans.ts decides whether it does); null when it is not a scan at all (a key check).
+ */
 export async function verdictFor(
   ctx: ServiceContext,
   chain: AnchorChain,
   log: Logger,
   recordId: string,
-  opts: { countScan: boolean },
+  opts: { scan: ScanRequest | null },
 ): Promise<Verdict> {
   const found = await findRecordWithMerchant(ctx, recordId);
   if (!found) return { verdict: 'not_found', recordId, reason: 'no item was registered under this code' };
@@ -48,7 +53,7 @@ export async function verdictFor(
   // The issuance and the record's state, never the whole lifecycle: a long one costs nothing here.
   const [issuance, scans] = await Promise.all([
     issuanceOf(ctx, recordId),
-    opts.countScan ? ctx.scans.count(recordId, iso(ctx)) : ctx.scans.stats(recordId),
+    opts.scan ? ctx.scans.count(recordId, opts.scan, iso(ctx)) : ctx.scans.stats(recordId),
   ]);
   if (!issuance) throw new Error(`record ${recordId} has no issuance event`);
   const base = { recordId, record, merchant, issuance, scans };

@@ -15,6 +15,12 @@ export interface MerchantRow {
   created_at: string;
   verified_at: string | null;
   suspended_at: string | null;
+  /**
+   * The name as compared for uniqueness (NFKC, case folded, confusable skeleton: see
+   * src/service/merchant-names.ts); unique among merchants. Null only for a merchant admitted before
+   * the rule whose name an older merchant's already holds.
+   */
+  name_key: string | null;
 }
 
 export interface EvidenceRow {
@@ -133,12 +139,17 @@ export interface ScanRow {
   last_at: string;
 }
 
-/** Scans counted in memory since the last flush, added to the stored row in one write. */
-export interface ScanIncrement {
+/**
+ * One scanner seen on one record within one counting window (service/scans.ts): a record's count
+ * grows by one for each scanner the first time it is seen in a window, however often it asks.
+ */
+export interface ScanSighting {
   record_id: string;
-  count: number;
-  first_at: string;
-  last_at: string;
+  /** Which window: whole windows since the Unix epoch. */
+  window_index: number;
+  /** A keyed hash of the scanner's address prefix, never the address itself. */
+  scanner: string;
+  seen_at: string;
 }
 
 /**

@@ -27,8 +27,8 @@ import type {
   MerchantRow,
   RecordHead,
   RecordRow,
-  ScanIncrement,
   ScanRow,
+  ScanSighting,
   SealedTree,
   SecretAttemptRow,
   StrikeRow,
@@ -70,9 +70,18 @@ export interface Stores {
 
 /** Merchants, their admission evidence, strikes and API keys. */
 export interface MerchantStore {
-  /** DuplicateKeyError if the id exists. */
+  /** DuplicateKeyError if the id exists, or if another merchant holds the (non-null) name_key. */
   insert(merchant: MerchantRow): Promise<void>;
   get(id: string): Promise<MerchantRow | undefined>;
+  /** The merchant holding this name key. */
+  byNameKey(nameKey: string): Promise<MerchantRow | undefined>;
+  /**
+   * Sets a merchant's name key; false (and nothing written) when there is no such merchant.
+   * DuplicateKeyError if another merchant holds it.
+   */
+  setNameKey(id: string, nameKey: string): Promise<boolean>;
+  /** Merchants whose name_key is null, oldest (created_at, then id) first. */
+  withoutNameKey(): Promise<MerchantRow[]>;
   /**
    * Changes status fields (undefined values are left alone); false (and nothing written) when there
    * is no such merchant. An empty change writes nothing and says whether the merchant exists.
@@ -130,6 +139,11 @@ export interface EventStore {
   insertMany(rows: readonly EventRow[]): Promise<void>;
   /** The leaf of one event, or undefined. */
   leafAt(recordId: string, seq: number): Promise<string | undefined>;
+  /**
+   * Replaces one event's stored content (an operator's erasure); its type, leaf, prev_leaf and place
+   * in a batch stay as they are. False (and nothing written) when there is no such event.
+   */
+  replaceContent(recordId: string, seq: number, content: string): Promise<boolean>;
   /** A record's events in seq order, each with its batch's state. */
   ofRecord(recordId: string): Promise<EventWithBatch[]>;
   /**
@@ -206,14 +220,24 @@ export interface BatchStore {
   leaves(batchId: number): Promise<Uint8Array>;
 }
 
-/** Scan counts per record (written behind by service/scans.ts). */
+/**
+ * Scan counts per record, counting each scanner once per window (written behind by
+ * service/scans.ts), and the sightings that make a scanner seen.
+ */
 export interface ScanStore {
   get(recordId: string): Promise<ScanRow | undefined>;
   /**
-   * Adds each increment to its record's row (creating it), all in one write. Two increments for one
-   * record in a call both count.
+   * Keeps each sighting whose (record_id, window_index, scanner) is not stored yet, and adds the new
+   * ones to their records' rows: count grows by one for each, last_at becomes the latest seen_at, a
+   * new row starts at the earliest. One write; a sighting given twice counts once. Returns how many
+   * were new. Two writers adding the same sighting at once count it once between them.
    */
-  add(increments: readonly ScanIncrement[]): Promise<void>;
+  addSightings(sightings: readonly ScanSighting[]): Promise<number>;
+  /**
+   * Forgets at most `limit` sightings of windows before `beforeWindow`; returns how many it removed.
+   * Counts stay as they are.
+   */
+  pruneSightings(beforeWindow: number, limit: number): Promise<number>;
 }
 
 /**

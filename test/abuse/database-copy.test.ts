@@ -134,6 +134,7 @@ describe('a copy of the database files (issue 13, attack 2)', () => {
       await storage.merchants.insert({
         id: 'legacy-shop',
         name: 'Legacy Card Shop',
+        name_key: null,
         contact_email: null,
         status: 'verified',
         created_at: at,

@@ -95,7 +95,7 @@ describe('the anchorer on the memory store: whole lives', () => {
     await expectAnchoredAsStored(r);
     expect(r.chain.signatures).toBe(2);
     expect(r.chain.accepted).toHaveLength(2);
-    const verdict = await verdictFor(r.ctx, r.chain, silent, 'b1-r1', { countScan: false });
+    const verdict = await verdictFor(r.ctx, r.chain, silent, 'b1-r1', { scan: null });
     expect(verdict.verdict).toBe('genuine');
   });
 
@@ -144,7 +144,7 @@ describe('the anchorer on the memory store: whole lives', () => {
     await r.leader.pass();
     // Demoted, sent again and mined in the same pass: not final until the next one looks.
     expect((await r.batch()).status).toBe('submitted');
-    expect((await verdictFor(r.ctx, r.chain, silent, 'b1-r1', { countScan: false })).verdict).toBe('pending');
+    expect((await verdictFor(r.ctx, r.chain, silent, 'b1-r1', { scan: null })).verdict).toBe('pending');
     await r.untilFinal();
     await expectAnchoredAsStored(r);
     expect((await r.batch()).tx_hash).toBe(first.tx_hash);

@@ -45,7 +45,7 @@ describe('POST /v1/verify against the chain (sqlite)', () => {
     const first = await registerMany(h, apiKey, 'bundle-a', 6);
     const sold = await h.call('POST', `/v1/records/${first[3]}/events`, {
       token: apiKey,
-      body: { type: 'sold', data: { buyer: '李四' } },
+      body: { type: 'sold', data: { channel: '李四' } },
     });
     if (sold.statusCode !== 201) throw new Error(sold.body);
     await h.sealAndWaitFinal();
@@ -77,7 +77,7 @@ describe('POST /v1/verify against the chain (sqlite)', () => {
 
   it('content, seq, record id or previous leaf changed: leaf_mismatch', async () => {
     const cases: Array<[string, (b: ProofBundleV1) => void]> = [
-      ['content', (b) => ((b.content.data as Record<string, unknown>).buyer = '王五')],
+      ['content', (b) => ((b.content.data as Record<string, unknown>).channel = '王五')],
       ['content type', (b) => (b.content.type = 'refunded')],
       ['seq', (b) => (b.seq = 2)],
       ['recordId', (b) => (b.recordId = inBatch2.recordId)],

@@ -78,6 +78,14 @@ describe('the typed API client on the app (sqlite)', () => {
     expect((await api.verdict(id)).verdict).toBe('genuine');
 
     expect((await admin.strikeMerchant(created.id, 'late refund')).strikes).toHaveLength(1);
+    expect((await admin.merchantStrikes(created.id)).strikes).toMatchObject([
+      { number: 1, reason: 'late refund' },
+    ]);
+    expect(await admin.eraseEvent(id, 1, 'ops ticket 1')).toMatchObject({
+      recordId: id,
+      seq: 1,
+      type: 'sold',
+    });
     const rotated = await admin.rotateMerchantKey(created.id);
     expect(rotated.apiKey).not.toBe(created.apiKey);
     const refused = await shop.registerRecords([recordBody('client-3')]).catch((e: unknown) => e);

@@ -9,7 +9,7 @@ import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { createMerchant, verifyMerchant, type Merchant } from '../../src/service/merchants.ts';
 import { ProofCache } from '../../src/service/proof-cache.ts';
-import { ScanCounter } from '../../src/service/scans.ts';
+import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
 import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../../src/storage/rows.ts';
@@ -39,12 +39,13 @@ export interface MemoryService {
 export function memoryService(opts: { proofCache?: boolean } = {}): MemoryService {
   const storage = new MemoryStorage();
   const clock = new ManualClock();
+  const keys = ServerKey.generate();
   const ctx: ServiceContext = {
     storage,
     now: clock.now,
     publicBaseUrl: 'http://proofmark.test',
-    scans: new ScanCounter(storage.scans, 3_600_000),
-    keys: ServerKey.generate(),
+    scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS, flushMs: 3_600_000 }),
+    keys,
     recordLimits: loadConfig({}).recordLimits,
     secretAttempts: new SecretAttempts(
       storage.secretAttempts,

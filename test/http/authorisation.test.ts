@@ -88,7 +88,12 @@ const TABLE: Row[] = [
   { route: 'POST /v1/merchants/:id/strikes',
                                           statuses: [401, 401,  401,  401,  401,  200,  401],
     body: (cell) => ({ json: { reason: `a warning from ${cell}` } }) },
+  { route: 'GET /v1/merchants/:id/strikes',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401] },
   { route: 'POST /v1/merchants/:id/keys', statuses: [401, 401,  401,  401,  401,  201,  401] },
+  { route: 'POST /v1/records/:id/events/:seq/erasure',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401],
+    body: (cell) => ({ json: { by: `erased in ${cell}` } }) },
   { route: 'POST /v1/admin/batches/seal', statuses: [401, 401,  401,  401,  401,  200,  401] },
 
   // Merchant routes: a verified merchant's current key; events only by the record's issuer.
@@ -134,7 +139,7 @@ function urlOf(route: string): string {
     : path.startsWith('/v1/batches/')
       ? String(world.batchId)
       : world.recordId;
-  return path.replace(':id', id).replace('*', 'swagger-ui.css');
+  return path.replace(':id', id).replace(':seq', '1').replace('*', 'swagger-ui.css');
 }
 
 describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
@@ -175,6 +180,11 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
     });
     expect(registered.statusCode).toBe(201);
     world.recordId = registered.json().records[0].id;
+    const sold = await h.call('POST', `/v1/records/${world.recordId}/events`, {
+      token: world.keys.owner,
+      body: { type: 'sold' },
+    });
+    expect(sold.statusCode).toBe(201);
     await h.sealAndWaitFinal();
     world.batchId = (await h.call('GET', '/v1/batches')).json().batches[0].id;
     world.bundle = (await h.call('GET', `/v1/records/${world.recordId}/proofs`)).json().bundles[0];

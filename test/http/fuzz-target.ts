@@ -43,6 +43,11 @@ export interface BodyRoute {
   texts: Path[];
   /** Objects whose keys are free text (metadata, data): the same rule for their keys. */
   textKeys: Path[];
+  /**
+   * Of `texts` and `textKeys`, those the verification page shows: they are also refused (400
+   * unsafe_text or blank_text) when they hold control, bidi or invisible characters or nothing visible.
+   */
+  shown?: Path[];
   /** After an accepted request: keep the route's target usable. */
   accepted?: () => Promise<void>;
 }
@@ -167,6 +172,7 @@ export class FuzzTarget {
         keys: [[]],
         texts: [['name']],
         textKeys: [],
+        shown: [['name']],
       },
       {
         name: 'POST /v1/merchants/:id/verify',
@@ -221,6 +227,10 @@ export class FuzzTarget {
         keys: [[], ['records', 0], ['records', 0, 'metadata']],
         texts: ['externalId', 'sku', 'productName', 'serial', 'secret'].map((f) => ['records', 0, f]),
         textKeys: [['records', 0, 'metadata']],
+        shown: [
+          ...['sku', 'productName', 'serial'].map((f) => ['records', 0, f]),
+          ['records', 0, 'metadata'],
+        ],
       },
       {
         name: 'POST /v1/records/:id/events',
@@ -231,6 +241,7 @@ export class FuzzTarget {
         keys: [[], ['data']],
         texts: [['data', 'to']],
         textKeys: [['data']],
+        shown: [['data', 'to'], ['data']],
       },
       {
         name: 'POST /v1/verify/:id/secret',

@@ -58,7 +58,7 @@ beforeAll(async () => {
   const [first, second] = reg.json().records.map((r: { id: string }) => r.id);
   await h.call('POST', `/v1/records/${first}/events`, {
     token: apiKey,
-    body: { type: 'sold', data: { buyer: '张三', price: 1299.5 } },
+    body: { type: 'sold', data: { channel: '张三', price: 1299.5 } },
   });
   await h.sealAndWaitFinal();
   const proofs = async (id: string) => (await h.call('GET', `/v1/records/${id}/proofs`)).json().bundles;

@@ -39,7 +39,7 @@ export interface Tally {
   records: OwnedRecord[];
   /** externalIds sent only in refused registrations: none may exist afterwards. */
   refusedExternalIds: Set<string>;
-  /** Verdicts answered 200 (API and page), per record: each is one scan. */
+  /** Verdicts answered 200 (API and page), per record (all from one address: one scanner per record). */
   scans: Map<string, number>;
   /** "operation status" -> count. */
   outcomes: Map<string, number>;

@@ -16,6 +16,7 @@ const TABLES = [
   'merchant_strikes',
   'merchants',
   'records',
+  'scan_sightings',
   'scans',
   'secret_attempts',
   'tree_nodes',
@@ -58,7 +59,12 @@ describe('migrations on PostgreSQL', () => {
       expect(snap.tables).not.toContain('settings');
       expect(snap.tables).toContain('kysely_migration');
       expect(snap.tables).toContain('kysely_migration_lock');
-      expect(snap.migrations.map((m) => m.name)).toEqual(['001-initial', '002-drop-settings', '003-secrets']);
+      expect(snap.migrations.map((m) => m.name)).toEqual([
+        '001-initial',
+        '002-drop-settings',
+        '003-secrets',
+        '004-identity',
+      ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining(['events_pending_idx', 'events_batch_idx', 'records_plain_salt_idx']),
       );

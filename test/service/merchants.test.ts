@@ -165,8 +165,16 @@ describe.each(BACKENDS)('operator API: merchants (%s)', (backend) => {
     expect(first.json()).toMatchObject({
       status: 'verified',
       suspendedSince: null,
-      strikes: [{ number: 1, reason: 'sold a duplicated key' }],
+      strikes: [{ number: 1 }],
     });
+    // The reason is the operator's: not in the public profile, only behind the admin token.
+    expect(first.json().strikes[0]).not.toHaveProperty('reason');
+    const reasons = await h.admin('GET', `/v1/merchants/${id}/strikes`);
+    expect(reasons.json()).toEqual({
+      merchantId: id,
+      strikes: [{ number: 1, reason: 'sold a duplicated key', at: first.json().strikes[0].at }],
+    });
+    expect((await h.call('GET', `/v1/merchants/${id}/strikes`)).statusCode).toBe(401);
     // A warning only: the key still writes.
     expect((await register(apiKey, 'strike-2')).statusCode).toBe(201);
     expect((await h.call('GET', `/v1/verify/${recordId}`)).json().verdict).toBe('pending');

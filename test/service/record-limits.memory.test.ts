@@ -63,7 +63,7 @@ describe('bounded records on the memory store', () => {
     const range = vi.spyOn(storage.events, 'ofRecordRange');
     const chain = { rootOf: async () => `0x${'00'.repeat(32)}` as Hex } as unknown as AnchorChain;
     const log = { error: () => {} } as unknown as Logger;
-    const verdict = await verdictFor(ctx, chain, log, id, { countScan: false });
+    const verdict = await verdictFor(ctx, chain, log, id, { scan: null });
     expect(verdict).toMatchObject({ verdict: 'pending', issuance: { seq: 0, type: 'issued' } });
     expect(whole).not.toHaveBeenCalled();
     expect(range.mock.calls).toEqual([[id, 0, 0]]);

@@ -230,7 +230,7 @@ describe.each(BACKENDS)('merchant API: records and events (%s)', (backend) => {
     const reg = await post([recordBody('life-1'), recordBody('life-2'), recordBody('life-3')]);
     const [id1, id2, id3] = reg.json().records.map((r: { id: string }) => r.id) as string[];
 
-    const sold = await event(id1!, 'sold', shop.apiKey, { buyer: 'b-1', price: 12.5, gift: false });
+    const sold = await event(id1!, 'sold', shop.apiKey, { channel: 'b-1', price: 12.5, gift: false });
     expect(sold.statusCode).toBe(201);
     expect(sold.json()).toMatchObject({ recordId: id1, seq: 1, type: 'sold', status: 'pending' });
     expect((await event(id1!, 'activated')).json().seq).toBe(2);
@@ -310,7 +310,7 @@ describe.each(BACKENDS)('merchant API: records and events (%s)', (backend) => {
       .executeTakeFirstOrThrow();
     expect(JSON.parse(soldRow.content)).toMatchObject({
       type: 'sold',
-      data: { buyer: 'b-1', price: 12.5, gift: false },
+      data: { channel: 'b-1', price: 12.5, gift: false },
     });
 
     const pub = (await h.call('GET', `/v1/records/${id1}`)).json();

@@ -14,7 +14,7 @@ import type { ServiceContext } from '../../src/service/context.ts';
 import type { Merchant } from '../../src/service/merchants.ts';
 import { randomSalt } from '../../src/service/random.ts';
 import { registerRecords } from '../../src/service/registration.ts';
-import { ScanCounter } from '../../src/service/scans.ts';
+import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
 import { SecretAttempts, SecretAttemptsExhausted } from '../../src/service/secret-attempts.ts';
 import { checkSecret, derivedSalt, saltOf, secretMatches } from '../../src/service/secrets.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
@@ -40,12 +40,13 @@ function world(limit = 3) {
   );
   const now = () => new Date(nowMs);
   const secretAttempts = new SecretAttempts(storage.secretAttempts, { limit, windowMs: HOUR }, now, log);
+  const keys = ServerKey.fromBytes(Buffer.alloc(32, 3));
   const ctx: ServiceContext = {
     storage,
     now,
     publicBaseUrl: 'http://proofmark.test',
-    scans: new ScanCounter(storage.scans),
-    keys: ServerKey.fromBytes(Buffer.alloc(32, 3)),
+    scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
+    keys,
     secretAttempts,
     recordLimits: loadConfig({}).recordLimits,
   };

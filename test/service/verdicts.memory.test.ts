@@ -69,7 +69,7 @@ async function oneLicence() {
   return { ...service, merchant, id: record!.id, ...capturingLog() };
 }
 
-const look = { countScan: false };
+const look = { scan: null };
 
 describe('verdicts on the memory store', () => {
   it('not_found for a code nothing was registered under', async () => {
@@ -174,9 +174,11 @@ describe('verdicts on the memory store', () => {
     }
   });
 
-  it('a verdict that counts a scan adds one; a look does not', async () => {
+  it('a verdict that counts a scan adds one (from a new network); a look does not', async () => {
     const { ctx, clock, id, log } = await oneLicence();
-    const scan = () => verdictFor(ctx, rootsChain(), log, id, { countScan: true });
+    let networks = 0;
+    const fromNewNetwork = () => ({ method: 'GET', ip: `10.0.${++networks}.1`, headers: {} });
+    const scan = () => verdictFor(ctx, rootsChain(), log, id, { scan: fromNewNetwork() });
     expect((await scan()).scans).toEqual({ count: 1, firstAt: clock.now().toISOString(), suspicious: false });
     clock.advance(1_000);
     expect((await scan()).scans).toMatchObject({ count: 2, firstAt: '2025-01-01T00:00:00.000Z' });

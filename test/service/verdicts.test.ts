@@ -37,7 +37,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
     res.json().records.forEach((r: { id: string }, i: number) => (ids[names[i]!] = r.id));
     const sold = await h.call('POST', `/v1/records/${ids.proofs}/events`, {
       token: shop.apiKey,
-      body: { type: 'sold', data: { buyer: 'x' } },
+      body: { type: 'sold', data: { channel: 'x' } },
     });
     if (sold.statusCode !== 201) throw new Error(sold.body);
     // A few more leaves so proofs have several levels.
@@ -143,18 +143,22 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
     expect((await verdict(ids.genuine!)).json().verdict).toBe('genuine');
   });
 
-  it('counts scans and keeps the first scan time; reading the record does not count', async (t) => {
+  it('counts distinct networks, not requests, and keeps the first scan time; reading the record does not count', async (t) => {
     if (skip) return t.skip(skip);
     const id = ids.scans!;
-    const first = (await verdict(id)).json().scans;
+    const from = (remoteAddress: string) =>
+      h.app.inject({ method: 'GET', url: `/v1/verify/${id}`, remoteAddress }).then((r) => r.json().scans);
+    const first = await from('127.30.1.1');
     expect(first).toMatchObject({ count: 1, suspicious: false });
     expect(Date.parse(first.firstAt)).not.toBeNaN();
+    // The same address, or another in its /24: the same scanner, nothing added.
+    expect(await from('127.30.1.1')).toEqual({ count: 1, firstAt: first.firstAt, suspicious: false });
+    expect(await from('127.30.1.2')).toEqual({ count: 1, firstAt: first.firstAt, suspicious: false });
     await new Promise((r) => setTimeout(r, 5));
-    const second = (await verdict(id)).json().scans;
-    expect(second).toEqual({ count: 2, firstAt: first.firstAt, suspicious: false });
+    expect(await from('127.30.2.1')).toEqual({ count: 2, firstAt: first.firstAt, suspicious: false });
     await h.call('GET', `/v1/records/${id}`);
     await h.call('GET', `/v1/records/${id}/proofs`);
-    expect((await verdict(id)).json().scans.count).toBe(3);
+    expect((await from('127.30.3.1')).count).toBe(3);
     // Counts are written behind (src/service/scans.ts); after a flush the table holds them all.
     await h.runtime.services.ctx.scans.flush();
     const row = await h.runtime.storage.db
@@ -164,13 +168,13 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
       .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ count: 3, first_at: first.firstAt });
     expect(row.last_at >= row.first_at).toBe(true);
-    while ((await verdict(id)).json().scans.count < SUSPICIOUS_SCANS) {
-      /* scan up to the threshold */
-    }
-    expect((await verdict(id)).json().scans).toMatchObject({ count: SUSPICIOUS_SCANS + 1, suspicious: true });
-    // Concurrent scans are all counted.
-    await Promise.all(Array.from({ length: 10 }, () => verdict(id)));
-    expect((await verdict(id)).json().scans.count).toBe(SUSPICIOUS_SCANS + 12);
+    for (let n = 4; n <= SUSPICIOUS_SCANS; n++) await from(`127.30.${n}.1`);
+    expect(await from('127.30.1.1')).toMatchObject({ count: SUSPICIOUS_SCANS, suspicious: false });
+    expect(await from('127.31.0.1')).toMatchObject({ count: SUSPICIOUS_SCANS + 1, suspicious: true });
+    // Concurrent scans from new networks are all counted; concurrent repeats are not.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => from(`127.32.${i}.1`)));
+    await Promise.all(Array.from({ length: 10 }, () => from('127.32.0.1')));
+    expect((await from('127.32.0.9')).count).toBe(SUSPICIOUS_SCANS + 11);
   });
 
   it('checks a secret against the commitment, normalised, without storing anything', async (t) => {

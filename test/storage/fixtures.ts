@@ -10,6 +10,7 @@ import type {
   LeaseFence,
   MerchantRow,
   RecordRow,
+  ScanSighting,
   SealedTree,
 } from '../../src/storage/rows.ts';
 import type { Storage, Stores } from '../../src/storage/storage.ts';
@@ -35,6 +36,7 @@ export function merchantRow(id: string, change: Partial<MerchantRow> = {}): Merc
     created_at: at(0),
     verified_at: at(1),
     suspended_at: null,
+    name_key: `merchant ${id}`,
     ...change,
   };
 }
@@ -78,6 +80,11 @@ export function eventRow(recordId: string, seq: number, createdAt = at(0)): Even
     batch_id: null,
     leaf_index: null,
   };
+}
+
+/** Scanner `scanner` seen on record `recordId` in window `window`, `seconds` after the fixed instant. */
+export function sighting(recordId: string, window: number, scanner: string, seconds: number): ScanSighting {
+  return { record_id: recordId, window_index: window, scanner, seen_at: at(seconds) };
 }
 
 /** A sealed batch row for `tree`, all anchor fields empty. */

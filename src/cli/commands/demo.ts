@@ -1,11 +1,14 @@
 /**
  * `proofmark demo`: fills a running service with sample merchants, records and events, seals a
- * batch and prints the verification pages. Ids include the run's time, so it can run again.
+ * batch and prints the verification pages. Ids include the run's time, so it can run again; so do
+ * the merchants' names when an earlier run holds them (names are unique).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { EventType, RecordKind } from '../../core/index.ts';
-import { admitMerchant } from '../../client/admit.ts';
-import type { RegisteredRecord } from '../../client/types.ts';
+import { admitMerchant, type AdmittedMerchant } from '../../client/admit.ts';
+import type { ApiClient } from '../../client/client.ts';
+import { ApiError } from '../../client/errors.ts';
+import type { Evidence, RegisteredRecord } from '../../client/types.ts';
 import { adminClient, type ApiOptions } from '../api-options.ts';
 import { println } from '../output.ts';
 
@@ -135,11 +138,11 @@ export async function demoCommand(opts: ApiOptions): Promise<void> {
     [];
   const suspended: Array<{ id: string; name: string }> = [];
   for (const [m, sample] of MERCHANTS.entries()) {
-    const merchant = await admitMerchant(admin, { name: sample.name, contactEmail: sample.contactEmail }, [
+    const merchant = await admitDemoMerchant(admin, sample, run, [
       { description: sample.evidence, sha256: sha256(`${sample.evidence} ${run}`) },
     ]);
     const shop = admin.withToken(merchant.apiKey);
-    println(`merchant ${merchant.id}: ${sample.name} (verified)`);
+    println(`merchant ${merchant.id}: ${merchant.profile.name} (verified)`);
 
     const secrets = sample.records.map((r) => r.secret?.());
     const inputs = sample.records.map((r, i) => ({
@@ -162,7 +165,7 @@ export async function demoCommand(opts: ApiOptions): Promise<void> {
         ...(secret !== undefined ? { secret } : {}),
       });
     }
-    if (sample.suspend) suspended.push({ id: merchant.id, name: sample.name });
+    if (sample.suspend) suspended.push({ id: merchant.id, name: merchant.profile.name });
   }
 
   for (const { id, name } of suspended) {
@@ -181,6 +184,22 @@ export async function demoCommand(opts: ApiOptions): Promise<void> {
   println('verification pages:');
   for (const s of shown) {
     println(`  ${s.record.verifyUrl}  ${s.productName}${s.secret ? `  (secret: ${s.secret})` : ''}`);
+  }
+}
+
+/** The sample merchant under its own name, or with the run added when an earlier run holds the name. */
+async function admitDemoMerchant(
+  admin: ApiClient,
+  sample: SampleMerchant,
+  run: string,
+  evidence: Evidence[],
+): Promise<AdmittedMerchant> {
+  try {
+    return await admitMerchant(admin, { name: sample.name, contactEmail: sample.contactEmail }, evidence);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== 'merchant_name_taken') throw err;
+    const name = `${sample.name} · demo ${run}`;
+    return admitMerchant(admin, { name, contactEmail: sample.contactEmail }, evidence);
   }
 }
 

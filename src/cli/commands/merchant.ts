@@ -25,6 +25,11 @@ export async function merchantStrike(id: string, opts: ApiOptions & { reason: st
   printJson(await api.strikeMerchant(id, opts.reason));
 }
 
+export async function merchantStrikes(id: string, opts: ApiOptions): Promise<void> {
+  const api = await adminClient(opts);
+  printJson(await api.merchantStrikes(id));
+}
+
 export async function merchantRotateKey(id: string, opts: ApiOptions): Promise<void> {
   const api = await adminClient(opts);
   printJson(await api.rotateMerchantKey(id));

@@ -7,7 +7,7 @@
  */
 import { endsRecord } from '../../core/index.ts';
 import type { PublicEvent } from '../../service/public-view.ts';
-import { both, time } from './format.ts';
+import { both, merchantBox, said, time } from './format.ts';
 import { markup, type SafeHtml } from './html.ts';
 import { ANCHOR_LABELS, EVENT_LABELS, labelOf } from './labels.ts';
 
@@ -60,7 +60,8 @@ function pageLinks(recordId: string, at: LifecyclePosition): SafeHtml {
 function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
   const a = e.anchor;
   const ends = endsRecord(e.type);
-  const data = Object.entries(e.data).map(([k, val]) => `${k}: ${String(val)}`);
+  // Each pair isolated on its own, so right-to-left text in one cannot reorder its neighbours.
+  const data = Object.entries(e.data).map(([k, val], i) => [i > 0 && ' · ', said(`${k}: ${String(val)}`)]);
   return markup`
 <li class="${a.status}">
 <span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
@@ -68,8 +69,15 @@ function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
 ${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
 ${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
 ${a.txHash && txLine(a.txHash, explorerUrl)}
-${data.length > 0 && markup`<div class="anchor">${data.join(' · ')}</div>`}
+${data.length > 0 && merchantBox(markup`<p class="anchor">${data}</p>`)}
+${e.erased && erasedLine(e.erased)}
 </li>`;
+}
+
+/** An event whose content the operator erased: who and when; the data is gone. */
+function erasedLine(erased: { at: string; by: string }): SafeHtml {
+  return markup`<div class="anchor erased">内容已删除 <span class="en" lang="en">content erased</span>
+· ${said(erased.by)} · ${time(erased.at)}</div>`;
 }
 
 function txLine(txHash: string, explorerUrl?: string): SafeHtml {

@@ -6,11 +6,16 @@
  * The root element is `<body>`: it carries `data-verdict="<verdict>"` with the API's verdict word
  * (genuine, pending, revoked, merchant_suspended, not_found, invalid), for tests, tools and the CSS
  * colours. Error pages (429, 413, ...) carry no verdict.
+ *
+ * Who is speaking: the verdict header holds only the service's words. Everything a merchant wrote
+ * (product name, serial, SKU, event data) sits in boxes labelled "商家填写 merchant's description",
+ * each piece isolated (<bdi>) and neutralised (displaySafe), beside the merchant's name with its id
+ * and verified-since. Nothing from the URL is ever shown.
  */
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
-import { both, time } from './format.ts';
+import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
 import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
 import { lifecycleSection, type LifecyclePosition } from './lifecycle.ts';
@@ -27,6 +32,8 @@ export interface PageView {
   /** Where record.events sit in the lifecycle; absent, they are all of it. */
   lifecycle?: LifecyclePosition;
   scans?: ScanStats;
+  /** How many days a scanner counts once in (SCAN_WINDOW_DAYS), for saying what the scan count means. */
+  scanWindowDays?: number;
   /** EXPLORER_URL without a trailing slash: transactions link to `${explorerUrl}/tx/${txHash}`. */
   explorerUrl?: string | undefined;
   /** The outcome of a key/PIN check, when the page answers the form. */
@@ -67,7 +74,7 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.explorerUrl, v.secretTries) : notFound(v.recordId)}`;
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
@@ -107,14 +114,14 @@ function secretResult(check: SecretCheck): SafeHtml {
 
 function caution(count: number): SafeHtml {
   return markup`<section class="caution" role="alert"><strong>警告 <span lang="en">Caution</span></strong>
-<p>此码已被扫描 ${count} 次，可能已被复制。<br>
-<span lang="en">This code has been scanned ${count} times; it may have been copied.</span></p>
+<p>此码已在 ${count} 个不同网络被扫描，可能已被复制。<br>
+<span lang="en">This code has been scanned from ${count} different networks; it may have been copied.</span></p>
 </section>`;
 }
 
-function notFound(recordId: string): SafeHtml {
+/** The code asked for is not repeated: the URL is the visitor's (or an attacker's) text, not ours. */
+function notFound(): SafeHtml {
   return markup`<section>
-<dl><dt>编号 <span class="en" lang="en">Code</span></dt><dd><code>${recordId}</code></dd></dl>
 <p>请核对二维码或链接，只从已认证的商家购买。<br>
 <span class="en" lang="en">Check the code or link, and buy only from verified merchants.</span></p>
 </section>`;
@@ -130,6 +137,7 @@ function recordSections(
   r: PublicRecord,
   lifecycle: LifecyclePosition,
   scans: ScanStats | undefined,
+  scanWindowDays: number | undefined,
   explorerUrl?: string,
   tries?: SecretTries,
 ): SafeHtml {
@@ -137,20 +145,23 @@ function recordSections(
   return markup`<section>
 <h2>商品 <span class="en" lang="en">Item</span></h2>
 <dl>
-<dt>名称 <span class="en" lang="en">Product</span></dt><dd>${r.productName}</dd>
-<dt>序列号 <span class="en" lang="en">Serial</span></dt><dd><code>${r.serial}</code></dd>
 <dt>类型 <span class="en" lang="en">Kind</span></dt><dd>${both(labelOf(KIND_LABELS, r.kind))}</dd>
-<dt>SKU</dt><dd><code>${r.sku}</code></dd>
-${scans && scanLine(scans)}
+${scans && scanLine(scans, scanWindowDays)}
 </dl>
+${merchantBox(markup`<dl>
+<dt>名称 <span class="en" lang="en">Product</span></dt><dd>${said(r.productName)}</dd>
+<dt>序列号 <span class="en" lang="en">Serial</span></dt><dd><code>${said(r.serial)}</code></dd>
+<dt>SKU</dt><dd><code>${said(r.sku)}</code></dd>
+</dl>`)}
 </section>
 <section>
 <h2>商家 <span class="en" lang="en">Merchant</span></h2>
 <dl>
-<dt>名称 <span class="en" lang="en">Name</span></dt><dd>${m.name}</dd>
+<dt>名称 <span class="en" lang="en">Name</span></dt><dd><strong>${said(m.name)}</strong>
+<br><span class="who">编号 <span class="en" lang="en">id</span> <code>${m.id}</code>
+${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified since</span> ${time(m.verifiedSince)}` : markup` · 未认证 <span class="en" lang="en">not verified</span>`}</span></dd>
 <dt>状态 <span class="en" lang="en">Status</span></dt>
-<dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span>
-${m.verifiedSince && markup`<br>认证于 <span class="en" lang="en">since</span> ${time(m.verifiedSince)}`}</dd>
+<dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span></dd>
 </dl>
 </section>
 ${lifecycleSection(r.id, r.events, lifecycle, explorerUrl)}
@@ -159,9 +170,12 @@ ${r.hasSecret && secretForm(r.id, tries)}
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
 }
 
-function scanLine(scans: ScanStats): SafeHtml {
-  return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 次 <span class="en" lang="en">times</span>
-· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}</dd>`;
+/** The scan count, and what it counts: networks, not requests. */
+function scanLine(scans: ScanStats, windowDays = 30): SafeHtml {
+  return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 个网络 <span class="en" lang="en">networks</span>
+· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}
+<br><span class="scan-note">不同网络打开此码的次数：同一网络每 ${windowDays} 天只计一次，链接预览和预加载不计。
+<span class="en" lang="en">How many different networks opened this code: one network counts once every ${windowDays} days; link previews and prefetches do not count.</span></span></dd>`;
 }
 
 function secretForm(recordId: string, tries?: SecretTries): SafeHtml {

@@ -61,6 +61,12 @@ label{flex-basis:100%;font-size:.9rem;color:var(--mute)}
 input{flex:1 1 12rem;min-width:0;font:inherit;padding:.55rem .6rem;border:1px solid #8c959f;border-radius:.375rem}
 button{font:inherit;padding:.55rem 1.1rem;border:0;border-radius:.375rem;background:#1f2328;color:#fff}
 footer{margin:1rem .75rem 0;font-size:.85rem;color:var(--mute)}
+.said{border:1px dashed #8c959f;border-radius:.375rem;background:#f6f8fa;padding:.5rem .7rem;margin-top:.6rem;overflow:hidden}
+.said-label{margin:0 0 .35rem;font-size:.75rem;letter-spacing:.03em;color:var(--mute)}
+li .said{margin-top:.3rem;padding:.3rem .5rem}
+li .said .anchor{margin:0}
+.who,.scan-note{font-size:.8rem;color:var(--mute)}
+.erased{color:var(--mute);font-style:italic}
 a{color:#0969da}
 `;
 

@@ -4,6 +4,7 @@ import { requireAdmin } from '../auth.ts';
 import {
   createMerchant,
   merchantProfile,
+  merchantStrikes,
   rotateKey,
   strikeMerchant,
   verifyMerchant,
@@ -22,10 +23,16 @@ const Profile = Type.Object({
   createdAt: Type.String(),
   verifiedSince: Type.Union([Type.String(), Type.Null()]),
   suspendedSince: Type.Union([Type.String(), Type.Null()]),
-  strikes: Type.Array(Type.Object({ number: Type.Integer(), reason: Type.String(), at: Type.String() })),
+  strikes: Type.Array(Type.Object({ number: Type.Integer(), at: Type.String() }), {
+    description: 'how many strikes and when; the reasons are for the operator only',
+  }),
   evidence: Type.Array(
     Type.Object({ description: Type.String(), sha256: Type.String(), addedAt: Type.String() }),
   ),
+});
+const Strikes = Type.Object({
+  merchantId: Type.String(),
+  strikes: Type.Array(Type.Object({ number: Type.Integer(), reason: Type.String(), at: Type.String() })),
 });
 const NewKey = Type.Object({
   id: Type.String(),
@@ -44,6 +51,10 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['operator'],
         summary: 'Admit a merchant (pending until verified); its API key is shown once',
+        description:
+          'The name must be one the verification page can show as it is (400 unsafe_text or blank_text for control, ' +
+          "bidi or invisible characters, or no visible one) and must not read the same as another merchant's " +
+          '(409 merchant_name_taken: compared after NFKC, case folding and Unicode confusable skeletons).',
         security: bearerAuth,
         body: Type.Object(
           {
@@ -127,6 +138,22 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => strikeMerchant(ctx(), request.params.id, request.body.reason),
+  );
+
+  app.get(
+    '/v1/merchants/:id/strikes',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['operator'],
+        summary:
+          "A merchant's strikes with their reasons (the public profile shows only their number and date)",
+        security: bearerAuth,
+        params: IdParams,
+        response: { 200: Strikes, ...errorResponses },
+      },
+    },
+    async (request) => merchantStrikes(ctx(), request.params.id),
   );
 
   app.post(

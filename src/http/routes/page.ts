@@ -11,6 +11,8 @@ import { Type } from '@sinclair/typebox';
 import { badRequest } from '../../service/errors.ts';
 import { publicRecord } from '../../service/public-view.ts';
 import { lifecyclePage } from '../../service/records.ts';
+import type { ScanRequest } from '../../service/scanners.ts';
+import { DAY_MS } from '../../service/scans.ts';
 import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
 import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
 import { verdictFor, type Verdict } from '../../service/verdicts.ts';
@@ -60,12 +62,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply.status(status).send(renderErrorPage(status, id && isId(id) ? `/v/${id}` : undefined));
   });
 
-  /** The verdict; an id the API could never have issued is not_found without a lookup or a scan. */
-  async function lookup(id: string, countScan: boolean): Promise<Verdict> {
+  /**
+   * The verdict; an id the API could never have issued is not_found without a lookup or a scan.
+   * `scan` is the request when it may count as a scan, null when it is not one.
+   */
+  async function lookup(id: string, scan: ScanRequest | null): Promise<Verdict> {
     const { ctx, chain, log } = app.services;
     if (!isId(id))
       return { verdict: 'not_found', recordId: id, reason: 'no item was registered under this code' };
-    return verdictFor(ctx, chain, log, id, { countScan });
+    return verdictFor(ctx, chain, log, id, { scan });
   }
 
   /** The page's status for a check's outcome (200 for a plain view and for match or no match). */
@@ -95,6 +100,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reason: v.reason,
       ...shown,
       ...(v.scans && { scans: v.scans }),
+      scanWindowDays: Math.round(ctx.scans.windowMs / DAY_MS),
       explorerUrl,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
@@ -121,7 +127,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const page = lifecyclePageAsked(request.query);
       // Only the landing view counts a scan: turning the lifecycle's pages is not another scan.
-      return send(reply, await lookup(request.params.id, page === 1), page);
+      return send(reply, await lookup(request.params.id, page === 1 ? request : null), page);
     },
   );
 
@@ -151,7 +157,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply.status(413).send(renderErrorPage(413, isId(id) ? `/v/${id}` : undefined));
       }
       // Checking a key is not another scan: the page was already viewed to get here.
-      const v = await lookup(id, false);
+      const v = await lookup(id, null);
       if (!v.record) return send(reply, v, 1);
       if (isBlankSecret(secret)) return send(reply, v, 1, { outcome: 'missing' });
       try {

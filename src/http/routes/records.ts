@@ -2,7 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { EVENT_TYPES, RECORD_KINDS } from '../../core/index.ts';
-import { requireMerchant } from '../auth.ts';
+import { requireAdmin, requireMerchant } from '../auth.ts';
+import { eraseEvent } from '../../service/erasure.ts';
+import { checkEventData, checkRecordTexts } from '../../service/merchant-text.ts';
 import { getMerchant } from '../../service/merchants.ts';
 import { recordBundles } from '../../service/proofs.ts';
 import { publicRecord } from '../../service/public-view.ts';
@@ -14,13 +16,14 @@ import {
   bearerAuth,
   Bundle,
   errorResponses,
+  Id,
   IdParams,
   TEXT_PATTERN,
   TextField,
 } from './schemas.ts';
 
 const Text = (max: number) => TextField({ minLength: 1, maxLength: max });
-/** Small, flat, public key-value data: never put secrets here. */
+/** Small, flat, public key-value data about the item: never secrets, never anything about a person. */
 const PublicData = Type.Record(
   Type.String({ maxLength: 64 }),
   Type.Union([TextField({ maxLength: 500 }), Type.Number(), Type.Boolean()]),
@@ -44,6 +47,11 @@ const RecordInput = Type.Object(
   { additionalProperties: false },
 );
 
+const Erasure = Type.Object(
+  { at: Type.String(), by: Type.String() },
+  { description: "the operator erased this event's content: who and when; its data is empty" },
+);
+
 const PublicEvent = Type.Object({
   seq: Type.Integer(),
   type: Type.String(),
@@ -56,6 +64,7 @@ const PublicEvent = Type.Object({
     txHash: Type.Union([Type.String(), Type.Null()]),
     blockNumber: Type.Union([Type.Integer(), Type.Null()]),
   }),
+  erased: Type.Optional(Erasure),
 });
 
 const Registered = Type.Object({
@@ -125,7 +134,10 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Register up to 1,000 records, all or nothing; idempotent on externalId',
         description:
           'A replay of the same records returns the same ids (200 when nothing new was created, 201 otherwise). ' +
-          'The same externalId with different content is a 409 and nothing is written. `secret` is kept only as a salted commitment.',
+          'The same externalId with different content is a 409 and nothing is written. `secret` is kept only as a salted commitment. ' +
+          'productName, sku, serial and metadata are shown on the verification page: control, bidi and invisible characters are 400 ' +
+          'unsafe_text, text with nothing visible 400 blank_text; metadata naming a person (buyer, name, phone, email …) is 400 ' +
+          'personal_data (README: what may go in metadata and data).',
         security: bearerAuth,
         body: Type.Object(
           { records: Type.Array(RecordInput, { minItems: 1, maxItems: MAX_RECORDS_PER_REQUEST }) },
@@ -140,6 +152,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      checkRecordTexts(request.body.records);
       const { created, records } = await registerRecords(ctx(), request.merchant!, request.body.records);
       app.services.backlog.accepted(created);
       app.services.merchantBacklog.accepted(request.merchant!.id, created);
@@ -158,6 +171,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: `Add a lifecycle event (${EVENT_TYPES.join(', ')})`,
         description:
           'Only the issuing merchant may. Impossible steps (anything after revoked or refunded, a second activation) are 409. ' +
+          '`data` is public and permanent: about the item, never a person (400 personal_data, unsafe_text, blank_text as for records). ' +
           'A record holds at most MAX_EVENTS_PER_RECORD events (409 record_event_limit), and `data` is at most ' +
           'MAX_EVENT_DATA_BYTES as canonical JSON (413 event_data_too_large); either way nothing is written.',
         security: bearerAuth,
@@ -180,6 +194,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      checkEventData(request.body.data);
       const event = await appendEvent(
         ctx(),
         request.merchant!,
@@ -198,6 +213,51 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         leaf: event.leaf,
         status: 'pending' as const,
       };
+    },
+  );
+
+  app.post(
+    '/v1/records/:id/events/:seq/erasure',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['operator'],
+        summary:
+          "Erase one event's content: a tombstone replaces it; its leaf and every other proof stay valid",
+        description:
+          'For content that should never have been published (personal data). The tombstone names `by` and the time; the ' +
+          "event's own bundle no longer verifies, the record's other events and every other record still do. The issuance " +
+          '(seq 0) cannot be erased (409 issuance_not_erasable). Erasing again changes nothing.',
+        security: bearerAuth,
+        params: Type.Object({ id: Id, seq: Type.String({ pattern: '^[0-9]{1,10}$' }) }),
+        body: Type.Object(
+          {
+            by: TextField({
+              minLength: 1,
+              maxLength: 100,
+              description: 'who erased it: a role or ticket, not a person',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            recordId: Type.String(),
+            seq: Type.Integer(),
+            type: Type.String(),
+            erased: Erasure,
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const erased = await eraseEvent(ctx(), request.params.id, Number(request.params.seq), request.body.by);
+      request.log.warn(
+        { recordId: erased.recordId, seq: erased.seq, by: erased.erased.by },
+        'event content erased',
+      );
+      return erased;
     },
   );
 

@@ -76,7 +76,9 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'The verdict for an item: genuine, pending, revoked, merchant_suspended, not_found (404) or invalid',
         description:
-          'Each call counts as a scan; the count and the first scan time show when a code was copied.',
+          'Counts a scan: `scans.count` is how many distinct networks (IPv4 /24, IPv6 /64) opened the code, ' +
+          'each once per SCAN_WINDOW_DAYS, so repeats from one network add nothing; HEAD, prefetches and link ' +
+          'previews never count. Many networks mean the code may have been copied (`suspicious`).',
         params: IdParams,
         response: {
           200: VerdictSchema,
@@ -88,7 +90,7 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { ctx, chain, log } = app.services;
-      const verdict = await verdictFor(ctx, chain, log, request.params.id, { countScan: true });
+      const verdict = await verdictFor(ctx, chain, log, request.params.id, { scan: request });
       if (verdict.verdict === 'not_found') reply.status(404);
       return verdictBody(verdict);
     },

@@ -36,6 +36,16 @@ export class MemoryEventStore implements EventStore {
     return this.t.events.get(compositeKey(recordId, seq))?.leaf;
   }
 
+  async replaceContent(recordId: string, seq: number, content: string): Promise<boolean> {
+    const key = compositeKey(recordId, seq);
+    const event = this.t.events.get(key);
+    if (!event) return false;
+    const changed = { ...event, content };
+    this.t.events.set(key, changed);
+    if (this.t.unbatched.has(key)) this.t.unbatched.set(key, changed);
+    return true;
+  }
+
   async ofRecord(recordId: string): Promise<EventWithBatch[]> {
     const seqs = this.t.eventSeqs.get(recordId) ?? [];
     return seqs.map((seq) => withBatch(this.t, this.t.events.get(compositeKey(recordId, seq))!));

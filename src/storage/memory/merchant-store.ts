@@ -1,7 +1,7 @@
 /** MerchantStore over memory tables. See storage.ts for the contract of each method. */
 import type { ApiKeyRow, EvidenceRow, MerchantRow, StrikeRow } from '../rows.ts';
 import type { MerchantStore } from '../storage.ts';
-import { copyRow, withChange } from './copies.ts';
+import { compareText, copyRow, withChange } from './copies.ts';
 import { compositeKey } from './journal.ts';
 import { assertUniqueKeys } from './unique.ts';
 import type { MemoryTables } from './tables.ts';
@@ -11,12 +11,39 @@ export class MemoryMerchantStore implements MerchantStore {
 
   async insert(merchant: MerchantRow): Promise<void> {
     assertUniqueKeys(this.t.merchants, [merchant.id], 'merchant id');
+    const nameKeys = merchant.name_key === null ? [] : [merchant.name_key];
+    assertUniqueKeys(this.t.merchantByNameKey, nameKeys, 'merchant name_key');
     this.t.merchants.set(merchant.id, copyRow(merchant));
+    for (const key of nameKeys) this.t.merchantByNameKey.set(key, merchant.id);
   }
 
   async get(id: string): Promise<MerchantRow | undefined> {
     const row = this.t.merchants.get(id);
     return row && copyRow(row);
+  }
+
+  async byNameKey(nameKey: string): Promise<MerchantRow | undefined> {
+    const id = this.t.merchantByNameKey.get(nameKey);
+    const row = id === undefined ? undefined : this.t.merchants.get(id);
+    return row && copyRow(row);
+  }
+
+  async setNameKey(id: string, nameKey: string): Promise<boolean> {
+    const row = this.t.merchants.get(id);
+    if (!row) return false;
+    if (row.name_key === nameKey) return true;
+    assertUniqueKeys(this.t.merchantByNameKey, [nameKey], 'merchant name_key');
+    if (row.name_key !== null) this.t.merchantByNameKey.delete(row.name_key);
+    this.t.merchantByNameKey.set(nameKey, id);
+    this.t.merchants.set(id, { ...row, name_key: nameKey });
+    return true;
+  }
+
+  async withoutNameKey(): Promise<MerchantRow[]> {
+    return [...this.t.merchants.values()]
+      .filter((m) => m.name_key === null)
+      .sort((a, b) => compareText(a.created_at, b.created_at) || compareText(a.id, b.id))
+      .map(copyRow);
   }
 
   async update(

@@ -12,6 +12,7 @@ import type {
   RecordRow,
   ScanRow,
   SecretAttemptRow,
+  ScanSighting,
   StrikeRow,
 } from '../rows.ts';
 import { Journal, Table } from './journal.ts';
@@ -27,6 +28,8 @@ export class MemoryTables {
   readonly journal = new Journal();
   /** By id. */
   readonly merchants = this.table<MerchantRow>();
+  /** The unique name_key of merchants that have one: the merchant id under that key. */
+  readonly merchantByNameKey = this.table<string>();
   /** By (merchant_id, position). */
   readonly evidence = this.table<EvidenceRow>();
   /** By (merchant_id, number). */
@@ -51,6 +54,8 @@ export class MemoryTables {
   readonly trees = this.table<readonly Uint8Array[]>();
   /** By record_id. */
   readonly scans = this.table<ScanRow>();
+  /** By (record_id, window_index, scanner). */
+  readonly scanSightings = this.table<ScanSighting>();
   /** By name. */
   readonly leases = this.table<LeaseRow>();
   /** By record_id. */

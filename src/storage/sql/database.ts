@@ -11,6 +11,7 @@ import * as initial from './migrations/001-initial.ts';
 import * as dropSettings from './migrations/002-drop-settings.ts';
 import * as secrets from './migrations/003-secrets.ts';
 import { privateDirectory, privateFile, tightenIfPresent } from '../private-files.ts';
+import * as identity from './migrations/004-identity.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-drop-settings': dropSettings,
   '003-secrets': secrets,
+  '004-identity': identity,
 };
 
 export async function openDatabase(opts: {
@@ -55,6 +57,9 @@ function openSqlite(dataDir: string): OpenDatabase {
   // FULL: a record acknowledged to a merchant survives power loss, not only a crash of the process.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
+  // Content replaced or deleted (an operator's erasure of an event) is overwritten, not left in free
+  // space where a copy of the file would still hold it. Writes that free nothing cost nothing more.
+  sqlite.pragma('secure_delete = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   // Kysely's SQLite driver closes the file at once; taking the one connection first lets a

@@ -63,6 +63,20 @@ export function assignOldestUnbatchedSql(batchId: number, maxLeaves: number): Ra
     WHERE events.record_id = ranked.record_id AND events.seq = ranked.seq`;
 }
 
+/**
+ * Deletes at most `limit` sightings of windows before `beforeWindow`. Neither SQLite (as built) nor
+ * PostgreSQL takes DELETE ... LIMIT, so a limited subquery picks the rows by primary key; both take
+ * the row-value IN.
+ */
+export function pruneSightingsSql(beforeWindow: number, limit: number): RawBuilder<unknown> {
+  return sql`
+    DELETE FROM scan_sightings WHERE (record_id, window_index, scanner) IN (
+      SELECT record_id, window_index, scanner FROM scan_sightings
+      WHERE window_index < ${beforeWindow}
+      LIMIT ${limit}
+    )`;
+}
+
 /** One node wanted from the tree: answer `slot`, read `size` bytes at byte `offset` of a chunk. */
 export interface WantedNode {
   slot: number;

@@ -33,6 +33,16 @@ export class SqlEventStore implements EventStore {
     return row?.leaf;
   }
 
+  async replaceContent(recordId: string, seq: number, content: string): Promise<boolean> {
+    const result = await this.ctx.db
+      .updateTable('events')
+      .set({ content })
+      .where('record_id', '=', recordId)
+      .where('seq', '=', seq)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   ofRecord(recordId: string): Promise<EventWithBatch[]> {
     return this.ctx.compiled.run(
       this.ctx.db,

@@ -23,6 +23,27 @@ export class SqlMerchantStore implements MerchantStore {
     return merchant;
   }
 
+  byNameKey(nameKey: string): Promise<MerchantRow | undefined> {
+    return this.ctx.db.selectFrom('merchants').selectAll().where('name_key', '=', nameKey).executeTakeFirst();
+  }
+
+  async setNameKey(id: string, nameKey: string): Promise<boolean> {
+    const result = await write(() =>
+      this.ctx.db.updateTable('merchants').set({ name_key: nameKey }).where('id', '=', id).executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  withoutNameKey(): Promise<MerchantRow[]> {
+    return this.ctx.db
+      .selectFrom('merchants')
+      .selectAll()
+      .where('name_key', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  }
+
   async update(
     id: string,
     change: Partial<Pick<MerchantRow, 'status' | 'verified_at' | 'suspended_at'>>,

@@ -56,12 +56,22 @@ export class SqlRecordStore implements RecordStore {
             'merchants.created_at as m_created_at',
             'merchants.verified_at as m_verified_at',
             'merchants.suspended_at as m_suspended_at',
+            'merchants.name_key as m_name_key',
           ])
           .where('records.id', '=', ''),
       [id],
     );
     if (!row) return undefined;
-    const { m_name, m_contact_email, m_status, m_created_at, m_verified_at, m_suspended_at, ...record } = row;
+    const {
+      m_name,
+      m_contact_email,
+      m_status,
+      m_created_at,
+      m_verified_at,
+      m_suspended_at,
+      m_name_key,
+      ...record
+    } = row;
     const merchant: MerchantRow = {
       id: record.merchant_id,
       name: m_name,
@@ -70,6 +80,7 @@ export class SqlRecordStore implements RecordStore {
       created_at: m_created_at,
       verified_at: m_verified_at,
       suspended_at: m_suspended_at,
+      name_key: m_name_key,
     };
     return { record, merchant };
   }

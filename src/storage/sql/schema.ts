@@ -12,6 +12,7 @@ import type {
   RecordRow,
   ScanRow,
   SecretAttemptRow,
+  ScanSighting,
   StrikeRow,
 } from '../rows.ts';
 
@@ -42,6 +43,7 @@ export interface Database {
   batches: BatchRow;
   tree_nodes: TreeNodesTable;
   scans: ScanRow;
+  scan_sightings: ScanSighting;
   leases: LeasesTable;
   secret_attempts: SecretAttemptRow;
 }

@@ -2,7 +2,17 @@
 import { expect, it } from 'vitest';
 import { bytesToHex } from '../../../src/core/index.ts';
 import type { Storage } from '../../../src/storage/storage.ts';
-import { at, batchRow, eventRow, merchantRow, recordRow, seal, seedRecords, treeOf } from '../fixtures.ts';
+import {
+  at,
+  batchRow,
+  eventRow,
+  merchantRow,
+  recordRow,
+  seal,
+  seedRecords,
+  sighting,
+  treeOf,
+} from '../fixtures.ts';
 
 export function copyBehaviour(storage: () => Storage): void {
   it('keeps what was stored when the rows handed in are changed afterwards', async () => {
@@ -13,14 +23,14 @@ export function copyBehaviour(storage: () => Storage): void {
     const evidence = { merchant_id: 'm1', position: 1, description: 'd', sha256: '00', added_at: at(1) };
     const strike = { merchant_id: 'm1', number: 1, reason: 'r', created_at: at(1) };
     const key = { key_hash: 'k1', merchant_id: 'm1', created_at: at(1), revoked_at: null };
-    const scan = { record_id: 'r1', count: 1, first_at: at(1), last_at: at(1) };
+    const scan = sighting('r1', 1, 's1', 1);
     await s.merchants.insert(merchant);
     await s.merchants.addEvidence([evidence]);
     await s.merchants.addStrike(strike);
     await s.merchants.insertKey(key);
     await s.records.insertMany([record]);
     await s.events.insertMany([event]);
-    await s.scans.add([scan]);
+    await s.scans.addSightings([scan]);
     const tree = treeOf(3);
     const batch = batchRow(1, tree);
     await s.batches.insertSealed(batch, tree);
@@ -32,7 +42,7 @@ export function copyBehaviour(storage: () => Storage): void {
     evidence.description = 'changed';
     strike.reason = 'changed';
     key.merchant_id = 'nobody';
-    scan.count = 99;
+    scan.scanner = 'changed';
     batch.status = 'final';
     tree.levels[0]!.fill(0);
 
@@ -51,7 +61,7 @@ export function copyBehaviour(storage: () => Storage): void {
     const s = storage();
     await seedRecords(s, 'm1', ['r1']);
     await s.merchants.insertKey({ key_hash: 'k1', merchant_id: 'm1', created_at: at(1), revoked_at: null });
-    await s.scans.add([{ record_id: 'r1', count: 1, first_at: at(1), last_at: at(1) }]);
+    await s.scans.addSightings([sighting('r1', 1, 's1', 1)]);
     await seal(s);
 
     (await s.merchants.get('m1'))!.name = 'changed';

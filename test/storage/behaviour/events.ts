@@ -95,6 +95,30 @@ export function eventBehaviour(storage: () => Storage): void {
     ]);
   });
 
+  it("replaces an event's content and nothing else, batched or not; an unknown event is false", async () => {
+    const s = storage();
+    await seedRecords(s, 'm1', ['r1']);
+    const batch = (await seal(s))!;
+    await s.events.insertMany([eventRow('r1', 1, at(1))]);
+    expect(await s.events.replaceContent('r1', 0, '{"erased":0}')).toBe(true);
+    expect(await s.events.replaceContent('r1', 1, '{"erased":1}')).toBe(true);
+    expect(await s.events.replaceContent('r1', 2, '{}')).toBe(false);
+    expect(await s.events.replaceContent('r9', 0, '{}')).toBe(false);
+    const [issuance, sold] = await s.events.ofRecord('r1');
+    expect(issuance).toMatchObject({
+      ...eventRow('r1', 0),
+      content: '{"erased":0}',
+      batch_id: batch.id,
+      leaf_index: 0,
+      batch_status: 'sealed',
+    });
+    expect(sold).toEqual({ ...eventRow('r1', 1, at(1)), content: '{"erased":1}', ...unbatchedFields });
+    expect(await s.events.leafAt('r1', 1)).toBe(eventRow('r1', 1).leaf);
+    // Still waiting to be sealed, with its leaf.
+    const next = (await seal(s))!;
+    expect(unpack(await s.batches.leaves(next.id))).toEqual([eventRow('r1', 1).leaf]);
+  });
+
   it('refuses an event whose (record, seq) exists and writes none of that call', async () => {
     const s = storage();
     await seedRecords(s, 'm1', ['r1']);

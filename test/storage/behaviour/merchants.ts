@@ -36,6 +36,35 @@ export function merchantBehaviour(storage: () => Storage): void {
     expect(await s.merchants.get('m1')).toEqual(merchantRow('m1'));
   });
 
+  it('keeps name keys unique: a taken key refuses the insert, and null keys never collide', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1', { name_key: 'alpha cards' }));
+    await expect(s.merchants.insert(merchantRow('m2', { name_key: 'alpha cards' }))).rejects.toBeInstanceOf(
+      DuplicateKeyError,
+    );
+    expect(await s.merchants.get('m2')).toBeUndefined();
+    await s.merchants.insert(merchantRow('m3', { name_key: null, created_at: at(5) }));
+    await s.merchants.insert(merchantRow('m4', { name_key: null, created_at: at(2) }));
+    expect((await s.merchants.byNameKey('alpha cards'))?.id).toBe('m1');
+    expect(await s.merchants.byNameKey('beta')).toBeUndefined();
+    expect((await s.merchants.withoutNameKey()).map((m) => m.id)).toEqual(['m4', 'm3']);
+  });
+
+  it('sets a name key unless another merchant holds it, and says whether the merchant exists', async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m1', { name_key: 'alpha' }));
+    await s.merchants.insert(merchantRow('m2', { name_key: null }));
+    await expect(s.merchants.setNameKey('m2', 'alpha')).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect((await s.merchants.get('m2'))?.name_key).toBeNull();
+    expect(await s.merchants.setNameKey('m2', 'beta')).toBe(true);
+    expect(await s.merchants.get('m2')).toEqual(merchantRow('m2', { name_key: 'beta' }));
+    expect((await s.merchants.byNameKey('beta'))?.id).toBe('m2');
+    expect(await s.merchants.setNameKey('m1', 'alpha')).toBe(true);
+    expect(await s.merchants.setNameKey('nobody', 'gamma')).toBe(false);
+    expect(await s.merchants.byNameKey('gamma')).toBeUndefined();
+    expect(await s.merchants.withoutNameKey()).toEqual([]);
+  });
+
   it('update changes only the fields given and says whether the merchant exists', async () => {
     const s = storage();
     await s.merchants.insert(merchantRow('m1', { status: 'pending', verified_at: null }));

@@ -13,6 +13,7 @@ import {
   recordRow,
   seal,
   seedRecords,
+  sighting,
   treeOf,
 } from '../fixtures.ts';
 
@@ -56,7 +57,7 @@ export function transactionBehaviour(storage: () => Storage): void {
     const s = storage();
     await seedRecords(s, 'm1', ['r1', 'r2']);
     await s.merchants.insertKey({ key_hash: 'k1', merchant_id: 'm1', created_at: at(0), revoked_at: null });
-    await s.scans.add([{ record_id: 'r1', count: 1, first_at: at(1), last_at: at(1) }]);
+    await s.scans.addSightings([sighting('r1', 1, 's1', 1)]);
     const sealed = (await seal(s, 1))!;
     const fence = await lead(s);
     const before = await snapshot(s, fence);
@@ -80,10 +81,10 @@ export function transactionBehaviour(storage: () => Storage): void {
         await tx.records.insertMany([recordRow('r3', 'm1')]);
         await tx.records.advanceHead('r1', 0, { head_seq: 1, state: 'revoked', sold: 0, activated: 0 });
         await tx.events.insertMany([eventRow('r1', 1, at(9))]);
-        await tx.scans.add([
-          { record_id: 'r1', count: 5, first_at: at(9), last_at: at(9) },
-          { record_id: 'r2', count: 1, first_at: at(9), last_at: at(9) },
-        ]);
+        await tx.merchants.setNameKey('m1', 'renamed');
+        await tx.events.replaceContent('r2', 0, '{"erased":true}');
+        await tx.scans.addSightings([sighting('r1', 1, 's2', 9), sighting('r2', 1, 's1', 9)]);
+        await tx.scans.pruneSightings(2, 10);
         await tx.batches.transition(sealed.id, 'sealed', 'submitted', { tx_hash: '0xaa' }, fence);
         const id = await tx.batches.nextId();
         await tx.events.assignOldestUnbatched(id, 10);
@@ -96,6 +97,8 @@ export function transactionBehaviour(storage: () => Storage): void {
     ).rejects.toBe(thrown);
 
     expect(await snapshot(s, fence)).toEqual(before);
+    // The pruned sighting is still there (so it is not new), and the added one is gone (so it is).
+    expect(await s.scans.addSightings([sighting('r1', 1, 's1', 1), sighting('r1', 1, 's2', 1)])).toBe(1);
     // Neither the release nor the other lease's grant survived.
     expect(await s.leases.acquire('anchorer', 'challenger', 60_000, NOW_MS + 1)).toBeNull();
     expect(await s.leases.acquire('other', 'y', 1000, NOW_MS)).toMatchObject({ holder: 'y' });
@@ -205,6 +208,7 @@ async function snapshot(s: Storage, fence?: LeaseFence): Promise<unknown> {
     batches: await s.batches.list(0, 100),
     nextId: await s.batches.nextId(),
     scans: await Promise.all(['r1', 'r2'].map((id) => s.scans.get(id))),
+    nameKeyHolder: (await s.merchants.byNameKey('merchant m1'))?.id,
     holdsLease: fence && (await s.leases.holds(fence)),
   };
 }
