@@ -106,6 +106,7 @@ export async function startRuntime(
     log: log.child({ component: 'batcher' }),
   });
 
+  const backlog = new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config));
   const services: Services = {
     ctx,
     chain,
@@ -121,8 +122,10 @@ export async function startRuntime(
     timeouts: config.timeouts,
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
-    backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
-    merchantBacklog: new MerchantBacklog(storage.events, config.maxPendingEventsPerMerchant),
+    backlog,
+    merchantBacklog: new MerchantBacklog(storage.events, config.maxPendingEventsPerMerchant, () =>
+      backlog.pending(),
+    ),
     qrRendersPerSecond: config.qrRendersPerSecond,
   };
   return {

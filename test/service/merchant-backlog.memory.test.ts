@@ -18,7 +18,14 @@ async function twoMerchants(maxPerMerchant: number) {
   const { merchant: flooder } = await verifiedMerchant(service.ctx, 'Flood Shop');
   const { merchant: quiet } = await verifiedMerchant(service.ctx, 'Quiet Shop');
   const clock = { ms: 0 };
-  const backlog = new MerchantBacklog(service.storage.events, maxPerMerchant, 1000, () => clock.ms);
+  const total = { pending: Number.POSITIVE_INFINITY };
+  const backlog = new MerchantBacklog(
+    service.storage.events,
+    maxPerMerchant,
+    async () => total.pending,
+    1000,
+    () => clock.ms,
+  );
   const register = async (merchant: Merchant, prefix: string, n: number) =>
     (
       await registerRecords(
@@ -27,7 +34,7 @@ async function twoMerchants(maxPerMerchant: number) {
         Array.from({ length: n }, (_, i) => recordBody(`${prefix}-${i}`)),
       )
     ).records.map((r) => r.id);
-  return { ...service, flooder, quiet, backlog, clock, register };
+  return { ...service, flooder, quiet, backlog, clock, total, register };
 }
 
 describe("a merchant's share of the backlog on the memory store", () => {
@@ -55,6 +62,18 @@ describe("a merchant's share of the backlog on the memory store", () => {
       'your anchoring backlog is full: 3 of your events wait (at most 3 per merchant); other merchants are not affected; retry later',
     );
     expect(await backlog.refusal(quiet.id)).toBeNull();
+  });
+
+  it('reads nothing while the whole backlog is below one share: no merchant can be at it', async () => {
+    const { storage, flooder, backlog, total, register } = await twoMerchants(3);
+    await register(flooder, 'f', 5);
+    const read = vi.spyOn(storage.events, 'awaitingFinalByMerchant');
+    total.pending = 2;
+    expect(await backlog.refusal(flooder.id)).toBeNull();
+    expect(read).not.toHaveBeenCalled();
+    total.pending = 5;
+    expect((await backlog.refusal(flooder.id))?.statusCode).toBe(503);
+    expect(read).toHaveBeenCalledTimes(1);
   });
 
   it('reads every merchant in one grouped read at most once a refresh, and adds what it accepted meanwhile', async () => {
