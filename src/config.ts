@@ -15,7 +15,18 @@ export interface Config {
   chain:
     | { kind: 'dev'; port: number }
     | { kind: 'rpc'; rpcUrl: string; contract: string; anchorerKey: string; publishRpcUrl: boolean };
+  /**
+   * CONFIRMATIONS: when a batch is final. 'depth': `confirmations` blocks deep. 'safe' or
+   * 'finalized': at or below the node's block with that tag. 'auto' (a real chain without
+   * CONFIRMATIONS): 'finalized' when the node answers that tag at start, else `confirmations` (12).
+   */
+  finality: 'depth' | 'safe' | 'finalized' | 'auto';
+  /** Blocks deep, the anchoring block included, under the depth rule and as 'auto''s fallback. */
   confirmations: number;
+  /** MAX_IN_FLIGHT: anchor transactions that may wait to be mined at once (consecutive nonces). */
+  maxInFlight: number;
+  /** FINALITY_STALL_MS: how long the node's safe/finalized block may stand still before /healthz says so. */
+  finalityStallMs: number;
   adminToken: string | undefined;
   /** SECRET_KEY's bytes; unset: generated into DATA_DIR in development (required on a real chain). */
   secretKey: Uint8Array | undefined;
@@ -65,6 +76,18 @@ export interface Config {
   secretGuesses: { limit: number; windowMs: number };
   /** A scanner (a network) counts once per item per window of this many days. */
   scanWindowDays: number;
+  /** How log lines are written: JSON, or readable lines for a terminal (pino-pretty). */
+  logFormat: LogFormat;
+  webhooks: {
+    /** Let webhooks go to loopback, private and link-local addresses (off: SSRF protection). */
+    allowPrivate: boolean;
+    /** How long one delivery attempt may wait for an answer. */
+    timeoutMs: number;
+    /** The wait before each retry of a failed delivery; after the last, it is given up. */
+    retryScheduleMs: number[];
+    /** How often an idle delivery worker looks for due deliveries and newly final batches. */
+    pollMs: number;
+  };
 }
 
 /** Milliseconds; Node's http server enforces each (see README's table). */
@@ -80,6 +103,15 @@ export interface HttpTimeouts {
 }
 
 export type TrustProxy = boolean | number | string[];
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The backoff of Standard Webhooks' reference implementation (5 s, 5 min, 30 min, 2 h, 5 h, 10 h),
+ * with a last retry 6 h later, so the eighth and last attempt comes just under a day (23 h 35 min)
+ * after the first.
+ */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,6h';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -155,7 +187,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           publishRpcUrl: bool(env, 'PUBLISH_RPC_URL', false),
         }
       : { kind: 'dev', port: int(env, 'DEV_CHAIN_PORT', 8545, 0, 65535) },
-    confirmations: int(env, 'CONFIRMATIONS', realChain ? 12 : 1, 1, 10_000),
+    ...finality(env, realChain),
+    maxInFlight: int(env, 'MAX_IN_FLIGHT', DEFAULT_MAX_IN_FLIGHT, 1, 64),
+    finalityStallMs: int(env, 'FINALITY_STALL_MS', 30 * 60_000, 1000, 7 * 86_400_000),
     adminToken,
     secretKey,
     batchMaxLeaves: int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000),
@@ -185,6 +219,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
     },
     scanWindowDays: int(env, 'SCAN_WINDOW_DAYS', 30, 1, 3650),
+    logFormat: logFormat(env, process.stdout.isTTY === true),
+    webhooks: {
+      allowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 15_000, 100, 120_000),
+      retryScheduleMs: durations(env, 'WEBHOOK_RETRY_SCHEDULE', DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+      pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
+    },
   };
 }
 
@@ -239,6 +280,55 @@ function isAddressOrCidr(entry: string): boolean {
   if (family === 0 || rest.length > 0) return false;
   if (bits === undefined) return true;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** LOG_FORMAT, else readable lines when standard output is a terminal and JSON when it is not. */
+export function logFormat(env: NodeJS.ProcessEnv, stdoutIsTerminal: boolean): LogFormat {
+  const raw = str(env, 'LOG_FORMAT');
+  if (raw === undefined) return stdoutIsTerminal ? 'pretty' : 'json';
+  if (raw !== 'json' && raw !== 'pretty') throw new ConfigError('LOG_FORMAT must be json or pretty');
+  return raw;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A comma-separated list of durations such as "5s,5m,2h" (units ms, s, m, h), in milliseconds. */
+function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): number[] {
+  const raw = str(env, name) ?? fallback;
+  const out = raw.split(',').map((part) => {
+    const match = /^(\d{1,9})(ms|s|m|h)$/.exec(part.trim());
+    return match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : NaN;
+  });
+  if (out.length > 50 || out.some((ms) => !(ms > 0 && ms <= 7 * 86_400_000))) {
+    throw new ConfigError(
+      `${name} must be up to 50 comma-separated durations like 5s,5m,2h (ms, s, m, h; each up to ` +
+        `7 days), not "${raw}"`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Eight anchors in flight cover a 12 s chain: under light load a batch seals every BATCH_MAX_AGE_MS
+ * (10 s), about one a block, and a transaction is usually mined within one to three blocks; under
+ * load batches grow rather than multiply. Eight also stays well inside the 16 executable
+ * transactions per account that geth's pool keeps by default (txpool.accountslots), leaving room for
+ * an operator's own transactions from the same key.
+ */
+const DEFAULT_MAX_IN_FLIGHT = 8;
+
+/** CONFIRMATIONS: a number of blocks, `safe` or `finalized`; unset, 1 on the dev chain and 'auto' on a real one. */
+function finality(env: NodeJS.ProcessEnv, realChain: boolean): Pick<Config, 'finality' | 'confirmations'> {
+  const fallback = realChain ? 12 : 1;
+  const raw = str(env, 'CONFIRMATIONS');
+  if (raw === 'safe' || raw === 'finalized') return { finality: raw, confirmations: fallback };
+  if (raw === undefined) return { finality: realChain ? 'auto' : 'depth', confirmations: fallback };
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000) {
+    throw new ConfigError(
+      `CONFIRMATIONS must be a whole number from 1 to 10000, "safe" or "finalized", not "${raw}"`,
+    );
+  }
+  return { finality: 'depth', confirmations: Number(raw) };
 }
 
 function str(env: NodeJS.ProcessEnv, name: string): string | undefined {

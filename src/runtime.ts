@@ -11,6 +11,12 @@ import { Batcher } from './batcher/batcher.ts';
 import { Lease } from './batcher/lease.ts';
 import { bootDevChain } from './batcher/dev-chain-replay.ts';
 import { DEV_DEPLOYER_KEY, type DevChain } from './chain/dev-chain.ts';
+import {
+  chooseFinality,
+  describeFinality,
+  type FinalityRule,
+  type FinalitySetting,
+} from './chain/finality.ts';
 import { connectRegistry, type AnchorChain } from './chain/registry.ts';
 import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
@@ -25,6 +31,7 @@ import { SecretAttempts } from './service/secret-attempts.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { sealStoredSalts } from './service/stored-salts.ts';
 import { privateDirectory } from './storage/private-files.ts';
+import { WebhookWorker } from './service/webhooks/worker.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -32,6 +39,8 @@ export interface Runtime {
   /** The SQL backend behind services.ctx.storage (its `db` is for tests' inspection only). */
   storage: SqlStorage;
   devChain: DevChain | null;
+  /** Delivers webhooks; the server starts it (as it starts the batcher), tests when they need it. */
+  webhookWorker: WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -44,7 +53,8 @@ export async function startRuntime(
   log.info({ database: storage.location, dialect: storage.kind }, 'database ready');
   const lease = new Lease(storage.leases, `${process.pid}-${randomUUID()}`, config.leaseMs);
   let devChain: DevChain | null = null;
-  let chain: AnchorChain;
+  let chain: AnchorChain | undefined;
+  let finality: FinalityRule;
   try {
     if (config.chain.kind === 'dev') {
       const booted = await bootDevChain(storage.batches, lease, config.chain.port, log);
@@ -65,16 +75,24 @@ export async function startRuntime(
         rpcTimeoutMs: config.rpcTimeoutMs,
       });
     }
+    const chosen = await chooseFinality(finalitySetting(config), chain);
+    finality = chosen.rule;
+    log.info(
+      {
+        chainId: chain.chainId,
+        contract: chain.contract,
+        finality: describeFinality(finality),
+        why: chosen.why,
+      },
+      'chain ready',
+    );
   } catch (err) {
+    chain?.close();
     await devChain?.close();
     await lease.release().catch(() => {});
     await storage.close();
     throw err;
   }
-  log.info(
-    { chainId: chain.chainId, contract: chain.contract, confirmations: config.confirmations },
-    'chain ready',
-  );
 
   const keys = serverKey(config, log);
   const ctx: ServiceContext = {
@@ -99,7 +117,9 @@ export async function startRuntime(
     ctx,
     chain,
     lease,
-    confirmations: config.confirmations,
+    confirmations: finality,
+    maxInFlight: config.maxInFlight,
+    finalityStallMs: config.finalityStallMs,
     maxLeaves: config.batchMaxLeaves,
     maxAgeMs: config.batchMaxAgeMs,
     tickMs: config.chainPollMs,
@@ -113,7 +133,7 @@ export async function startRuntime(
     batcher,
     log,
     adminTokenHash: sha256Hex(adminToken(config, log)),
-    confirmations: config.confirmations,
+    finality,
     publicRpcUrl:
       devChain?.url ??
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
@@ -127,12 +147,20 @@ export async function startRuntime(
       backlog.pending(),
     ),
     qrRendersPerSecond: config.qrRendersPerSecond,
+    webhooks: { allowPrivate: config.webhooks.allowPrivate },
   };
+  const webhookWorker = new WebhookWorker({
+    ctx,
+    ...config.webhooks,
+    log: log.child({ component: 'webhooks' }),
+  });
   return {
     services,
     storage,
     devChain,
+    webhookWorker,
     async close() {
+      await webhookWorker.stop();
       await batcher.stop();
       await ctx.scans.flush();
       chain.close();
@@ -140,6 +168,18 @@ export async function startRuntime(
       await storage.close();
     },
   };
+}
+
+/** CONFIRMATIONS as the chain module reads it. */
+function finalitySetting(config: Config): FinalitySetting {
+  switch (config.finality) {
+    case 'depth':
+      return { kind: 'depth', blocks: config.confirmations };
+    case 'auto':
+      return { kind: 'tag-or-depth', tag: 'finalized', blocks: config.confirmations };
+    default:
+      return { kind: 'tag', tag: config.finality };
+  }
 }
 
 /** ADMIN_TOKEN, or in development one generated once into DATA_DIR/admin-token (mode 0600). */

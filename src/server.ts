@@ -1,6 +1,7 @@
 /** Owns the process: reads the environment, starts the runtime and the HTTP server, stops on signals. */
-import pino from 'pino';
-import { ConfigError, loadConfig } from './config.ts';
+import pino, { type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+import { ConfigError, loadConfig, type LogFormat } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { startRuntime } from './runtime.ts';
 
@@ -58,11 +59,12 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string
     }
     throw err;
   }
-  const log = pino(logOptions(config.logLevel));
+  const log = pino(logOptions(config.logLevel), logDestination(config.logFormat));
   const runtime = await startRuntime(config, log);
   const app = await buildApp(runtime.services, { logger: log });
   const url = await app.listen({ port: config.port, host: config.host });
   runtime.services.batcher.start();
+  runtime.webhookWorker.start();
   log.info({ url, publicBaseUrl: config.publicBaseUrl, docs: `${url}/docs` }, 'proofmark is serving');
 
   let closing: Promise<void> | null = null;
@@ -84,4 +86,14 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string
     });
   }
   return { url, close };
+}
+
+/**
+ * Where log lines go: pino's own default, JSON lines on standard output (for a pipe, a file, a log
+ * shipper), or readable coloured lines for a person at a terminal (pino-pretty, in this thread).
+ * Redaction happens before either, in pino itself.
+ */
+export function logDestination(format: LogFormat): DestinationStream | undefined {
+  if (format === 'json') return undefined;
+  return pretty({ destination: 1, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' });
 }

@@ -3,7 +3,7 @@
  * error naming the variable for every bad value.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig, logFormat } from '../src/config.ts';
 
 const KEY = `0x${'11'.repeat(32)}`;
 const CONTRACT = `0x${'ab'.repeat(20)}`;
@@ -34,7 +34,10 @@ describe('loadConfig', () => {
       dataDir: './data',
       databaseUrl: undefined,
       chain: { kind: 'dev', port: 8545 },
+      finality: 'depth',
       confirmations: 1,
+      maxInFlight: 8,
+      finalityStallMs: 1_800_000,
       adminToken: undefined,
       secretKey: undefined,
       batchMaxLeaves: 10_000,
@@ -54,7 +57,40 @@ describe('loadConfig', () => {
       qrRendersPerSecond: 50,
       secretGuesses: { limit: 5, windowMs: 3_600_000 },
       scanWindowDays: 30,
+      logFormat: process.stdout.isTTY ? 'pretty' : 'json',
+      webhooks: {
+        allowPrivate: false,
+        timeoutMs: 15_000,
+        retryScheduleMs: [5, 300, 1800, 7200, 18_000, 36_000, 21_600].map((s) => s * 1000),
+        pollMs: 1000,
+      },
     });
+  });
+
+  it('webhooks: private targets, the attempt timeout, the retry schedule in units, the poll', () => {
+    const config = loadConfig({
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_TIMEOUT_MS: '2500',
+      WEBHOOK_RETRY_SCHEDULE: '250ms, 2s,1m,1h',
+      WEBHOOK_POLL_MS: '50',
+    });
+    expect(config.webhooks).toEqual({
+      allowPrivate: true,
+      timeoutMs: 2500,
+      retryScheduleMs: [250, 2000, 60_000, 3_600_000],
+      pollMs: 50,
+    });
+    // The default schedule gives up just under a day after the first attempt.
+    const total = loadConfig({}).webhooks.retryScheduleMs.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(24 * 3_600_000);
+    expect(total).toBeGreaterThan(23 * 3_600_000);
+  });
+
+  it('log lines: readable on a terminal, JSON into a pipe or file, unless LOG_FORMAT says', () => {
+    expect(logFormat({}, true)).toBe('pretty');
+    expect(logFormat({}, false)).toBe('json');
+    expect(logFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(logFormat({ LOG_FORMAT: 'pretty' }, false)).toBe('pretty');
   });
 
   it('a real chain: all three settings, 12 confirmations and slower polling by default', () => {
@@ -67,6 +103,7 @@ describe('loadConfig', () => {
       publishRpcUrl: false,
     });
     expect(config.confirmations).toBe(12);
+    expect(config.finality).toBe('auto');
     expect(config.chainPollMs).toBe(2000);
     expect(
       loadConfig({ ...REAL, ANCHORER_PRIVATE_KEY: KEY.slice(2), PUBLISH_RPC_URL: 'true' }).chain,
@@ -124,6 +161,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0', PORT: '81' }).publicBaseUrl).toBe('http://localhost:81');
     // An empty variable is an unset one.
     expect(loadConfig({ PORT: '', RPC_URL: '  ' }).port).toBe(8080);
+  });
+
+  it("CONFIRMATIONS: a depth, or the node's safe or finalized block; MAX_IN_FLIGHT and FINALITY_STALL_MS", () => {
+    expect(loadConfig({ ...REAL, CONFIRMATIONS: '3' })).toMatchObject({
+      finality: 'depth',
+      confirmations: 3,
+    });
+    expect(loadConfig({ ...REAL, CONFIRMATIONS: 'finalized' })).toMatchObject({ finality: 'finalized' });
+    expect(loadConfig({ CONFIRMATIONS: 'safe' })).toMatchObject({ finality: 'safe' });
+    expect(loadConfig({ ...REAL, MAX_IN_FLIGHT: '1' }).maxInFlight).toBe(1);
+    expect(loadConfig({ FINALITY_STALL_MS: '60000' }).finalityStallMs).toBe(60_000);
+    expect(failure({ CONFIRMATIONS: 'latest' }).message).toContain('"safe" or "finalized"');
   });
 
   it('RPC_TIMEOUT_MS: how long one JSON-RPC request may take, from 100 ms to 10 minutes', () => {
@@ -214,6 +263,10 @@ describe('loadConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://root@localhost/proofmark' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:./data/db' }],
     ['CONFIRMATIONS', { CONFIRMATIONS: '0' }],
+    ['CONFIRMATIONS', { CONFIRMATIONS: 'final' }],
+    ['MAX_IN_FLIGHT', { MAX_IN_FLIGHT: '0' }],
+    ['MAX_IN_FLIGHT', { MAX_IN_FLIGHT: '65' }],
+    ['FINALITY_STALL_MS', { FINALITY_STALL_MS: '10' }],
     ['BATCH_MAX_LEAVES', { BATCH_MAX_LEAVES: 'many' }],
     ['BATCH_MAX_AGE_MS', { BATCH_MAX_AGE_MS: '5' }],
     ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '10' }],
@@ -251,6 +304,14 @@ describe('loadConfig', () => {
     ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '0' }],
     ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '3651' }],
     ['SCAN_WINDOW_DAYS', { SCAN_WINDOW_DAYS: '30d' }],
+    ['LOG_FORMAT', { LOG_FORMAT: 'colour' }],
+    ['WEBHOOK_ALLOW_PRIVATE', { WEBHOOK_ALLOW_PRIVATE: 'yes' }],
+    ['WEBHOOK_TIMEOUT_MS', { WEBHOOK_TIMEOUT_MS: '99' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5s,,5m' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5 minutes' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '0s' }],
+    ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '200h' }],
+    ['WEBHOOK_POLL_MS', { WEBHOOK_POLL_MS: '5' }],
   ] as Array<[string, NodeJS.ProcessEnv]>)('names %s when it is wrong (%j)', (name, env) => {
     const err = failure(env);
     expect(err.message).toContain(name);

@@ -4,23 +4,28 @@
  * for, performs the action decided, and saves each state change through BatchStore.transition,
  * fenced by the anchorer lease. Each state is saved before the step that depends on it (the signed
  * transaction is saved before it is broadcast), so a crash anywhere resumes without anchoring a
- * batch id twice; the contract's ordering is the last guard.
+ * batch id twice; the contract's ordering is the last guard. Up to MAX_IN_FLIGHT anchors are in
+ * flight at once, signed in id order at rising nonces.
  */
 import type { Logger } from 'pino';
-import type { AnchorChain } from '../chain/registry.ts';
+import type { FinalityRule } from '../chain/finality.ts';
+import type { AnchorChain, TxReceipt } from '../chain/registry.ts';
+import type { RpcErrorKind } from '../chain/rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../storage/rows.ts';
 import type { BatchStore } from '../storage/storage.ts';
 import { crashPoint } from './crash-points.ts';
 import {
-  batchesToAdvance,
   decide,
+  inFlight,
+  mayAdvance,
   nodeHolds,
   type Action,
-  type AnchorPolicy,
   type BroadcastResult,
+  type InFlight,
   type Observation,
   type Observed,
+  type WaitReason,
 } from './decide.ts';
 
 /** The chain holds a different root for a batch id than the database: anchoring must stop. */
@@ -40,20 +45,67 @@ export interface AnchorerDeps {
   fence(): LeaseFence | null;
   /** A fenced write was refused (the lease passed on, or the batch moved under us): forget the lease. */
   onLeaseLost(): void;
-  /** CONFIRMATIONS: how many blocks deep, the anchoring block included, a batch is final. */
-  confirmations: number;
+  /** CONFIRMATIONS: when an anchored batch is final. */
+  finality: FinalityRule;
+  /** MAX_IN_FLIGHT: how many anchor transactions of ours may wait to be mined at once. */
+  maxInFlight: number;
+  /** Where the figures an operator watches go (the batcher's status); optional for tests. */
+  figures?: AnchorFigures;
   log: Logger;
   now(): Date;
 }
 
-/** Advances every unfinished batch by as many steps as it can take now; returns how many moved. */
+/** What the anchorer reports as it goes. */
+export interface AnchorFigures {
+  /** A receipt of ours was recorded (mined, anchored or reverted): what it cost. */
+  spent(receipt: TxReceipt): void;
+  /** A node refused a transaction of ours (its words, classified: a hint, not an error of ours). */
+  refused(kind: RpcErrorKind): void;
+  /** How many anchors of ours are in flight after a pass. */
+  inFlight(count: number): void;
+}
+
+/**
+ * Advances every unfinished batch by as many steps as it can take now, in id order; returns how many
+ * moved. The pass sees each batch's new state as it saves it, so sealed batches are sent one after
+ * another (each above the one sent before it) while the window has room.
+ */
 export async function advanceBatches(deps: AnchorerDeps): Promise<number> {
-  const open = await deps.batches.unfinished();
+  const view = await deps.batches.unfinished();
+  const reads = new ChainWideReads(deps.chain);
   let moved = 0;
-  for (const batch of batchesToAdvance(open)) {
-    if (await advance(deps, batch)) moved++;
+  for (let i = 0; i < view.length; i++) {
+    const batch = view[i]!;
+    if (!mayAdvance(view, batch, deps.maxInFlight)) continue;
+    const after = await advance(deps, batch, inFlight(view.slice(0, i)), reads);
+    if (after === null) continue;
+    view[i] = after;
+    moved++;
   }
+  deps.figures?.inFlight(inFlight(view).length);
   return moved;
+}
+
+/**
+ * Readings of the whole chain that only grow (the head, the finality mark), read at most once per
+ * pass and shared by its batches: a reading a moment old can only make a batch wait a pass longer.
+ */
+class ChainWideReads {
+  private head: Promise<number> | null = null;
+  private readonly tagged = new Map<string, Promise<number | null>>();
+
+  constructor(private readonly chain: AnchorChain) {}
+
+  headNumber(): Promise<number> {
+    return (this.head ??= this.chain.headNumber());
+  }
+
+  taggedBlock(rule: FinalityRule): Promise<number | null> {
+    if (rule.kind !== 'tag') throw new Error('the finality rule names no tag');
+    let read = this.tagged.get(rule.tag);
+    if (!read) this.tagged.set(rule.tag, (read = this.chain.taggedBlock(rule.tag)));
+    return read;
+  }
 }
 
 /** Final batches read per page when a reorg reaches them. */
@@ -67,14 +119,15 @@ const FINAL_PAGE = 100;
  * demoted.
  */
 export async function recheckFinalBatches(deps: AnchorerDeps): Promise<number> {
+  const reads = new ChainWideReads(deps.chain);
   const [newest] = await deps.batches.newestFinal(1);
-  if (!newest || !(await advance(deps, newest))) return 0;
+  if (!newest || !(await advance(deps, newest, [], reads))) return 0;
   let demoted = 1;
   for (;;) {
     // Demoted batches leave the final set, so each page starts again from the newest left.
     const page = await deps.batches.newestFinal(FINAL_PAGE);
     for (const batch of page) {
-      if (!(await advance(deps, batch))) return demoted;
+      if (!(await advance(deps, batch, [], reads))) return demoted;
       demoted++;
     }
     if (page.length < FINAL_PAGE) return demoted;
@@ -89,19 +142,30 @@ interface Pass {
 
 /**
  * One batch's pass: reads what the decision asks for until it decides, then performs the decision.
- * Returns whether the batch's state changed.
+ * Returns the batch as saved, or null when its state did not change.
  */
-async function advance(deps: AnchorerDeps, batch: BatchRow): Promise<boolean> {
-  const policy: AnchorPolicy = { finality: { kind: 'depth', blocks: deps.confirmations } };
+async function advance(
+  deps: AnchorerDeps,
+  batch: BatchRow,
+  below: readonly InFlight[],
+  reads: ChainWideReads,
+): Promise<BatchRow | null> {
   const pass: Pass = { seen: {}, rebroadcast: null };
   for (;;) {
-    const step = decide(batch, pass.seen, policy);
+    const step = decide(batch, pass.seen, { finality: deps.finality }, below);
     if (!('observe' in step)) return perform(deps, batch, step, pass);
-    await observe(deps.chain, batch, step.observe, pass);
+    await observe(deps, batch, step.observe, pass, reads);
   }
 }
 
-async function observe(chain: AnchorChain, batch: BatchRow, what: Observation, pass: Pass): Promise<void> {
+async function observe(
+  deps: AnchorerDeps,
+  batch: BatchRow,
+  what: Observation,
+  pass: Pass,
+  reads: ChainWideReads,
+): Promise<void> {
+  const { chain } = deps;
   const { seen } = pass;
   switch (what) {
     case 'nextBatchId':
@@ -110,8 +174,14 @@ async function observe(chain: AnchorChain, batch: BatchRow, what: Observation, p
     case 'receipt':
       seen.receipt = await chain.receipt(batch.tx_hash as Hex);
       return;
+    case 'whereabouts':
+      seen.whereabouts = await chain.transaction(batch.tx_hash as Hex);
+      return;
+    case 'minedNonce':
+      seen.minedNonce = await chain.minedNonce();
+      return;
     case 'rebroadcast':
-      pass.rebroadcast = await send(chain, batch.raw_tx as Hex);
+      pass.rebroadcast = await send(deps, batch.raw_tx as Hex);
       seen.rebroadcast = pass.rebroadcast.result;
       return;
     case 'pendingNonce':
@@ -124,7 +194,10 @@ async function observe(chain: AnchorChain, batch: BatchRow, what: Observation, p
       seen.blockHash = await chain.blockHash(batch.block_number!);
       return;
     case 'head':
-      seen.head = await chain.headNumber();
+      seen.head = await reads.headNumber();
+      return;
+    case 'taggedBlock':
+      seen.taggedBlock = await reads.taggedBlock(deps.finality);
       return;
     case 'chainRoot':
       seen.chainRoot = await chain.rootOf(batch.id);
@@ -135,42 +208,52 @@ async function observe(chain: AnchorChain, batch: BatchRow, what: Observation, p
   }
 }
 
-async function perform(deps: AnchorerDeps, batch: BatchRow, action: Action, pass: Pass): Promise<boolean> {
+async function perform(
+  deps: AnchorerDeps,
+  batch: BatchRow,
+  action: Action,
+  pass: Pass,
+): Promise<BatchRow | null> {
   const { chain, log } = deps;
   switch (action.act) {
     case 'send': {
-      const { rawTx, txHash } = await chain.signAnchor(batch.id, batch.root as Hex, batch.leaf_count);
-      await save(deps, batch, 'submitted', { raw_tx: rawTx, tx_hash: txHash });
+      const signed = await chain.signAnchor(batch.id, batch.root as Hex, batch.leaf_count, action.nonce);
+      const saved = await save(deps, batch, 'submitted', { raw_tx: signed.rawTx, tx_hash: signed.txHash });
       log.info(
-        { batchId: batch.id, txHash, leaves: batch.leaf_count },
+        { batchId: batch.id, txHash: signed.txHash, nonce: action.nonce, leaves: batch.leaf_count },
         'anchor transaction saved; broadcasting',
       );
       crashPoint('after-sign');
-      await sendFresh(chain, rawTx);
+      await sendFresh(deps, saved, signed.rawTx);
       crashPoint('after-broadcast');
-      return true;
+      return saved;
     }
     case 'mark-anchored':
       crashPoint('after-mined');
-      await markAnchored(deps, batch, batch.tx_hash as Hex, batch.raw_tx, action.receipt);
-      return true;
-    case 'adopt':
+      deps.figures?.spent(action.receipt);
+      return markAnchored(deps, batch, batch.tx_hash as Hex, batch.raw_tx, action.receipt);
+    case 'adopt': {
       log.info({ batchId: batch.id, txHash: action.anchor.txHash }, 'batch found already anchored on chain');
-      await markAnchored(deps, batch, action.anchor.txHash, null, action.anchor);
-      return true;
+      // Our own saved transaction, mined between two reads: keep it, to send again after a reorg.
+      const ours = action.anchor.txHash === batch.tx_hash ? batch.raw_tx : null;
+      return markAnchored(deps, batch, action.anchor.txHash, ours, action.anchor);
+    }
     case 'sign-again':
+      if (action.why === 'reverted' && pass.seen.receipt) deps.figures?.spent(pass.seen.receipt);
       logSignAgain(log, batch, action, pass);
-      await save(deps, batch, 'sealed', { raw_tx: null, tx_hash: null });
-      return true;
+      return save(deps, batch, 'sealed', { raw_tx: null, tx_hash: null });
     case 'replace': {
       const replacement = await chain.signReplacement(batch.raw_tx as Hex, action.baseFee);
-      await save(deps, batch, 'submitted', { raw_tx: replacement.rawTx, tx_hash: replacement.txHash });
+      const saved = await save(deps, batch, 'submitted', {
+        raw_tx: replacement.rawTx,
+        tx_hash: replacement.txHash,
+      });
       log.warn(
         { batchId: batch.id, replaced: batch.tx_hash, txHash: replacement.txHash },
         'anchor transaction underpriced after a base fee rise; replaced it at the same nonce with higher fees',
       );
-      await sendFresh(chain, replacement.rawTx);
-      return true;
+      await sendFresh(deps, saved, replacement.rawTx);
+      return saved;
     }
     case 'unanchor':
       if (action.why === 'reorg') {
@@ -184,26 +267,24 @@ async function perform(deps: AnchorerDeps, batch: BatchRow, action: Action, pass
           'a final batch left the canonical chain (a reorg deeper than CONFIRMATIONS); anchoring it again',
         );
       }
-      await save(deps, batch, 'submitted', {
+      return save(deps, batch, 'submitted', {
         block_number: null,
         block_hash: null,
         anchored_at: null,
         final_at: null,
         chain_root: null,
       });
-      return true;
-    case 'finalize':
-      await save(deps, batch, 'final', { final_at: deps.now().toISOString(), chain_root: action.chainRoot });
+    case 'finalize': {
+      const saved = await save(deps, batch, 'final', {
+        final_at: deps.now().toISOString(),
+        chain_root: action.chainRoot,
+      });
       log.info({ batchId: batch.id, block: batch.block_number }, 'batch final');
-      return true;
+      return saved;
+    }
     case 'wait':
-      if (action.why === 'earlier-batch-not-on-chain') {
-        log.warn(
-          { batchId: batch.id, chainNext: pass.seen.nextBatchId },
-          'an earlier batch is not on chain yet',
-        );
-      }
-      return false;
+      logWait(log, batch, action.why, pass);
+      return null;
     case 'halt':
       throw new AnchorConflictError(action.conflict);
     case 'fail':
@@ -217,8 +298,8 @@ async function markAnchored(
   txHash: Hex,
   rawTx: string | null,
   block: { blockNumber: number; blockHash: Hex },
-): Promise<void> {
-  await save(deps, batch, 'anchored', {
+): Promise<BatchRow> {
+  const saved = await save(deps, batch, 'anchored', {
     tx_hash: txHash,
     raw_tx: rawTx,
     block_number: block.blockNumber,
@@ -227,6 +308,33 @@ async function markAnchored(
   });
   deps.log.info({ batchId: batch.id, txHash, block: block.blockNumber }, 'batch anchored');
   crashPoint('after-anchored');
+  return saved;
+}
+
+/** Waits worth a line in the log: those that say something is not as it should be. */
+function logWait(log: Logger, batch: BatchRow, why: WaitReason, pass: Pass): void {
+  switch (why) {
+    case 'earlier-batch-not-on-chain':
+      log.warn(
+        { batchId: batch.id, chainNext: pass.seen.nextBatchId },
+        'an earlier batch is not on chain yet',
+      );
+      return;
+    case 'earlier-anchor-out-of-order':
+      log.info(
+        { batchId: batch.id },
+        'an anchor below was signed again above others still in flight; sending this one after them',
+      );
+      return;
+    case 'nonce-used-meanwhile':
+      log.info(
+        { batchId: batch.id, txHash: batch.tx_hash, err: (pass.rebroadcast!.error as Error).message },
+        'sent again, the node says its nonce is used; looking again next pass',
+      );
+      return;
+    default:
+      return;
+  }
 }
 
 function logSignAgain(
@@ -239,10 +347,16 @@ function logSignAgain(
     case 'reverted':
       log.warn({ batchId: batch.id, txHash: batch.tx_hash }, 'anchor transaction reverted; will sign again');
       return;
-    case 'rebroadcast-refused':
+    case 'fees-refused':
       log.warn(
         { batchId: batch.id, err: (pass.rebroadcast!.error as Error).message },
-        'rebroadcast refused; will sign again',
+        'rebroadcast refused for its fees; will sign again',
+      );
+      return;
+    case 'nonce-taken':
+      log.warn(
+        { batchId: batch.id, txHash: batch.tx_hash, nonce: action.nonce, minedNonce: action.minedNonce },
+        "another transaction used the anchor transaction's nonce; will sign again",
       );
       return;
     case 'nonce-gap':
@@ -262,10 +376,11 @@ interface Sent {
   error: unknown;
 }
 
-/** Sends a signed transaction and classifies how it went; never rejects. */
-async function send(chain: AnchorChain, rawTx: Hex): Promise<Sent> {
+/** Sends a signed transaction and classifies how it went (a refusal is counted); never rejects. */
+async function send(deps: AnchorerDeps, rawTx: Hex): Promise<Sent> {
   try {
-    const outcome = await chain.broadcast(rawTx);
+    const outcome = await deps.chain.broadcast(rawTx);
+    if ('error' in outcome) deps.figures?.refused(outcome.kind);
     return { result: outcome.kind, error: 'error' in outcome ? outcome.error : null };
   } catch (err) {
     return { result: 'transport-error', error: err };
@@ -273,27 +388,35 @@ async function send(chain: AnchorChain, rawTx: Hex): Promise<Sent> {
 }
 
 /**
- * Sends a transaction just saved; if the node does not take it, the step fails with its error. The
- * transaction is saved, so the next pass decides from there (it sends it again, or signs anew).
+ * Sends a transaction just saved. It is saved, so whatever the node says, the next pass decides from
+ * the chain's state (it sends it again, or signs anew). The step fails only when the node gave no
+ * answer or the account cannot pay, so the loop backs off; a refusal for its nonce or fees is logged.
  */
-async function sendFresh(chain: AnchorChain, rawTx: Hex): Promise<void> {
-  const sent = await send(chain, rawTx);
-  if (!nodeHolds(sent.result)) throw sent.error;
+async function sendFresh(deps: AnchorerDeps, batch: BatchRow, rawTx: Hex): Promise<void> {
+  const sent = await send(deps, rawTx);
+  if (nodeHolds(sent.result)) return;
+  if (sent.result === 'transport-error' || sent.result === 'insufficient-funds') throw sent.error;
+  deps.log.warn(
+    { batchId: batch.id, txHash: batch.tx_hash, err: (sent.error as Error).message, refusal: sent.result },
+    'the node refused the anchor transaction just signed; the next pass decides from the chain',
+  );
 }
 
 /**
  * Moves the batch from the state it was read in to `to`, only if it is still there and we still
- * hold the lease; else forgets the lease and throws LeaseLostError.
+ * hold the lease, and returns it as saved; else forgets the lease and throws LeaseLostError.
  */
 async function save(
   deps: AnchorerDeps,
   batch: BatchRow,
   to: BatchStatus,
   change: BatchChange,
-): Promise<void> {
+): Promise<BatchRow> {
   const fence = deps.fence();
   if (fence === null) throw new LeaseLostError('not the leader');
-  if (await deps.batches.transition(batch.id, batch.status, to, change, fence)) return;
+  if (await deps.batches.transition(batch.id, batch.status, to, change, fence)) {
+    return { ...batch, ...change, status: to };
+  }
   deps.onLeaseLost();
   throw new LeaseLostError(`batch ${batch.id}: lease lost or batch changed under us; stepping down`);
 }

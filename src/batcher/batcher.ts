@@ -4,7 +4,9 @@
  * back off exponentially while the API keeps accepting records.
  */
 import type { Logger } from 'pino';
-import type { AnchorChain } from '../chain/registry.ts';
+import type { FinalityRule } from '../chain/finality.ts';
+import type { AnchorChain, TxReceipt } from '../chain/registry.ts';
+import { rpcErrorKind, type RpcErrorKind } from '../chain/rpc-provider.ts';
 import { sealBatch } from '../service/batches.ts';
 import type { ServiceContext } from '../service/context.ts';
 import { isDuplicateKey } from '../storage/errors.ts';
@@ -15,15 +17,22 @@ import {
   LeaseLostError,
   recheckFinalBatches,
   type AnchorerDeps,
+  type AnchorFigures,
 } from './anchorer.ts';
 import { crashPoint } from './crash-points.ts';
+import { FinalityWatch } from './finality-watch.ts';
 import type { Lease } from './lease.ts';
 
 export interface BatcherOptions {
   ctx: ServiceContext;
   chain: AnchorChain;
   lease: Lease;
-  confirmations: number;
+  /** CONFIRMATIONS: a number of blocks deep, or the rule chosen at start (a node's safe/finalized block). */
+  confirmations: number | FinalityRule;
+  /** MAX_IN_FLIGHT: anchor transactions that may wait to be mined at once; 8 unless given. */
+  maxInFlight?: number;
+  /** FINALITY_STALL_MS, for a tag rule: how long the node's mark may stand still; 30 min unless given. */
+  finalityStallMs?: number;
   maxLeaves: number;
   maxAgeMs: number;
   /** How often an idle loop looks for work. */
@@ -36,7 +45,23 @@ export interface BatcherStatus {
   halted: string | null;
   lastError: string | null;
   consecutiveFailures: number;
+  /** Anchor transactions of ours waiting to be mined, after the last pass. */
+  anchorsInFlight: number;
+  /** Gas used by our anchor transactions whose receipts were recorded since start, and its cost in wei. */
+  gasUsed: bigint;
+  gasSpentWei: bigint;
+  /** Failed steps, by the kind of RPC failure behind them, and nodes' refusals, since start. */
+  rpcErrors: Partial<Record<RpcErrorKind, number>>;
+  /** Seconds since the node's safe/finalized block last advanced (a tag rule only), else null. */
+  finalizedHeadAgeSeconds: number | null;
+  /** In words, once that block has stood still for longer than FINALITY_STALL_MS, else null. */
+  finalityStalled: string | null;
+  /** The anchorer account's balance in wei at the last pass, or null before the first. */
+  anchorerBalanceWei: bigint | null;
 }
+
+const DEFAULT_MAX_IN_FLIGHT = 8;
+const DEFAULT_FINALITY_STALL_MS = 30 * 60_000;
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -47,15 +72,40 @@ export class Batcher {
   private failures = 0;
   private lastError: string | null = null;
   private halted: string | null = null;
+  private readonly finality: FinalityRule;
+  private readonly watch: FinalityWatch | null;
+  private readonly figures = {
+    inFlight: 0,
+    gasUsed: 0n,
+    gasSpentWei: 0n,
+    rpcErrors: {} as Partial<Record<RpcErrorKind, number>>,
+    balance: null as bigint | null,
+  };
 
-  constructor(private readonly opts: BatcherOptions) {}
+  constructor(private readonly opts: BatcherOptions) {
+    const { confirmations } = opts;
+    this.finality =
+      typeof confirmations === 'number' ? { kind: 'depth', blocks: confirmations } : confirmations;
+    this.watch =
+      this.finality.kind === 'tag'
+        ? new FinalityWatch(this.finality.tag, opts.finalityStallMs ?? DEFAULT_FINALITY_STALL_MS)
+        : null;
+  }
 
   get status(): BatcherStatus {
+    const now = Date.now();
     return {
       leader: this.opts.lease.token !== null,
       halted: this.halted,
       lastError: this.lastError,
       consecutiveFailures: this.failures,
+      anchorsInFlight: this.figures.inFlight,
+      gasUsed: this.figures.gasUsed,
+      gasSpentWei: this.figures.gasSpentWei,
+      rpcErrors: { ...this.figures.rpcErrors },
+      finalizedHeadAgeSeconds: this.watch?.ageSeconds(now) ?? null,
+      finalityStalled: this.watch?.stalled(now) ?? null,
+      anchorerBalanceWei: this.figures.balance,
     };
   }
 
@@ -104,9 +154,12 @@ export class Batcher {
     return sealed;
   }
 
-  /** One pass: take or renew the lease; if leading, seal what is due and advance open batches. */
+  /**
+   * One pass: take or renew the lease; if leading, seal what is due, advance open batches, and read
+   * the figures an operator watches (the finality mark, the anchorer's balance).
+   */
   async tick(): Promise<void> {
-    const { lease, log } = this.opts;
+    const { lease, log, chain } = this.opts;
     if (!(await lease.acquire())) return;
     if (this.halted) return;
     await this.sealIfDue();
@@ -115,6 +168,8 @@ export class Batcher {
       while ((await advanceBatches(this.deps())) > 0) {
         if (this.stopped) return;
       }
+      if (this.watch) this.watch.saw(await chain.taggedBlock(this.watch.tag), Date.now());
+      this.figures.balance = await chain.balance();
     } catch (err) {
       if (err instanceof AnchorConflictError) {
         this.halted = err.message;
@@ -126,16 +181,33 @@ export class Batcher {
   }
 
   private deps(): AnchorerDeps {
-    const { ctx, chain, lease, confirmations, log } = this.opts;
+    const { ctx, chain, lease, log } = this.opts;
     return {
       batches: ctx.storage.batches,
       chain,
       fence: () => lease.fence,
       onLeaseLost: () => lease.abandon(),
-      confirmations,
+      finality: this.finality,
+      maxInFlight: this.opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      figures: this.anchorFigures,
       log,
       now: ctx.now,
     };
+  }
+
+  private readonly anchorFigures: AnchorFigures = {
+    spent: (receipt: TxReceipt) => {
+      this.figures.gasUsed += receipt.gasUsed;
+      this.figures.gasSpentWei += receipt.gasUsed * receipt.gasPrice;
+    },
+    refused: (kind) => this.countRpcError(kind),
+    inFlight: (count) => {
+      this.figures.inFlight = count;
+    },
+  };
+
+  private countRpcError(kind: RpcErrorKind): void {
+    this.figures.rpcErrors[kind] = (this.figures.rpcErrors[kind] ?? 0) + 1;
   }
 
   private async sealIfDue(): Promise<void> {
@@ -183,6 +255,7 @@ export class Batcher {
         .catch((err: Error) => {
           this.failures++;
           this.lastError = err.message;
+          if (!(err instanceof LeaseLostError)) this.countRpcError(rpcErrorKind(err));
           const level = err instanceof LeaseLostError ? 'warn' : this.failures > 3 ? 'error' : 'warn';
           this.opts.log[level](
             { err: err.message, failures: this.failures },

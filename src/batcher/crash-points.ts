@@ -1,8 +1,9 @@
 /**
  * Named points between "committed locally" and "published" at which the crash tests kill the
  * process for real: with PROOFMARK_TEST_CRASH_AT=<point>, reaching the point sends SIGKILL to this
- * process, so nothing after it runs (no finally block, no log flush, no shutdown hook). Unset, as in
- * production, a point costs one string comparison. docs/guarantees.md lists what each point proves.
+ * process, so nothing after it runs (no finally block, no log flush, no shutdown hook); with
+ * <point>:<n>, the n-th time it is reached (several batches in flight). Unset, as in production, a
+ * point costs one string comparison. docs/guarantees.md lists what each point proves.
  */
 export const CRASH_POINTS = [
   /** A batch is sealed and committed; nothing is signed or sent. */
@@ -18,11 +19,20 @@ export const CRASH_POINTS = [
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
-const armed = process.env.PROOFMARK_TEST_CRASH_AT;
-if (armed && !(CRASH_POINTS as readonly string[]).includes(armed)) {
-  throw new Error(`PROOFMARK_TEST_CRASH_AT must be one of ${CRASH_POINTS.join(', ')}, not "${armed}"`);
+const armed = parse(process.env.PROOFMARK_TEST_CRASH_AT);
+let reached = 0;
+
+function parse(value: string | undefined): { point: string; nth: number } | null {
+  if (!value) return null;
+  const [point, nth = '1'] = value.split(':');
+  if (!(CRASH_POINTS as readonly string[]).includes(point!) || !/^[1-9]\d*$/.test(nth)) {
+    throw new Error(
+      `PROOFMARK_TEST_CRASH_AT must be one of ${CRASH_POINTS.join(', ')}, optionally followed by :<n>, not "${value}"`,
+    );
+  }
+  return { point: point!, nth: Number(nth) };
 }
 
 export function crashPoint(point: CrashPoint): void {
-  if (armed === point) process.kill(process.pid, 'SIGKILL');
+  if (armed?.point === point && ++reached === armed.nth) process.kill(process.pid, 'SIGKILL');
 }

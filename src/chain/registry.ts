@@ -12,6 +12,7 @@ import {
   type NodeRefusal,
 } from './rpc-provider.ts';
 import type { Hex } from '../core/index.ts';
+import type { FinalityTag } from './finality.ts';
 
 export const registryAbi = new Interface(artifact.abi);
 export const registryBytecode = artifact.bytecode as Hex;
@@ -29,7 +30,13 @@ export interface TxReceipt {
   status: 'success' | 'reverted';
   blockNumber: number;
   blockHash: Hex;
+  /** Gas the transaction used, and what it paid per gas (effectiveGasPrice): its cost is the product. */
+  gasUsed: bigint;
+  gasPrice: bigint;
 }
+
+/** Where the node has a transaction: in its pool, in a block of its canonical chain, or nowhere. */
+export type TxWhereabouts = 'pending' | 'mined' | null;
 
 /** A signed transaction, not necessarily sent. */
 export interface SignedTx {
@@ -53,8 +60,13 @@ export interface AnchorChain {
   rootOf(batchId: number, atBlock?: number): Promise<Hex>;
   headNumber(): Promise<number>;
   blockHash(blockNumber: number): Promise<Hex | null>;
-  /** Signs an anchor transaction without sending it, so it can be saved first. */
-  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<SignedTx>;
+  /**
+   * Signs an anchor transaction without sending it, so it can be saved first: at `nonce`, or the
+   * account's pending nonce when none is given. Its gas limit is estimated for the id the contract
+   * expects now (the same cost for every id taken in order), with a margin, so a batch whose turn has
+   * not yet come on chain (pipelined behind anchors still in flight) can be signed too.
+   */
+  signAnchor(batchId: number, root: Hex, leafCount: number, nonce?: number): Promise<SignedTx>;
   /** The latest block's base fee, or null on a chain without one (before London). */
   baseFee(): Promise<bigint | null>;
   /**
@@ -70,6 +82,8 @@ export interface AnchorChain {
    */
   broadcast(rawTx: Hex): Promise<BroadcastOutcome>;
   receipt(txHash: Hex): Promise<TxReceipt | null>;
+  /** Where the node has the transaction `txHash` (eth_getTransactionByHash). */
+  transaction(txHash: Hex): Promise<TxWhereabouts>;
   /**
    * The BatchAnchored event of `batchId`, found by its indexed id, or null. Searched in windows of
    * LOG_WINDOW_BLOCKS (public RPCs cap eth_getLogs ranges): from `nearBlock` (where a bundle says it
@@ -88,6 +102,15 @@ export interface AnchorChain {
    * it would wait behind for ever.
    */
   pendingNonce(): Promise<number>;
+  /** The anchorer account's nonce at the latest block: every lower nonce is used by a mined transaction. */
+  minedNonce(): Promise<number>;
+  /**
+   * The number of the node's block with this tag (eth_getBlockByNumber("safe"|"finalized")), or null
+   * when the node has none yet. Rejects when the node does not know the tag.
+   */
+  taggedBlock(tag: FinalityTag): Promise<number | null>;
+  /** The anchorer account's balance in wei. */
+  balance(): Promise<bigint>;
   close(): void;
 }
 
@@ -160,12 +183,22 @@ export async function connectRegistry(opts: {
       ).toLowerCase() as Hex,
     headNumber: () => provider.getBlockNumber(),
     blockHash: async (n) => ((await provider.getBlock(n))?.hash as Hex | undefined) ?? null,
-    async signAnchor(batchId, root, leafCount) {
+    async signAnchor(batchId, root, leafCount, nonce) {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
+      const call = (id: number) => ({
+        from: wallet.address,
+        to: opts.contract,
+        data: registryAbi.encodeFunctionData('anchor', [id, root, leafCount]),
+      });
       try {
+        // Estimated at the latest block, where the contract expects `expected`: nodes estimate at
+        // their pending block by default, whose next id depends on what else waits in the pool.
+        const expected = Number(await registry.getFunction('nextBatchId')());
+        const estimate = BigInt(await provider.send('eth_estimateGas', [call(expected), 'latest']));
         const request = await wallet.populateTransaction({
-          to: opts.contract,
-          data: registryAbi.encodeFunctionData('anchor', [batchId, root, leafCount]),
+          ...call(batchId),
+          gasLimit: estimate + estimate / ANCHOR_GAS_MARGIN,
+          ...(nonce !== undefined && { nonce }),
         });
         const rawTx = (await wallet.signTransaction(request)) as Hex;
         return { rawTx, txHash: Transaction.from(rawTx).hash as Hex };
@@ -202,7 +235,7 @@ export async function connectRegistry(opts: {
         const refusal = classifyRefusal(err);
         if (refusal === null) throw err;
         if (refusal === 'already-known') return { kind: refusal };
-        if (refusal === 'refused-nonce-or-fee') return { kind: refusal, error: err as Error };
+        if (refusal !== 'insufficient-funds') return { kind: refusal, error: err as Error };
         const tx = Transaction.from(rawTx);
         const batchId = registryAbi.parseTransaction({ data: tx.data })?.args[0] ?? '?';
         const upfront = tx.gasLimit * (tx.maxFeePerGas ?? tx.gasPrice ?? 0n) + tx.value;
@@ -216,7 +249,14 @@ export async function connectRegistry(opts: {
         status: r.status === 1 ? 'success' : 'reverted',
         blockNumber: r.blockNumber,
         blockHash: r.blockHash as Hex,
+        gasUsed: r.gasUsed,
+        gasPrice: r.gasPrice,
       };
+    },
+    async transaction(txHash) {
+      const tx = await provider.getTransaction(txHash);
+      if (!tx) return null;
+      return tx.blockNumber === null ? 'pending' : 'mined';
     },
     async findAnchor(batchId, nearBlock) {
       const inRange = (fromBlock: number, toBlock: number) => anchorIn(batchId, fromBlock, toBlock);
@@ -243,11 +283,26 @@ export async function connectRegistry(opts: {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
       return provider.getTransactionCount(wallet.address, 'pending');
     },
+    async minedNonce() {
+      if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
+      return provider.getTransactionCount(wallet.address, 'latest');
+    },
+    taggedBlock: async (tag) => (await provider.getBlock(tag))?.number ?? null,
+    async balance() {
+      if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
+      return provider.getBalance(wallet.address);
+    },
     close: () => provider.destroy(),
   };
 }
 
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+/**
+ * The gas limit is the estimate plus 1/4 of it: the estimate is for the id the contract expects now,
+ * and another id's calldata may cost a few hundred gas more (unused gas is not paid for).
+ */
+const ANCHOR_GAS_MARGIN = 4n;
 
 /** The widest eth_getLogs range asked for at once; common public RPC caps are 10,000 blocks or more. */
 export const LOG_WINDOW_BLOCKS = 5_000;

@@ -192,6 +192,61 @@ export function buildProgram(): Command {
       await adminEraseEvent(recordId, seq, opts);
     });
 
+  const webhook = program
+    .command('webhook')
+    .description("the operator's webhook endpoints (needs the admin token; merchants use the API)")
+    .addHelpText(
+      'after',
+      '\nEach webhook is signed per the Standard Webhooks specification: verify it with the secret that\n' +
+        '`create` and `rotate-secret` print once (see docs/operations.md).',
+    );
+  withAdminApi(webhook.command('create'))
+    .description('register an endpoint; prints its signing secret once')
+    .requiredOption('--url <url>', 'where webhooks are POSTed (http or https)', httpUrl)
+    .option('--event <type>', 'an event type to receive (repeatable; default: every operator type)', collect)
+    .option('--description <text>', 'a note for yourself')
+    .action(async (opts) => {
+      const { webhookCreate } = await import('./commands/webhook.ts');
+      await webhookCreate(opts);
+    });
+  withAdminApi(webhook.command('list'))
+    .description("list the operator's endpoints")
+    .action(async (opts) => {
+      const { webhookList } = await import('./commands/webhook.ts');
+      await webhookList(opts);
+    });
+  withAdminApi(webhook.command('delete'))
+    .description('delete an endpoint: it gets nothing more; its delivery log stays readable')
+    .argument('<id>', 'endpoint id')
+    .action(async (id: string, opts) => {
+      const { webhookDelete } = await import('./commands/webhook.ts');
+      await webhookDelete(id, opts);
+    });
+  withAdminApi(webhook.command('rotate-secret'))
+    .description('a new signing secret, printed once; the old one also signs for 24 hours')
+    .argument('<id>', 'endpoint id')
+    .action(async (id: string, opts) => {
+      const { webhookRotateSecret } = await import('./commands/webhook.ts');
+      await webhookRotateSecret(id, opts);
+    });
+  withAdminApi(webhook.command('deliveries'))
+    .description("an endpoint's delivery log, newest first, with each message's attempts")
+    .argument('<id>', 'endpoint id')
+    .addOption(new Option('--limit <n>', 'messages per page (1-100, default 50)').argParser(intAtLeast(1)))
+    .option('--before <cursor>', 'the "next" of the page before')
+    .action(async (id: string, opts) => {
+      const { webhookDeliveries } = await import('./commands/webhook.ts');
+      await webhookDeliveries(id, opts);
+    });
+  withAdminApi(webhook.command('replay'))
+    .description('send a message to the endpoint again (same webhook-id)')
+    .argument('<id>', 'endpoint id')
+    .argument('<messageId>', 'message id (msg_…)')
+    .action(async (id: string, messageId: string, opts) => {
+      const { webhookReplay } = await import('./commands/webhook.ts');
+      await webhookReplay(id, messageId, opts);
+    });
+
   withAdminApi(program.command('demo'))
     .description('fill a running service with sample merchants, records and events, then seal a batch')
     .action(async (opts) => {

@@ -26,6 +26,8 @@ import type {
   RegisteredRecord,
   StrikeRecord,
   VerdictBody,
+  WebhookEndpoints,
+  WebhookEventTypes,
 } from './types.ts';
 
 /** A JSON request body serialised ahead of time (a benchmark keeps JSON.stringify out of its timing). */
@@ -122,7 +124,36 @@ export class ApiClient {
     return this.json('POST', `${recordPath(recordId)}/events`, event);
   }
 
+  // Webhooks: a merchant's endpoints (its key), or the operator's (the admin token).
+
+  /** The webhook endpoint routes of the merchant holding the key, or with 'operator' of the operator. */
+  webhooks(owner: 'merchant' | 'operator' = 'merchant'): WebhookEndpoints {
+    const base = owner === 'operator' ? '/v1/admin/webhooks/endpoints' : '/v1/webhooks/endpoints';
+    const one = (id: string) => `${base}/${encodeURIComponent(id)}`;
+    return {
+      create: (endpoint) => this.json('POST', base, endpoint),
+      list: () => this.json('GET', base),
+      get: (id) => this.json('GET', one(id)),
+      delete: (id) => this.json('DELETE', one(id)),
+      rotateSecret: (id) => this.json('POST', `${one(id)}/secret`),
+      deliveries: (id, page = {}) => {
+        const query = new URLSearchParams();
+        if (page.limit !== undefined) query.set('limit', String(page.limit));
+        if (page.before !== undefined) query.set('before', page.before);
+        const search = query.toString();
+        return this.json('GET', `${one(id)}/deliveries${search && `?${search}`}`);
+      },
+      replay: (id, messageId) =>
+        this.json('POST', `${one(id)}/deliveries/${encodeURIComponent(messageId)}/replay`),
+    };
+  }
+
   // Public routes.
+
+  /** Every webhook event type: who receives it and the JSON Schema of its body. */
+  webhookEventTypes(): Promise<WebhookEventTypes> {
+    return this.json('GET', '/v1/webhooks/event-types');
+  }
 
   merchant(id: string): Promise<MerchantProfile> {
     return this.json('GET', merchantPath(id));

@@ -13,6 +13,14 @@ import type {
 } from '../http/routes/schemas.ts';
 import type { PublicRecordSchema } from '../http/routes/records.ts';
 import type { verdictBody } from '../http/routes/verify.ts';
+import type {
+  WebhookDelivery as WebhookDeliverySchema,
+  WebhookDeliveryPage as WebhookDeliveryPageSchema,
+  WebhookEndpoint as WebhookEndpointSchema,
+  WebhookEndpointWithSecret as WebhookEndpointWithSecretSchema,
+  WebhookEventTypes as WebhookEventTypesSchema,
+} from '../http/routes/webhooks.ts';
+import type { WebhookEventType } from '../service/webhooks/events.ts';
 
 export type { ErasedEvent } from '../service/erasure.ts';
 export type { Evidence, MerchantProfile, StrikeRecord } from '../service/merchants.ts';
@@ -112,4 +120,38 @@ export interface Health {
   leader: boolean;
   anchoringHalted: string | null;
   lastBatcherError: string | null;
+}
+
+export type { WebhookEventType };
+export type WebhookEndpoint = Static<typeof WebhookEndpointSchema>;
+/** POST …/endpoints (201) and POST …/endpoints/:id/secret (201): the signing secret is shown only here. */
+export type WebhookEndpointWithSecret = Static<typeof WebhookEndpointWithSecretSchema>;
+export type WebhookDelivery = Static<typeof WebhookDeliverySchema>;
+/** GET …/endpoints/:id/deliveries: `next` is the `before` of the following page, null on the last. */
+export type WebhookDeliveryPage = Static<typeof WebhookDeliveryPageSchema>;
+/** GET /v1/webhooks/event-types. */
+export type WebhookEventTypes = Static<typeof WebhookEventTypesSchema>;
+
+/** POST /v1/webhooks/endpoints and POST /v1/admin/webhooks/endpoints. */
+export interface NewWebhookEndpoint {
+  /** http(s); by default only a public address (see WEBHOOK_ALLOW_PRIVATE). */
+  url: string;
+  /** Default: every type the owner receives. */
+  eventTypes?: WebhookEventType[];
+  description?: string;
+}
+
+/** The webhook endpoints of one owner: a merchant's (its key) or the operator's (the admin token). */
+export interface WebhookEndpoints {
+  create(endpoint: NewWebhookEndpoint): Promise<WebhookEndpointWithSecret>;
+  list(): Promise<{ endpoints: WebhookEndpoint[] }>;
+  get(id: string): Promise<WebhookEndpoint>;
+  /** It gets nothing more; its delivery log stays readable. */
+  delete(id: string): Promise<WebhookEndpoint>;
+  /** A new secret; the old one also signs for 24 hours. */
+  rotateSecret(id: string): Promise<WebhookEndpointWithSecret>;
+  /** The delivery log, newest first: `limit` 1-100 (default 50), `before` a page's `next`. */
+  deliveries(id: string, page?: { limit?: number; before?: string }): Promise<WebhookDeliveryPage>;
+  /** Sends the message to the endpoint again (same webhook-id). */
+  replay(id: string, messageId: string): Promise<WebhookDelivery>;
 }

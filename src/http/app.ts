@@ -21,6 +21,7 @@ import { verifyRoutes } from './routes/verify.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { qrRoutes } from './routes/qr.ts';
 import { pageRoutes } from './routes/page.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export async function buildApp(
   services: Services,
@@ -71,6 +72,7 @@ export async function buildApp(
   await app.register(batchRoutes);
   await app.register(qrRoutes);
   await app.register(pageRoutes);
+  await app.register(webhookRoutes);
   return app;
 }
 

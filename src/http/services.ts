@@ -2,12 +2,14 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { Batcher } from '../batcher/batcher.ts';
+import type { FinalityRule } from '../chain/finality.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import type { Config, HttpTimeouts, TrustProxy } from '../config.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { MerchantBacklog } from '../service/merchant-backlog.ts';
 import type { Merchant } from '../service/merchants.ts';
+import type { WebhookSettings } from '../service/webhooks/endpoints.ts';
 
 export interface Services {
   ctx: ServiceContext;
@@ -16,7 +18,8 @@ export interface Services {
   log: Logger;
   /** sha256 of ADMIN_TOKEN; the token itself is not kept. */
   adminTokenHash: string;
-  confirmations: number;
+  /** When an anchor is final (CONFIRMATIONS, as chosen at start): POST /v1/verify holds bundles to it. */
+  finality: FinalityRule;
   /** Published in /v1/chain: the development chain's URL, or null for a private RPC. */
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
@@ -33,6 +36,8 @@ export interface Services {
   merchantBacklog: MerchantBacklog;
   /** QR codes rendered a second, over both formats (cached codes do not count). */
   qrRendersPerSecond: number;
+  /** Where webhook endpoints may point (WEBHOOK_ALLOW_PRIVATE). */
+  webhooks: WebhookSettings;
 }
 
 /** Route hooks (onRequest or preHandler) that answer 429 rate_limited past a budget. */

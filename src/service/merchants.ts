@@ -10,6 +10,7 @@ import { assertDisplayable } from './display-text.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
 import { nameKey } from './merchant-names.ts';
 import { newApiKey, randomId, sha256Hex } from './random.ts';
+import { enqueueWebhook } from './webhooks/outbox.ts';
 
 export type Merchant = MerchantRow;
 
@@ -177,6 +178,10 @@ export async function strikeMerchant(
         await tx.merchants.update(id, { status: 'suspended', suspended_at: now });
         await tx.merchants.revokeKeys(id, now);
       }
+      await enqueueWebhook(tx, now, id, {
+        type: 'merchant.strike',
+        data: { merchantId: id, number, reason, at: now, suspended: number >= STRIKES_TO_SUSPEND },
+      });
     });
   } catch (err) {
     if (isDuplicateKey(err))

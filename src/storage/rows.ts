@@ -178,3 +178,86 @@ export interface SealedTree {
   root: Hex;
   levels: readonly Uint8Array[];
 }
+
+/** A place a merchant or the operator receives webhooks (src/service/webhooks). */
+export interface WebhookEndpointRow {
+  id: string;
+  /** A merchant id, or 'operator' for the operator's own endpoints. */
+  owner: string;
+  url: string;
+  description: string;
+  /** The event types it receives: a JSON array of strings. */
+  event_types: string;
+  /** The signing secret, sealed with the server key: never in the clear. */
+  secret: string;
+  /** The secret before the last rotation, sealed, still signed with until previous_secret_until. */
+  previous_secret: string | null;
+  previous_secret_until: string | null;
+  created_at: string;
+  /** Set when deleted: it receives nothing more and leaves the lists; its log stays. */
+  deleted_at: string | null;
+}
+
+/** One event to announce, written in the transaction of the change it reports (the outbox). */
+export interface WebhookMessageRow {
+  /** Sent as `webhook-id`: the same on every attempt, so receivers can drop duplicates. */
+  id: string;
+  type: string;
+  /** The exact body sent (JSON text): signed as it is. */
+  payload: string;
+  created_at: string;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One message on its way to one endpoint. */
+export interface WebhookDeliveryRow {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  status: WebhookDeliveryStatus;
+  /** Attempts made so far; the attempt log numbers them 1, 2, ... */
+  attempts: number;
+  /** Failed attempts since it was queued or last replayed: the step reached in the retry schedule. */
+  failures: number;
+  /** When the next attempt is due while pending; null once delivered or given up. */
+  next_attempt_at: string | null;
+  /** The claim of the worker attempting it now, and until when that claim holds; null when unclaimed. */
+  claimed_by: string | null;
+  claim_expires_at: string | null;
+  created_at: string;
+  /** The latest attempt's HTTP status (null: no answer) and error, for the log. */
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+}
+
+/** What an attempt's end changes on its delivery. */
+export type WebhookDeliveryOutcome = Pick<
+  WebhookDeliveryRow,
+  'status' | 'failures' | 'next_attempt_at' | 'last_status_code' | 'last_error' | 'delivered_at'
+>;
+
+/** One attempt to deliver, as the delivery log shows it. */
+export interface WebhookAttemptRow {
+  delivery_id: string;
+  /** 1, 2, 3, ... per delivery. */
+  attempt: number;
+  started_at: string;
+  /** The HTTP status answered; null when no answer came (refused, timed out, unreachable). */
+  status_code: number | null;
+  error: string | null;
+  latency_ms: number;
+  /** When the next attempt was scheduled after this one; null if none (delivered, or given up). */
+  next_attempt_at: string | null;
+}
+
+/** An event of a batch with what an item.final announcement names: its record's merchant and external id. */
+export interface BatchEventRef {
+  leaf_index: number;
+  record_id: string;
+  seq: number;
+  type: string;
+  merchant_id: string;
+  external_id: string;
+}

@@ -18,6 +18,7 @@ import type { NodePosition } from '../core/index.ts';
 import type {
   ApiKeyRow,
   BatchChange,
+  BatchEventRef,
   BatchRow,
   BatchStatus,
   EventRow,
@@ -32,6 +33,11 @@ import type {
   SealedTree,
   SecretAttemptRow,
   StrikeRow,
+  WebhookAttemptRow,
+  WebhookDeliveryOutcome,
+  WebhookDeliveryRow,
+  WebhookEndpointRow,
+  WebhookMessageRow,
 } from './rows.ts';
 
 export type StorageKind = 'sqlite' | 'postgres' | 'memory';
@@ -66,6 +72,7 @@ export interface Stores {
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
   readonly secretAttempts: SecretAttemptStore;
+  readonly webhooks: WebhookStore;
 }
 
 /** Merchants, their admission evidence, strikes and API keys. */
@@ -290,4 +297,84 @@ export interface LeaseStore {
   release(fence: LeaseFence): Promise<void>;
   /** Whether `fence` still holds its lease (same holder and token; expiry is not checked). */
   holds(fence: LeaseFence): Promise<boolean>;
+}
+
+/**
+ * Webhooks: endpoints, the outbox of messages with one delivery per endpoint, the attempt log, and
+ * how far each final batch has been announced. Claims let any number of workers share the queue: a
+ * claimed delivery is no one else's until its claim expires, so a crashed worker's claims pass on.
+ */
+export interface WebhookStore {
+  /** DuplicateKeyError if the id exists. */
+  insertEndpoint(row: WebhookEndpointRow): Promise<void>;
+  /** Deleted ones too. */
+  endpoint(id: string): Promise<WebhookEndpointRow | undefined>;
+  /** The owner's endpoints not deleted, oldest first (created_at, then id). */
+  endpoints(owner: string): Promise<WebhookEndpointRow[]>;
+  /** The endpoints not deleted of any of `owners` whose event types include `type`, in endpoints' order. */
+  subscribers(owners: readonly string[], type: string): Promise<WebhookEndpointRow[]>;
+  /** Replaces the secrets of an endpoint not deleted; false (nothing written) when there is none. */
+  rotateSecret(
+    id: string,
+    change: Pick<WebhookEndpointRow, 'secret' | 'previous_secret' | 'previous_secret_until'>,
+  ): Promise<boolean>;
+  /**
+   * Marks the endpoint deleted at `at` and gives up its pending deliveries (failed, last_error
+   * 'endpoint deleted', nothing due). False when there is no such endpoint or it was already deleted.
+   */
+  deleteEndpoint(id: string, at: string): Promise<boolean>;
+  /**
+   * The message and its deliveries, all or none. DuplicateKeyError if the message id, a delivery id
+   * or a (message, endpoint) pair exists.
+   */
+  enqueue(message: WebhookMessageRow, deliveries: readonly WebhookDeliveryRow[]): Promise<void>;
+  message(id: string): Promise<WebhookMessageRow | undefined>;
+  /**
+   * Claims up to `limit` pending deliveries due at `now` (next_attempt_at <= now) and unclaimed or
+   * with an expired claim (claim_expires_at < now), earliest due first: sets claimed_by to `claim`
+   * and claim_expires_at to `until`, and returns them as claimed. Two callers never both get one
+   * delivery while its claim holds.
+   */
+  claimDue(claim: string, now: string, until: string, limit: number): Promise<WebhookDeliveryRow[]>;
+  /**
+   * Compare-and-set at the end of an attempt: only if the delivery is still claimed by `claim` and
+   * has made attempt.attempt - 1 attempts, applies `outcome`, counts the attempt, clears the claim
+   * and adds `attempt` to the log. Returns whether it wrote.
+   */
+  finishAttempt(
+    id: string,
+    claim: string,
+    attempt: WebhookAttemptRow,
+    outcome: WebhookDeliveryOutcome,
+  ): Promise<boolean>;
+  /**
+   * Makes a delivery pending and due at `now` with no failures counted and no claim (an attempt in
+   * flight then cannot finish it). Whatever its status; false when there is no such delivery.
+   */
+  requeue(id: string, now: string): Promise<boolean>;
+  /**
+   * An endpoint's deliveries newest first (created_at, then id, both descending), with their
+   * message's type: at most `limit`, strictly before `before` in that order when given.
+   */
+  deliveries(
+    endpointId: string,
+    before: { created_at: string; id: string } | null,
+    limit: number,
+  ): Promise<Array<WebhookDeliveryRow & { type: string }>>;
+  /** The delivery of one message to one endpoint. */
+  delivery(endpointId: string, messageId: string): Promise<WebhookDeliveryRow | undefined>;
+  /** The logged attempts of these deliveries, by delivery id, then attempt number. */
+  attempts(deliveryIds: readonly string[]): Promise<WebhookAttemptRow[]>;
+  /**
+   * Final batches not wholly announced, in id order, at most `limit`, each with the leaf index its
+   * announcement has reached (0 when it has not started).
+   */
+  unannouncedFinalBatches(limit: number): Promise<Array<{ batch: BatchRow; nextLeaf: number }>>;
+  /**
+   * Compare-and-set of a batch's announcement: moves it from leaf `from` to leaf `to` (a batch not
+   * yet started is at 0). Returns whether it wrote.
+   */
+  advanceAnnouncement(batchId: number, from: number, to: number): Promise<boolean>;
+  /** The batch's events at leaf indexes from `fromLeaf`, in leaf order, at most `limit`. */
+  batchEvents(batchId: number, fromLeaf: number, limit: number): Promise<BatchEventRef[]>;
 }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admitMerchant } from '../../src/client/admit.ts';
 import { TEST_EVIDENCE } from '../helpers/client.ts';
 import { recordBody } from '../helpers/records.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import { apiCheck, pageCheck, send } from './secret-client.ts';
 
@@ -77,9 +78,13 @@ describe('secret leaks (issue 13, item 10): blank secrets, query strings, regist
     const paths = [`/v/${id}`, `/v1/verify/${id}`, `/v1/records/${id}`, '/no/such/route'];
     for (const path of paths) await send(serve.url, 'GET', path + query);
     await send(serve.url, 'POST', `/v1/verify/${id}/secret${query}`, { secret: 'PIN-5678' });
-    const log = serve.output.join('');
+    // The child's log reaches us through a pipe, after the answers: wait for every request's line.
+    const logged = [...paths, `/v1/verify/${id}/secret`].map((path) => `"url":"${path}"`);
+    const log = await waitFor('a request log line for every path', () => {
+      const text = serve.output.join('');
+      return logged.every((line) => text.includes(line)) && text;
+    });
     expect(log).not.toContain(leaked);
-    for (const path of [...paths, `/v1/verify/${id}/secret`]) expect(log).toContain(`"url":"${path}"`);
     console.log(`secret leaks: ${paths.length + 1} requests with ?secret= in their URL, 0 log lines with it`);
   });
 

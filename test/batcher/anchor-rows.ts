@@ -37,6 +37,12 @@ export function signedTx(
 /** Ours, saved with the batch: nonce 7, offering up to 100 gwei. */
 export const SAVED = signedTx(7);
 
+/** A batch row's saved transaction fields for a transaction of ours at `nonce`. */
+export function signedRow(nonce: number): Pick<BatchRow, 'raw_tx' | 'tx_hash'> {
+  const tx = signedTx(nonce);
+  return { raw_tx: tx.rawTx, tx_hash: tx.txHash };
+}
+
 /**
  * Batch 5 in `status`, with what that status implies: a saved transaction once submitted, block 100
  * once anchored, the chain's root once final. `fields` override.

@@ -23,6 +23,7 @@ import type {
   SignedTx,
   TxReceipt,
 } from '../../src/chain/registry.ts';
+import type { FinalityRule } from '../../src/chain/finality.ts';
 import { InsufficientFundsError } from '../../src/chain/rpc-provider.ts';
 import type { Hex } from '../../src/core/index.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../../src/storage/rows.ts';
@@ -34,6 +35,7 @@ import {
   REORGED_HASH,
   ROOT,
   SAVED,
+  signedRow,
   signedTx,
   THEIRS,
 } from './anchor-rows.ts';
@@ -61,16 +63,24 @@ nameTx({ rawTx: THEIRS, txHash: THEIRS }, 'theirs');
 
 const blockHashAt = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hex;
 
+const COST = { gasUsed: 53_928n, gasPrice: GWEI };
+
 /** A chain that answers as scripted and records every call in the trace. */
 class ScriptedChain implements AnchorChain {
   readonly chainId = 31337;
   readonly contract = `0x${'42'.repeat(20)}` as Hex;
   next = 5;
   head = 100;
-  pending = 7;
+  /** The account's next nonce as the pool sees it (ours, SAVED, is at 7). */
+  pending = 8;
+  /** The account's nonce at the latest block. */
+  mined = 7;
+  /** The node's finalized block. */
+  finalized: number | null = 90;
   fee: bigint | null = 30n * GWEI;
-  /** The next nonce signAnchor takes. */
-  nonce = 8;
+  /** The transactions the node holds in its pool, by hash (their nonces: see hold). */
+  readonly pool = new Set<Hex>();
+  private readonly poolNonces = new Map<Hex, number>();
   /** How the node answers a send: it takes every transaction unless told otherwise. */
   answer: (rawTx: Hex) => Promise<BroadcastOutcome> = async () => ({ kind: 'sent' });
   /** Mine every transaction the node takes at once, in a block of its own (Hardhat's automine). */
@@ -101,10 +111,9 @@ class ScriptedChain implements AnchorChain {
     this.call(`blockHash(${blockNumber})`);
     return this.canonical.get(blockNumber) ?? null;
   }
-  async signAnchor(batchId: number, root: Hex) {
+  async signAnchor(batchId: number, root: Hex, _leafCount: number, nonce = this.pending) {
     this.call(`signAnchor(${batchId})`);
-    const tx = nameTx(signedTx(this.nonce), `signed@${this.nonce}`);
-    this.nonce++;
+    const tx = nameTx(signedTx(nonce), `signed@${nonce}`);
     this.anchors.set(tx.txHash, { batchId, root });
     return tx;
   }
@@ -120,12 +129,30 @@ class ScriptedChain implements AnchorChain {
   async broadcast(rawTx: Hex) {
     this.call(`broadcast(${txName(rawTx)})`);
     const outcome = await this.answer(rawTx);
+    if (outcome.kind === 'sent' || outcome.kind === 'already-known') this.hold(rawTx);
     if (this.automine && outcome.kind === 'sent') this.mine(rawTx);
     return outcome;
   }
   async receipt(txHash: Hex) {
     this.call(`receipt(${txName(txHash)})`);
     return this.receipts.get(txHash) ?? null;
+  }
+  async transaction(txHash: Hex) {
+    this.call(`transaction(${txName(txHash)})`);
+    if (this.receipts.has(txHash)) return 'mined' as const;
+    return this.pool.has(txHash) ? ('pending' as const) : null;
+  }
+  async minedNonce() {
+    this.call('minedNonce');
+    return this.mined;
+  }
+  async taggedBlock(tag: string) {
+    this.call(`taggedBlock(${tag})`);
+    return this.finalized;
+  }
+  async balance() {
+    this.call('balance');
+    return 10n ** 18n;
   }
   async findAnchor(batchId: number) {
     this.call(`findAnchor(${batchId})`);
@@ -143,15 +170,27 @@ class ScriptedChain implements AnchorChain {
   }
   close(): void {}
 
+  /** Puts `rawTx` in the pool; the pending nonce runs on over the nonces the pool now holds in a row. */
+  hold(rawTx: Hex): void {
+    const tx = Transaction.from(rawTx);
+    this.pool.add(tx.hash as Hex);
+    this.poolNonces.set(tx.hash as Hex, tx.nonce);
+    const held = new Set([...this.pool].map((h) => this.poolNonces.get(h)));
+    while (held.has(this.pending)) this.pending++;
+  }
+
   /** Mines `rawTx` in a new block; it anchors its batch if the contract expects that id. */
-  private mine(rawTx: Hex): void {
-    const txHash = Transaction.from(rawTx).hash as Hex;
+  mine(rawTx: Hex): void {
+    const tx = Transaction.from(rawTx);
+    const txHash = tx.hash as Hex;
+    this.pool.delete(txHash);
+    this.mined = Math.max(this.mined, tx.nonce + 1);
     const blockNumber = ++this.head;
     const blockHash = blockHashAt(blockNumber);
     this.canonical.set(blockNumber, blockHash);
     const anchor = this.anchors.get(txHash);
     const anchors = anchor !== undefined && anchor.batchId === this.next;
-    this.receipts.set(txHash, { status: anchors ? 'success' : 'reverted', blockNumber, blockHash });
+    this.receipts.set(txHash, { status: anchors ? 'success' : 'reverted', blockNumber, blockHash, ...COST });
     if (!anchor || !anchors) return;
     this.roots.set(anchor.batchId, anchor.root);
     this.events.set(anchor.batchId, { ...anchor, leafCount: 3, txHash, blockNumber, blockHash });
@@ -202,10 +241,11 @@ class FakeBatches implements AnchorerBatches {
   }
 }
 
-function startRig(rows: BatchRow[], confirmations = 3) {
+function startRig(rows: BatchRow[], finality: FinalityRule = { kind: 'depth', blocks: 3 }, maxInFlight = 8) {
   const batches = new FakeBatches(rows);
   const chain = new ScriptedChain();
   const logs: Array<Record<string, unknown>> = [];
+  const figures = { spent: [] as TxReceipt[], refused: [] as string[], inFlight: [] as number[] };
   const lease = { fence: { name: 'anchorer', holder: 'me', token: 1 } as LeaseFence | null, lost: 0 };
   const log = pino(
     { level: 'info', base: null, timestamp: false },
@@ -225,11 +265,17 @@ function startRig(rows: BatchRow[], confirmations = 3) {
       lease.lost++;
       lease.fence = null;
     },
-    confirmations,
+    finality,
+    maxInFlight,
+    figures: {
+      spent: (receipt) => figures.spent.push(receipt),
+      refused: (kind) => figures.refused.push(kind),
+      inFlight: (count) => figures.inFlight.push(count),
+    },
     log,
     now: () => NOW,
   };
-  return { batches, chain, deps, logs, lease };
+  return { batches, chain, deps, logs, lease, figures };
 }
 
 /** Runs `pass` and returns what it traced. */
@@ -250,6 +296,7 @@ describe('sealed', () => {
     const rig = startRig([batchRow('sealed')]);
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.nextBatchId',
+      'chain.pendingNonce',
       'chain.signAnchor(5)',
       'save 5 sealed->submitted',
       'info: anchor transaction saved; broadcasting',
@@ -334,7 +381,12 @@ describe('sealed', () => {
 describe('submitted', () => {
   it('mined: saved as anchored from the receipt, between the crash points; never sent again', async () => {
     const rig = startRig([batchRow('submitted')]);
-    rig.chain.receipts.set(SAVED.txHash, { status: 'success', blockNumber: 100, blockHash: BLOCK_HASH });
+    rig.chain.receipts.set(SAVED.txHash, {
+      status: 'success',
+      blockNumber: 100,
+      blockHash: BLOCK_HASH,
+      ...COST,
+    });
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.receipt(saved)',
       'crash after-mined',
@@ -351,9 +403,33 @@ describe('submitted', () => {
     });
   });
 
+  it('our own saved transaction mined between reading its receipt and the contract: adopted, keeping the transaction', async () => {
+    const rig = startRig([batchRow('submitted')]);
+    rig.chain.next = 6;
+    rig.chain.events.set(5, {
+      batchId: 5,
+      root: ROOT,
+      leafCount: 3,
+      txHash: SAVED.txHash,
+      blockNumber: 100,
+      blockHash: BLOCK_HASH,
+    });
+    await advanceBatches(rig.deps);
+    expect(rig.batches.get(5)).toMatchObject({
+      status: 'anchored',
+      tx_hash: SAVED.txHash,
+      raw_tx: SAVED.rawTx,
+    });
+  });
+
   it('reverted: back to sealed, nothing sent; the next pass signs afresh', async () => {
     const rig = startRig([batchRow('submitted')]);
-    rig.chain.receipts.set(SAVED.txHash, { status: 'reverted', blockNumber: 100, blockHash: BLOCK_HASH });
+    rig.chain.receipts.set(SAVED.txHash, {
+      status: 'reverted',
+      blockNumber: 100,
+      blockHash: BLOCK_HASH,
+      ...COST,
+    });
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.receipt(saved)',
       'chain.nextBatchId',
@@ -366,9 +442,12 @@ describe('submitted', () => {
 
   it('dropped from the pool: the same saved transaction is sent again, nothing saved, nothing signed', async () => {
     const rig = startRig([batchRow('submitted')]);
+    rig.chain.pending = 7;
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.receipt(saved)',
       'chain.nextBatchId',
+      'chain.transaction(saved)',
+      'chain.minedNonce',
       'chain.broadcast(saved)',
       'chain.pendingNonce',
       'chain.baseFee',
@@ -383,23 +462,37 @@ describe('submitted', () => {
     expect(trace.filter((t) => !t.startsWith('chain.'))).toEqual([]);
   });
 
-  it('nonce taken by another holder of the key: the refused rebroadcast sends it back to sealed; signed anew next pass', async () => {
+  it('the node has it in its pool: it is not sent again, nothing saved, no failure', async () => {
     const rig = startRig([batchRow('submitted')]);
-    rig.chain.answer = async () => ({
-      kind: 'refused-nonce-or-fee',
-      error: new Error('RPC error -32000 on eth_sendRawTransaction: nonce too low'),
-    });
+    rig.chain.pool.add(SAVED.txHash);
+    rig.chain.answer = async () => {
+      throw new Error('RPC error -32003 on eth_sendRawTransaction: transaction already imported');
+    };
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.receipt(saved)',
       'chain.nextBatchId',
-      'chain.broadcast(saved)',
-      'warn: rebroadcast refused; will sign again',
+      'chain.transaction(saved)',
+      'chain.pendingNonce',
+      'chain.baseFee',
+    ]);
+    expect(rig.batches.get(5)).toEqual(batchRow('submitted'));
+  });
+
+  it('nonce taken by another holder of the key: its nonce is mined and ours is not: back to sealed, without sending it; signed anew', async () => {
+    const rig = startRig([batchRow('submitted')]);
+    rig.chain.mined = 8;
+    expect(await traced(() => advanceBatches(rig.deps))).toEqual([
+      'chain.receipt(saved)',
+      'chain.nextBatchId',
+      'chain.transaction(saved)',
+      'chain.minedNonce',
+      "warn: another transaction used the anchor transaction's nonce; will sign again",
       'save 5 submitted->sealed',
     ]);
-    expect(rig.logs[0]).toMatchObject({ batchId: 5, err: expect.stringContaining('nonce too low') });
-    rig.chain.answer = async () => ({ kind: 'sent' });
+    expect(rig.logs[0]).toMatchObject({ batchId: 5, nonce: 7, minedNonce: 8 });
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.nextBatchId',
+      'chain.pendingNonce',
       'chain.signAnchor(5)',
       'save 5 sealed->submitted',
       'info: anchor transaction saved; broadcasting',
@@ -416,7 +509,13 @@ describe('submitted', () => {
       throw down;
     };
     await expect(advanceBatches(rig.deps)).rejects.toBe(down);
-    expect(trace).toEqual(['chain.receipt(saved)', 'chain.nextBatchId', 'chain.broadcast(saved)']);
+    expect(trace).toEqual([
+      'chain.receipt(saved)',
+      'chain.nextBatchId',
+      'chain.transaction(saved)',
+      'chain.minedNonce',
+      'chain.broadcast(saved)',
+    ]);
     expect(rig.batches.get(5)).toEqual(batchRow('submitted'));
   });
 
@@ -431,11 +530,12 @@ describe('submitted', () => {
 
   it('waiting behind a nonce gap: back to sealed, to be signed at the free nonce', async () => {
     const rig = startRig([batchRow('submitted')]);
+    rig.chain.pool.add(SAVED.txHash);
     rig.chain.pending = 6;
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.receipt(saved)',
       'chain.nextBatchId',
-      'chain.broadcast(saved)',
+      'chain.transaction(saved)',
       'chain.pendingNonce',
       'warn: anchor transaction waits behind a nonce gap; will sign again',
       'save 5 submitted->sealed',
@@ -445,11 +545,12 @@ describe('submitted', () => {
 
   it('underpriced after a base fee rise: a replacement at the same nonce is saved in its place, then sent', async () => {
     const rig = startRig([batchRow('submitted')]);
+    rig.chain.pool.add(SAVED.txHash);
     rig.chain.fee = 400n * GWEI;
     expect(await traced(() => advanceBatches(rig.deps))).toEqual([
       'chain.receipt(saved)',
       'chain.nextBatchId',
-      'chain.broadcast(saved)',
+      'chain.transaction(saved)',
       'chain.pendingNonce',
       'chain.baseFee',
       'chain.signReplacement(saved, 400 gwei)',
@@ -533,12 +634,14 @@ describe('anchored', () => {
 });
 
 describe('a pass over several batches', () => {
-  it('only the lowest batch not on chain is sent; anchored ones advance alongside', async () => {
-    const rig = startRig([
-      batchRow('anchored', { id: 4 }),
-      batchRow('sealed', { id: 5 }),
-      batchRow('sealed', { id: 6 }),
-    ]);
+  const DEPTH_1: FinalityRule = { kind: 'depth', blocks: 1 };
+
+  it('MAX_IN_FLIGHT=1: only the lowest batch not on chain is sent; anchored ones advance alongside', async () => {
+    const rig = startRig(
+      [batchRow('anchored', { id: 4 }), batchRow('sealed', { id: 5 }), batchRow('sealed', { id: 6 })],
+      undefined,
+      1,
+    );
     rig.chain.roots.set(4, ROOT);
     rig.chain.head = 102;
     expect(await advanceBatches(rig.deps)).toBe(2);
@@ -547,14 +650,15 @@ describe('a pass over several batches', () => {
       'chain.headNumber',
       'chain.rootOf(4)',
       'chain.nextBatchId',
+      'chain.pendingNonce',
       'chain.signAnchor(5)',
       'chain.broadcast(signed@8)',
     ]);
     expect(rig.batches.get(6)).toEqual(batchRow('sealed', { id: 6 }));
   });
 
-  it("run as the batcher's loop runs it, on an automining chain: sealed to final, signed once, sent once", async () => {
-    const rig = startRig([batchRow('sealed'), batchRow('sealed', { id: 6 })], 1);
+  it("MAX_IN_FLIGHT=1, run as the batcher's loop runs it, on an automining chain: sealed to final, signed once, sent once", async () => {
+    const rig = startRig([batchRow('sealed'), batchRow('sealed', { id: 6 })], DEPTH_1, 1);
     rig.chain.automine = true;
     while ((await advanceBatches(rig.deps)) > 0);
     for (const id of [5, 6]) expect(rig.batches.get(id)).toMatchObject({ status: 'final', chain_root: ROOT });
@@ -565,14 +669,136 @@ describe('a pass over several batches', () => {
       'chain.signAnchor(6)',
       'chain.broadcast(signed@9)',
     ]);
+    // A pass sees 5 mined and sends 6 at once, in the same pass, now that the window has room.
     expect(trace.filter((t) => t.startsWith('save'))).toEqual([
       'save 5 sealed->submitted',
       'save 5 submitted->anchored',
-      'save 5 anchored->final',
       'save 6 sealed->submitted',
+      'save 5 anchored->final',
       'save 6 submitted->anchored',
       'save 6 anchored->final',
     ]);
+  });
+
+  it('pipelined: one pass signs and sends every sealed batch the window allows, in id order at rising nonces', async () => {
+    const rig = startRig(
+      [4, 5, 6, 7].map((id) => batchRow('sealed', { id })),
+      undefined,
+      3,
+    );
+    rig.chain.next = 4;
+    expect(await advanceBatches(rig.deps)).toBe(3);
+    expect(trace.filter((t) => /^chain\.(signAnchor|broadcast)/.test(t))).toEqual([
+      'chain.signAnchor(4)',
+      'chain.broadcast(signed@8)',
+      'chain.signAnchor(5)',
+      'chain.broadcast(signed@9)',
+      'chain.signAnchor(6)',
+      'chain.broadcast(signed@10)',
+    ]);
+    expect(rig.batches.get(7).status).toBe('sealed');
+    expect(rig.figures.inFlight).toEqual([3]);
+    // The next pass: all three held by the node, none mined: nothing sent again, nothing new signed.
+    trace.length = 0;
+    expect(await advanceBatches(rig.deps)).toBe(0);
+    expect(trace.filter((t) => /^chain\.(signAnchor|broadcast)/.test(t))).toEqual([]);
+  });
+
+  it('pipelined, on an automining chain with the loop: every batch final, each signed once and sent once', async () => {
+    const rig = startRig(
+      [5, 6, 7].map((id) => batchRow('sealed', { id })),
+      DEPTH_1,
+    );
+    rig.chain.automine = true;
+    while ((await advanceBatches(rig.deps)) > 0);
+    for (const id of [5, 6, 7])
+      expect(rig.batches.get(id)).toMatchObject({ status: 'final', chain_root: ROOT });
+    expect(trace.filter((t) => /^chain\.(signAnchor|broadcast)/.test(t))).toEqual([
+      'chain.signAnchor(5)',
+      'chain.broadcast(signed@8)',
+      'chain.signAnchor(6)',
+      'chain.broadcast(signed@9)',
+      'chain.signAnchor(7)',
+      'chain.broadcast(signed@10)',
+    ]);
+    expect(rig.figures.spent).toHaveLength(3);
+  });
+
+  it('pipelined: the lowest of several in flight dropped from the pool: sent again first, the others left alone', async () => {
+    const rows = [5, 6, 7].map((id) => batchRow('submitted', { id, ...signedRow(2 + id) }));
+    const rig = startRig(rows);
+    rig.chain.pending = 7; // the gap the dropped one left
+    for (const row of rows.slice(1)) rig.chain.hold(row.raw_tx as Hex);
+    expect(await advanceBatches(rig.deps)).toBe(0);
+    expect(trace.filter((t) => /^chain\.(signAnchor|broadcast)/.test(t))).toEqual(['chain.broadcast(saved)']);
+    expect(trace.filter((t) => t.startsWith('save'))).toEqual([]);
+  });
+
+  it('pipelined: a reorg takes two anchors off the chain: both back to submitted, then held again, nothing signed', async () => {
+    const rows = [5, 6].map((id) =>
+      batchRow('anchored', {
+        id,
+        ...signedRow(2 + id),
+        block_number: 95 + id,
+        block_hash: blockHashAt(95 + id),
+      }),
+    );
+    const rig = startRig(rows);
+    rig.chain.head = 110;
+    expect(await advanceBatches(rig.deps)).toBe(2);
+    expect(trace.filter((t) => t.startsWith('save') || t.startsWith('warn'))).toEqual([
+      'warn: anchor block left the canonical chain; re-anchoring',
+      'save 5 anchored->submitted',
+      'warn: anchor block left the canonical chain; re-anchoring',
+      'save 6 anchored->submitted',
+    ]);
+    // The node put both back in its pool: they wait to be mined again, nothing is sent or signed.
+    for (const row of rows) rig.chain.pool.add(row.tx_hash as Hex);
+    trace.length = 0;
+    expect(await advanceBatches(rig.deps)).toBe(0);
+    expect(trace.filter((t) => /^chain\.(signAnchor|broadcast)/.test(t))).toEqual([]);
+  });
+
+  it('pipelined: the lowest in flight loses its nonce to another holder of the key: it is signed again above the others, which revert, and nothing is sent above them until they are signed again', async () => {
+    const rows = [
+      batchRow('submitted', { id: 5, ...signedRow(7) }),
+      batchRow('submitted', { id: 6, ...signedRow(8) }),
+      batchRow('sealed', { id: 7 }),
+    ];
+    const rig = startRig(rows);
+    rig.chain.pool.add(rows[1]!.tx_hash as Hex);
+    rig.chain.mined = 8; // someone else's transaction took nonce 7
+    rig.chain.pending = 9;
+    const sendsAndSaves = () =>
+      trace.filter((t) => t.startsWith('save') || /^chain\.(signAnchor|broadcast)/.test(t));
+    expect(await traced(() => advanceBatches(rig.deps))).toContain('save 5 submitted->sealed');
+    expect(sendsAndSaves()).toEqual(['save 5 submitted->sealed']);
+    // The next pass signs 5 again at 9, above 6 (at 8), which will revert; 7 waits for 6 to be signed again.
+    expect(await traced(() => advanceBatches(rig.deps))).toContain(
+      'info: an anchor below was signed again above others still in flight; sending this one after them',
+    );
+    expect(sendsAndSaves()).toEqual([
+      'chain.signAnchor(5)',
+      'save 5 sealed->submitted',
+      'chain.broadcast(signed@9)',
+    ]);
+    expect(rig.batches.get(7).status).toBe('sealed');
+
+    // 6 is mined first and reverts (5 is not anchored yet), then 5 anchors.
+    rig.chain.mine(rows[1]!.raw_tx as Hex);
+    rig.chain.mine(rig.batches.get(5).raw_tx as Hex);
+    trace.length = 0;
+    while ((await advanceBatches(rig.deps)) > 0);
+    expect(trace.filter((t) => t.startsWith('save') || /^chain\.signAnchor/.test(t))).toEqual([
+      'save 5 submitted->anchored',
+      'save 6 submitted->sealed',
+      'chain.signAnchor(6)',
+      'save 6 sealed->submitted',
+      'chain.signAnchor(7)',
+      'save 7 sealed->submitted',
+    ]);
+    expect(txName(rig.batches.get(6).raw_tx!)).toBe('signed@10');
+    expect(txName(rig.batches.get(7).raw_tx!)).toBe('signed@11');
   });
 });
 
@@ -583,10 +809,36 @@ describe('the lease', () => {
     await expect(advanceBatches(rig.deps)).rejects.toThrow(
       new LeaseLostError('batch 5: lease lost or batch changed under us; stepping down'),
     );
-    expect(trace).toEqual(['chain.nextBatchId', 'chain.signAnchor(5)', 'save 5 sealed->submitted refused']);
+    expect(trace).toEqual([
+      'chain.nextBatchId',
+      'chain.pendingNonce',
+      'chain.signAnchor(5)',
+      'save 5 sealed->submitted refused',
+    ]);
     expect(rig.lease).toMatchObject({ lost: 1, fence: null });
     await expect(advanceBatches(rig.deps)).rejects.toThrow(new LeaseLostError('not the leader'));
     expect(rig.batches.get(5)).toEqual(batchRow('sealed'));
+  });
+
+  it('pipelined: lost while sending the second of several: the pass ends there, the first stays in flight', async () => {
+    const rig = startRig([5, 6, 7].map((id) => batchRow('sealed', { id })));
+    const transition = rig.batches.transition.bind(rig.batches);
+    rig.batches.transition = async (id, from, to, change, fence) => {
+      if (id === 6) rig.batches.leaseToken = 2; // another instance took the lease meanwhile
+      return transition(id, from, to, change, fence);
+    };
+    await expect(advanceBatches(rig.deps)).rejects.toThrow(LeaseLostError);
+    expect(trace.filter((t) => t.startsWith('save') || /^chain\.(signAnchor|broadcast)/.test(t))).toEqual([
+      'chain.signAnchor(5)',
+      'save 5 sealed->submitted',
+      'chain.broadcast(signed@8)',
+      'chain.signAnchor(6)',
+      'save 6 sealed->submitted refused',
+    ]);
+    expect(rig.lease).toMatchObject({ lost: 1, fence: null });
+    expect(rig.batches.get(5).status).toBe('submitted');
+    expect(rig.batches.get(6)).toEqual(batchRow('sealed', { id: 6 }));
+    expect(rig.batches.get(7)).toEqual(batchRow('sealed', { id: 7 }));
   });
 
   it('not leading: LeaseLostError before anything is written', async () => {

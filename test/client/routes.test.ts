@@ -19,7 +19,8 @@ describe('the typed API client on the app (sqlite)', () => {
   let api: ApiClient;
 
   beforeAll(async () => {
-    h = await startHarness();
+    // Webhook endpoints on loopback (nothing is delivered: the harness does not start the worker).
+    h = await startHarness({ env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
     const inject = injectTransport(h.app);
     const recording: Transport = (request) => {
       sent.push(`${request.method} ${request.path}`);
@@ -92,6 +93,49 @@ describe('the typed API client on the app (sqlite)', () => {
     expect(refused).toBeInstanceOf(ApiError);
     expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });
     await expect(api.merchant('m_none')).rejects.toMatchObject({ status: 404, code: 'merchant_not_found' });
+  });
+
+  it("drives the merchant's and the operator's webhook endpoints through typed methods", async () => {
+    const admin = api.withToken(ADMIN_TOKEN);
+    const created = await admin.createMerchant({ name: 'Hooked Shop' });
+    await admin.verifyMerchant(created.id, TEST_EVIDENCE);
+    const shop = api.withToken(created.apiKey);
+    const types = await api.webhookEventTypes();
+    expect(types.eventTypes.map((t) => t.type)).toContain('item.final');
+
+    for (const [client, owner] of [
+      [shop, 'merchant'],
+      [admin, 'operator'],
+    ] as const) {
+      const hooks = client.webhooks(owner);
+      const endpoint = await hooks.create({
+        url: 'http://127.0.0.1:9/hook',
+        eventTypes: ['merchant.strike'],
+      });
+      expect(endpoint.secret).toMatch(/^whsec_/);
+      expect((await hooks.list()).endpoints.map((e) => e.id)).toEqual([endpoint.id]);
+      expect(await hooks.get(endpoint.id)).toMatchObject({
+        id: endpoint.id,
+        eventTypes: ['merchant.strike'],
+      });
+      const rotated = await hooks.rotateSecret(endpoint.id);
+      expect(rotated.secret).not.toBe(endpoint.secret);
+    }
+    await admin.strikeMerchant(created.id, 'a warning for the hooks');
+    for (const [client, owner] of [
+      [shop, 'merchant'],
+      [admin, 'operator'],
+    ] as const) {
+      const hooks = client.webhooks(owner);
+      const [endpoint] = (await hooks.list()).endpoints;
+      const { deliveries, next } = await hooks.deliveries(endpoint!.id, { limit: 10 });
+      expect(next).toBeNull();
+      expect(deliveries).toMatchObject([{ eventType: 'merchant.strike', status: 'pending', attempts: 0 }]);
+      const replayed = await hooks.replay(endpoint!.id, deliveries[0]!.messageId);
+      expect(replayed).toMatchObject({ messageId: deliveries[0]!.messageId, status: 'pending' });
+      expect(await hooks.delete(endpoint!.id)).toMatchObject({ id: endpoint!.id });
+      expect((await hooks.list()).endpoints).toEqual([]);
+    }
   });
 
   it('has made a request to every operation /openapi.json lists', async () => {

@@ -52,7 +52,8 @@ async function startRig(env: Record<string, string> = {}): Promise<Rig> {
     chain: faulty,
     fence: () => lease.fence,
     onLeaseLost: () => lease.abandon(),
-    confirmations: h.runtime.services.confirmations,
+    finality: h.runtime.services.finality,
+    maxInFlight: 8,
     log,
     now: () => new Date(),
   };
@@ -402,7 +403,7 @@ describe('confirmations and a conflicting chain (sqlite, CONFIRMATIONS=3)', () =
   });
 
   it('(8) a batch stays anchored until two more blocks are mined, then becomes final', async () => {
-    expect(rig.deps.confirmations).toBe(3);
+    expect(rig.deps.finality).toEqual({ kind: 'depth', blocks: 3 });
     const { batch, recordIds } = await sealNew(rig, 2);
     await advanceBatches(rig.deps);
     await advanceBatches(rig.deps);

@@ -21,11 +21,6 @@ describe('SIGKILL at each crash point, a hardhat node that outlives the service'
   });
 
   it.each(POINTS)('%s: restart on the same data anchors every acknowledged record once', async (at) => {
-    await crashAndRecover(at, {
-      kind: 'node',
-      url: node.url,
-      deploy: () => node.deploy(),
-      anchorerKey: DEV_DEPLOYER_KEY,
-    });
+    await crashAndRecover(at, { kind: 'node', node, anchorerKey: DEV_DEPLOYER_KEY });
   });
 });

@@ -11,7 +11,9 @@ import {
   type BroadcastOutcome,
   type SignedTx,
   type TxReceipt,
+  type TxWhereabouts,
 } from '../../src/chain/registry.ts';
+import type { FinalityTag } from '../../src/chain/finality.ts';
 import type { Hex } from '../../src/core/index.ts';
 
 export class InjectedFailure extends Error {
@@ -87,9 +89,9 @@ export class FaultyChain implements AnchorChain {
     return real;
   }
 
-  signAnchor(batchId: number, root: Hex, leafCount: number): Promise<SignedTx> {
+  signAnchor(batchId: number, root: Hex, leafCount: number, nonce?: number): Promise<SignedTx> {
     this.calls.signAnchor++;
-    return this.inner.signAnchor(batchId, root, leafCount);
+    return this.inner.signAnchor(batchId, root, leafCount, nonce);
   }
 
   baseFee(): Promise<bigint | null> {
@@ -133,8 +135,24 @@ export class FaultyChain implements AnchorChain {
     return this.inner.anchorIn(batchId, fromBlock, toBlock);
   }
 
+  transaction(txHash: Hex): Promise<TxWhereabouts> {
+    return this.inner.transaction(txHash);
+  }
+
   pendingNonce(): Promise<number> {
     return this.inner.pendingNonce();
+  }
+
+  minedNonce(): Promise<number> {
+    return this.inner.minedNonce();
+  }
+
+  taggedBlock(tag: FinalityTag): Promise<number | null> {
+    return this.inner.taggedBlock(tag);
+  }
+
+  balance(): Promise<bigint> {
+    return this.inner.balance();
   }
 
   /** The wrapped chain belongs to whoever made it. */

@@ -47,6 +47,9 @@ export class StaleReadStorage implements Storage {
   get secretAttempts() {
     return this.inner.secretAttempts;
   }
+  get webhooks() {
+    return this.inner.webhooks;
+  }
 
   purgeOverwritten(): Promise<void> {
     return this.inner.purgeOverwritten();

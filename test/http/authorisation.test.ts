@@ -9,8 +9,9 @@
  * Authorization header at all, so every credential gets the same answer there; operator routes take
  * only the admin token (401 for anything else, merchant keys included); merchant routes take only a
  * key of a verified merchant (401 for no, unknown or revoked keys and for the admin token), and only
- * the record's issuer may add events to it (403). Suspending a merchant revokes its keys, so its
- * key is 401 like any revoked key, not 403 merchant_suspended.
+ * the record's issuer may add events to it (403); another owner's webhook endpoint is not found (404),
+ * as if it did not exist. Suspending a merchant revokes its keys, so its key is 401 like any revoked
+ * key, not 403 merchant_suspended.
  */
 import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -20,6 +21,7 @@ import { BACKENDS, postgresSkipReason } from '../helpers/databases.ts';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
 import { rowCounts } from '../helpers/db-inspect.ts';
 import { recordBody } from '../helpers/records.ts';
+import { announceFinalBatches } from '../../src/service/webhooks/announcer.ts';
 
 const CREDENTIALS = ['none', 'wrong', 'rival', 'suspended', 'rotatedOut', 'admin', 'owner'] as const;
 type Credential = (typeof CREDENTIALS)[number];
@@ -37,6 +39,9 @@ interface Row {
 /** The ids and keys the cells use, made in beforeAll. */
 const world = {
   keys: {} as Record<Exclude<Credential, 'none'>, string>,
+  /** The owner's webhook endpoint and the operator's, each with a message queued for it. */
+  endpoints: { merchant: '', operator: '' },
+  messages: { merchant: '', operator: '' },
   ownerId: '',
   recordId: '',
   batchId: 0,
@@ -78,6 +83,7 @@ const TABLE: Row[] = [
   { route: 'GET /v/:id',                  statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'POST /v/:id/secret',          statuses: [200, 200,  200,  200,  200,  200,  200],
     body: () => ({ form: 'secret=not-the-licence-key' }) },
+  { route: 'GET /v1/webhooks/event-types', statuses: [200, 200, 200,  200,  200,  200,  200] },
 
   // Operator routes: the admin token and nothing else. :id is the owner's merchant id.
   { route: 'POST /v1/merchants',          statuses: [401, 401,  401,  401,  401,  201,  401],
@@ -95,12 +101,43 @@ const TABLE: Row[] = [
                                           statuses: [401, 401,  401,  401,  401,  200,  401],
     body: (cell) => ({ json: { by: `erased in ${cell}` } }) },
   { route: 'POST /v1/admin/batches/seal', statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'POST /v1/admin/webhooks/endpoints',
+                                          statuses: [401, 401,  401,  401,  401,  201,  401],
+    body: () => ({ json: { url: 'http://127.0.0.1:9/operator' } }) },
+  { route: 'GET /v1/admin/webhooks/endpoints',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'GET /v1/admin/webhooks/endpoints/:id',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'POST /v1/admin/webhooks/endpoints/:id/secret',
+                                          statuses: [401, 401,  401,  401,  401,  201,  401] },
+  { route: 'GET /v1/admin/webhooks/endpoints/:id/deliveries',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'POST /v1/admin/webhooks/endpoints/:id/deliveries/:messageId/replay',
+                                          statuses: [401, 401,  401,  401,  401,  202,  401] },
 
   // Merchant routes: a verified merchant's current key; events only by the record's issuer.
   { route: 'POST /v1/records',            statuses: [401, 401,  201,  401,  401,  401,  201],
     body: (cell) => ({ json: { records: [recordBody(`matrix ${cell}`, { secret: 'K3Y-MATRIX' })] } }) },
   { route: 'POST /v1/records/:id/events', statuses: [401, 401,  403,  401,  401,  401,  201],
     body: () => ({ json: { type: 'transferred' } }) },
+  // A merchant's webhook endpoints: its own only (another's is not found). :id is the owner's endpoint.
+  { route: 'POST /v1/webhooks/endpoints', statuses: [401, 401,  201,  401,  401,  401,  201],
+    body: () => ({ json: { url: 'http://127.0.0.1:9/merchant' } }) },
+  { route: 'GET /v1/webhooks/endpoints',  statuses: [401, 401,  200,  401,  401,  401,  200] },
+  { route: 'GET /v1/webhooks/endpoints/:id',
+                                          statuses: [401, 401,  404,  401,  401,  401,  200] },
+  { route: 'POST /v1/webhooks/endpoints/:id/secret',
+                                          statuses: [401, 401,  404,  401,  401,  401,  201] },
+  { route: 'GET /v1/webhooks/endpoints/:id/deliveries',
+                                          statuses: [401, 401,  404,  401,  401,  401,  200] },
+  { route: 'POST /v1/webhooks/endpoints/:id/deliveries/:messageId/replay',
+                                          statuses: [401, 401,  404,  401,  401,  401,  202] },
+
+  // Deletions last: the routes above act on the endpoints these delete.
+  { route: 'DELETE /v1/webhooks/endpoints/:id',
+                                          statuses: [401, 401,  404,  401,  401,  401,  200] },
+  { route: 'DELETE /v1/admin/webhooks/endpoints/:id',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401] },
 ];
 
 /**
@@ -134,6 +171,11 @@ function registeredRoutes(app: FastifyInstance): string[] {
 /** The concrete URL a cell calls for a route pattern. */
 function urlOf(route: string): string {
   const path = route.split(' ')[1]!;
+  const hooks = /^\/v1\/(admin\/)?webhooks\/endpoints\//.exec(path);
+  if (hooks) {
+    const owner = hooks[1] ? 'operator' : 'merchant';
+    return path.replace(':id', world.endpoints[owner]).replace(':messageId', world.messages[owner]);
+  }
   const id = path.startsWith('/v1/merchants/')
     ? world.ownerId
     : path.startsWith('/v1/batches/')
@@ -156,6 +198,10 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
     } finally {
       unsubscribe('fastify.initialization', recordRoutes);
     }
+    // Webhook endpoints on loopback: nothing is delivered (the harness does not start the worker).
+    h.runtime.services.webhooks.allowPrivate = true;
+    const operatorHooks = h.client(ADMIN_TOKEN).webhooks('operator');
+    world.endpoints.operator = (await operatorHooks.create({ url: 'http://127.0.0.1:9/matrix' })).id;
     const owner = await h.verifiedMerchant('Owner Shop');
     const rival = await h.verifiedMerchant('Rival Shop');
     const struck = await h.verifiedMerchant('Struck Shop');
@@ -174,6 +220,8 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
       owner: rotated.json().apiKey,
     };
     world.ownerId = owner.id;
+    const ownerHooks = h.client(world.keys.owner).webhooks();
+    world.endpoints.merchant = (await ownerHooks.create({ url: 'http://127.0.0.1:9/matrix' })).id;
     const registered = await h.call('POST', '/v1/records', {
       token: world.keys.owner,
       body: { records: [recordBody('matrix-record', { secret: 'K3Y-MATRIX' })] },
@@ -188,6 +236,12 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
     await h.sealAndWaitFinal();
     world.batchId = (await h.call('GET', '/v1/batches')).json().batches[0].id;
     world.bundle = (await h.call('GET', `/v1/records/${world.recordId}/proofs`)).json().bundles[0];
+    // The batch's item.final for the owner (no worker runs here), and the strikes' for the operator.
+    await announceFinalBatches(h.runtime.services.ctx, 10);
+    for (const owner of ['merchant', 'operator'] as const) {
+      const [delivery] = await h.runtime.storage.webhooks.deliveries(world.endpoints[owner], null, 1);
+      world.messages[owner] = delivery!.message_id;
+    }
     // No background writes from here on: a refused cell must leave the row counts as they were.
     await h.runtime.services.batcher.stop();
   }, 60_000);
@@ -235,7 +289,8 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
     }
     expect(res.json()).toMatchObject({
       statusCode: status,
-      code: status === 401 ? 'unauthorized' : 'not_record_owner',
+      code:
+        status === 401 ? 'unauthorized' : status === 404 ? 'webhook_endpoint_not_found' : 'not_record_owner',
     });
     expect(await settledRowCounts(), 'a refused call changed the database').toEqual(before);
   });

@@ -20,6 +20,11 @@ const TABLES = [
   'scans',
   'secret_attempts',
   'tree_nodes',
+  'webhook_announcements',
+  'webhook_attempts',
+  'webhook_deliveries',
+  'webhook_endpoints',
+  'webhook_messages',
 ];
 
 async function schemaSnapshot(open: SqlStorage) {
@@ -64,9 +69,15 @@ describe('migrations on PostgreSQL', () => {
         '002-drop-settings',
         '003-secrets',
         '004-identity',
+        '005-webhooks',
       ]);
       expect(snap.indexes).toEqual(
-        expect.arrayContaining(['events_pending_idx', 'events_batch_idx', 'records_plain_salt_idx']),
+        expect.arrayContaining([
+          'events_pending_idx',
+          'events_batch_idx',
+          'records_plain_salt_idx',
+          'webhook_deliveries_due_idx',
+        ]),
       );
       // Every instance sees the same schema, and each can use it.
       for (const o of opened) {

@@ -31,73 +31,12 @@ import { derivedSalt } from '../../src/service/secrets.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { BACKENDS, createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 import { recordBody } from '../helpers/records.ts';
+import { findSecrets, type Secret } from '../helpers/secret-scan.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** A distinctive random value per run, so a hit cannot be a coincidence. */
 const random = (prefix: string) => `${prefix}${randomBytes(12).toString('hex').toUpperCase()}`;
 const randomDigits = (n: number) => Array.from(randomBytes(n), (b) => String(b % 10)).join('');
-
-interface Secret {
-  what: string;
-  value: string;
-  /** text: UTF-8 (and UTF-16); token: also hex and base64 of its text; key: a 32-byte hex private key. */
-  kind: 'text' | 'token' | 'key';
-}
-
-/**
- * Base64 of `bytes` as it reads inside any longer base64 text: one needle per alignment (0, 1 or 2
- * bytes before it), the groups that mix in neighbouring bytes cut off.
- */
-function base64Needles(form: string, bytes: Buffer): Array<{ form: string; bytes: Buffer }> {
-  return [0, 1, 2].flatMap((before) => {
-    const groups = Math.floor((before + bytes.length) / 3);
-    const padded = Buffer.concat([Buffer.alloc(before), bytes]);
-    return (['base64', 'base64url'] as const).map((encoding) => ({
-      form: `${encoding} of the ${form} at offset ${before}`,
-      bytes: Buffer.from(padded.toString(encoding).slice(before ? 4 : 0, groups * 4)),
-    }));
-  });
-}
-
-/** The byte strings a secret could be stored or printed as. */
-function needles(secret: Secret): Array<{ form: string; bytes: Buffer }> {
-  const text = Buffer.from(secret.value, 'utf8');
-  const out: Array<{ form: string; bytes: Buffer }> = [
-    { form: 'utf8', bytes: text },
-    { form: 'utf16le', bytes: Buffer.from(secret.value, 'utf16le') },
-  ];
-  if (secret.kind === 'token') {
-    out.push(
-      { form: 'hex', bytes: Buffer.from(text.toString('hex')) },
-      { form: 'HEX', bytes: Buffer.from(text.toString('hex').toUpperCase()) },
-      ...base64Needles('text', text),
-    );
-  }
-  if (secret.kind === 'key') {
-    const hex = secret.value.replace(/^0x/, '').toLowerCase();
-    const raw = Buffer.from(hex, 'hex');
-    out.push(
-      { form: 'hex without 0x', bytes: Buffer.from(hex) },
-      { form: 'HEX without 0x', bytes: Buffer.from(hex.toUpperCase()) },
-      { form: 'raw bytes', bytes: raw },
-      ...base64Needles('bytes', raw),
-    );
-  }
-  return out;
-}
-
-/** "<secret> as <form> in <place>" for every secret found in any of the places. */
-function findSecrets(secrets: Secret[], places: Array<{ where: string; bytes: Buffer }>): string[] {
-  const hits: string[] = [];
-  for (const secret of secrets) {
-    for (const { form, bytes } of needles(secret)) {
-      for (const place of places) {
-        if (place.bytes.includes(bytes)) hits.push(`${secret.what} as ${form} in ${place.where}`);
-      }
-    }
-  }
-  return hits;
-}
 
 describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) => {
   let skip: string | null = null;

@@ -49,6 +49,10 @@ function rootsChain(roots = new Map<number, Hex>()): AnchorChain & { asked: numb
     anchorIn: unused,
     anchorEvents: unused,
     pendingNonce: unused,
+    transaction: unused,
+    minedNonce: unused,
+    taggedBlock: unused,
+    balance: unused,
     close: unused,
   };
 }

@@ -18,6 +18,7 @@ import { recordBehaviour } from './behaviour/records.ts';
 import { scanBehaviour } from './behaviour/scans.ts';
 import { secretAttemptBehaviour } from './behaviour/secret-attempts.ts';
 import { transactionBehaviour } from './behaviour/transactions.ts';
+import { webhookBehaviour } from './behaviour/webhooks.ts';
 
 export function describeStorageBehaviour(
   name: string,
@@ -45,6 +46,7 @@ export function describeStorageBehaviour(
     describe('scans', () => scanBehaviour(storage));
     describe('leases', () => leaseBehaviour(storage));
     describe('secret attempts', () => secretAttemptBehaviour(storage));
+    describe('webhooks', () => webhookBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
     describe('rows are copies', () => copyBehaviour(storage));
   });

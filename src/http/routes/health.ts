@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { confirmationsNeeded } from '../../chain/bundle-check.ts';
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -14,6 +15,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
             leader: Type.Boolean(),
             anchoringHalted: Type.Union([Type.String(), Type.Null()]),
             lastBatcherError: Type.Union([Type.String(), Type.Null()]),
+            /** Present only while the node's safe/finalized block stands still past FINALITY_STALL_MS. */
+            finalityStalled: Type.Optional(Type.String()),
           }),
         },
       },
@@ -25,6 +28,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         leader: status.leader,
         anchoringHalted: status.halted,
         lastBatcherError: status.lastError,
+        ...(status.finalityStalled !== null && { finalityStalled: status.finalityStalled }),
       };
     },
   );
@@ -47,12 +51,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async () => {
-      const { chain, confirmations, publicRpcUrl } = app.services;
+      const { chain, finality, publicRpcUrl } = app.services;
       return {
         chainId: chain.chainId,
         contract: chain.contract,
         rpcUrl: publicRpcUrl,
-        confirmations,
+        confirmations: await confirmationsNeeded(chain, finality),
         nextBatchId: await chain.nextBatchId(),
       };
     },

@@ -161,8 +161,8 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { chain, confirmations } = app.services;
-      const result = await verifyBundleOnChain(chain, request.body, confirmations);
+      const { chain, finality } = app.services;
+      const result = await verifyBundleOnChain(chain, request.body, finality);
       return result.valid
         ? { valid: true, confirmations: result.confirmations }
         : { valid: false, failure: result.failure, reason: result.reason };

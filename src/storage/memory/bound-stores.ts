@@ -17,6 +17,7 @@ export function bindStores(stores: Stores, runner: Runner): Stores {
     scans: bindStore('scans', stores.scans, runner),
     leases: bindStore('leases', stores.leases, runner),
     secretAttempts: bindStore('secretAttempts', stores.secretAttempts, runner),
+    webhooks: bindStore('webhooks', stores.webhooks, runner),
   };
 }
 

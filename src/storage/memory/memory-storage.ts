@@ -29,6 +29,7 @@ import type {
   SecretAttemptStore,
   Storage,
   Stores,
+  WebhookStore,
 } from '../storage.ts';
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
@@ -41,6 +42,7 @@ import { MemoryRecordStore } from './record-store.ts';
 import { MemoryScanStore } from './scan-store.ts';
 import { MemorySecretAttemptStore } from './secret-attempt-store.ts';
 import { MemoryTables } from './tables.ts';
+import { MemoryWebhookStore } from './webhook-store.ts';
 
 /** One transaction's life: whether its stores may still be used, and the failure that aborted it. */
 interface TransactionState {
@@ -61,6 +63,7 @@ export class MemoryStorage implements Storage {
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
   readonly secretAttempts: SecretAttemptStore;
+  readonly webhooks: WebhookStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -79,6 +82,7 @@ export class MemoryStorage implements Storage {
       scans: new MemoryScanStore(t),
       leases: new MemoryLeaseStore(t),
       secretAttempts: new MemorySecretAttemptStore(t),
+      webhooks: new MemoryWebhookStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -88,6 +92,7 @@ export class MemoryStorage implements Storage {
     this.scans = plain.scans;
     this.leases = plain.leases;
     this.secretAttempts = plain.secretAttempts;
+    this.webhooks = plain.webhooks;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

@@ -14,6 +14,10 @@ import type {
   SecretAttemptRow,
   ScanSighting,
   StrikeRow,
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
+  WebhookEndpointRow,
+  WebhookMessageRow,
 } from '../rows.ts';
 import { Journal, Table } from './journal.ts';
 
@@ -60,6 +64,18 @@ export class MemoryTables {
   readonly leases = this.table<LeaseRow>();
   /** By record_id. */
   readonly secretAttempts = this.table<SecretAttemptRow>();
+  /** By id. */
+  readonly webhookEndpoints = this.table<WebhookEndpointRow>();
+  /** By id. */
+  readonly webhookMessages = this.table<WebhookMessageRow>();
+  /** By id. */
+  readonly webhookDeliveries = this.table<WebhookDeliveryRow>();
+  /** The unique (message_id, endpoint_id): the delivery id under that key. */
+  readonly webhookDeliveryPairs = this.table<string>();
+  /** By (delivery_id, attempt). */
+  readonly webhookAttempts = this.table<WebhookAttemptRow>();
+  /** The next leaf to announce of each final batch whose announcement has started, by batch id. */
+  readonly webhookAnnouncements = this.table<number>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

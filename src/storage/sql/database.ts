@@ -12,6 +12,7 @@ import * as dropSettings from './migrations/002-drop-settings.ts';
 import * as secrets from './migrations/003-secrets.ts';
 import { privateDirectory, privateFile, tightenIfPresent } from '../private-files.ts';
 import * as identity from './migrations/004-identity.ts';
+import * as webhooks from './migrations/005-webhooks.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-drop-settings': dropSettings,
   '003-secrets': secrets,
   '004-identity': identity,
+  '005-webhooks': webhooks,
 };
 
 export async function openDatabase(opts: {

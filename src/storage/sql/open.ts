@@ -16,6 +16,7 @@ import { SqlRecordStore } from './records.ts';
 import { SqlScanStore } from './scans.ts';
 import { SqlSecretAttemptStore } from './secret-attempts.ts';
 import type { Database } from './schema.ts';
+import { SqlWebhookStore } from './webhooks.ts';
 
 class SqlStores implements Stores {
   readonly merchants: SqlMerchantStore;
@@ -25,6 +26,7 @@ class SqlStores implements Stores {
   readonly scans: SqlScanStore;
   readonly leases: SqlLeaseStore;
   readonly secretAttempts: SqlSecretAttemptStore;
+  readonly webhooks: SqlWebhookStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -34,6 +36,7 @@ class SqlStores implements Stores {
     this.scans = new SqlScanStore(ctx);
     this.leases = new SqlLeaseStore(ctx);
     this.secretAttempts = new SqlSecretAttemptStore(ctx);
+    this.webhooks = new SqlWebhookStore(ctx);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the two below are
+ * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the ones below are
  * the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
  * text, hashes 0x-hex text, JSON text, tree nodes blobs (bytea on PostgreSQL).
  */
@@ -14,6 +14,10 @@ import type {
   SecretAttemptRow,
   ScanSighting,
   StrikeRow,
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
+  WebhookEndpointRow,
+  WebhookMessageRow,
 } from '../rows.ts';
 
 /** A batch's tree, stored level by level in chunks of NODES_PER_CHUNK nodes (see batches.ts). */
@@ -33,6 +37,12 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+/** How far a final batch's item.final announcement has got: the next leaf index to announce. */
+export interface WebhookAnnouncementsTable {
+  batch_id: number;
+  next_leaf: number;
+}
+
 export interface Database {
   merchants: MerchantRow;
   merchant_evidence: EvidenceRow;
@@ -46,4 +56,9 @@ export interface Database {
   scan_sightings: ScanSighting;
   leases: LeasesTable;
   secret_attempts: SecretAttemptRow;
+  webhook_endpoints: WebhookEndpointRow;
+  webhook_messages: WebhookMessageRow;
+  webhook_deliveries: WebhookDeliveryRow;
+  webhook_attempts: WebhookAttemptRow;
+  webhook_announcements: WebhookAnnouncementsTable;
 }
