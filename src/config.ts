@@ -2,6 +2,7 @@
  * Settings, all from the environment, validated at start: a bad value stops the process with a
  * message naming the variable. Defaults run the whole thing on a bare machine.
  */
+import { isIP } from 'node:net';
 
 export interface Config {
   port: number;
@@ -36,8 +37,14 @@ export interface Config {
   explorerUrl: string | undefined;
   logLevel: string;
   bodyLimitBytes: number;
-  /** Trust X-Forwarded-For (client IPs for rate limits) only behind a proxy that sets it. */
-  trustProxy: boolean;
+  /** How long each phase of a request may take; see `HttpTimeouts`. */
+  timeouts: HttpTimeouts;
+  /**
+   * Which proxies X-Forwarded-For is taken from, for the client IP the rate limits count: false (none,
+   * the socket's address), a number of hops counted from the right, or the proxies' addresses and
+   * CIDRs. `true` trusts every hop and takes the leftmost entry, which the client writes itself.
+   */
+  trustProxy: TrustProxy;
   /** How long one JSON-RPC request may take before it fails (a hung RPC must not stall anchoring). */
   rpcTimeoutMs: number;
   /** Requests a minute, per instance (in memory); 0 turns a limit off (not the secret check's). */
@@ -51,6 +58,17 @@ export interface Config {
   };
   /** Events waiting for a final batch at which writes answer 503 backlog_full (a soft bound). */
   maxPendingEvents: number;
+  /** The same bound for one merchant's events, so one merchant's flood is refused to it alone. */
+  maxPendingEventsPerMerchant: number;
+  /** What one record may hold, so no record grows into a page or a verdict that stalls the server. */
+  recordLimits: {
+    /** Events one record may hold, its issuance included; past it 409 record_event_limit. */
+    maxEvents: number;
+    /** Bytes of an event's `data` as canonical JSON (UTF-8); past it 413 event_data_too_large. */
+    maxEventDataBytes: number;
+  };
+  /** QR codes rendered a second (cached codes are free); past it qr.png and qr.svg answer 503. */
+  qrRendersPerSecond: number;
   /**
    * Wrong secrets a record takes per window, from every source and instance together (counted in
    * the database); past them its checks answer 429 until the window ends.
@@ -71,6 +89,20 @@ export interface Config {
     pollMs: number;
   };
 }
+
+/** Milliseconds; Node's http server enforces each (see README's table). */
+export interface HttpTimeouts {
+  /** From a connection's first byte to the end of the request headers. */
+  headersMs: number;
+  /** From the first byte to the last byte of the body: the whole request's arrival. */
+  requestMs: number;
+  /** No byte either way for this long while a request is open (a stalled body or reader). */
+  idleMs: number;
+  /** An idle keep-alive connection between requests. */
+  keepAliveMs: number;
+}
+
+export type TrustProxy = boolean | number | string[];
 
 export type LogFormat = 'json' | 'pretty';
 
@@ -167,7 +199,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     explorerUrl,
     logLevel,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-    trustProxy: bool(env, 'TRUST_PROXY', false),
+    timeouts: timeouts(env),
+    trustProxy: trustProxy(env),
     rpcTimeoutMs: int(env, 'RPC_TIMEOUT_MS', 30_000, 100, 600_000),
     rateLimits: {
       secretPerMinute: int(env, 'RATE_LIMIT_SECRET_PER_MINUTE', 10, 1, 1_000_000_000),
@@ -175,6 +208,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       merchantPerMinute: int(env, 'RATE_LIMIT_MERCHANT_PER_MINUTE', 6000, 0, 1_000_000_000),
     },
     maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 1_000_000, 1, 1_000_000_000),
+    maxPendingEventsPerMerchant: int(env, 'MAX_PENDING_EVENTS_PER_MERCHANT', 100_000, 1, 1_000_000_000),
+    recordLimits: {
+      maxEvents: int(env, 'MAX_EVENTS_PER_RECORD', 200, 1, 1_000_000),
+      maxEventDataBytes: int(env, 'MAX_EVENT_DATA_BYTES', 2048, 2, 1024 * 1024),
+    },
+    qrRendersPerSecond: int(env, 'QR_RENDERS_PER_SECOND', 50, 1, 100_000),
     secretGuesses: {
       limit: int(env, 'SECRET_GUESSES_PER_WINDOW', 5, 1, 1000),
       windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,
@@ -188,6 +227,59 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
     },
   };
+}
+
+function timeouts(env: NodeJS.ProcessEnv): HttpTimeouts {
+  const headersMs = int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestMs = int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  // Node refuses a headers limit above the whole request's: the headers are part of the request.
+  if (headersMs > requestMs) {
+    throw new ConfigError(
+      `HEADERS_TIMEOUT_MS (${headersMs}) must not exceed REQUEST_TIMEOUT_MS (${requestMs})`,
+    );
+  }
+  return {
+    headersMs,
+    requestMs,
+    idleMs: int(env, 'IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    keepAliveMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
+  };
+}
+
+/** Proxy names proxy-addr (Fastify's trustProxy) knows besides addresses and CIDRs. */
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: true or false as before; a whole number of hops (0 is false); or a comma-separated
+ * list of proxy addresses, CIDRs and proxy-addr's names (loopback, linklocal, uniquelocal).
+ */
+function trustProxy(env: NodeJS.ProcessEnv): TrustProxy {
+  const raw = str(env, 'TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 100) throw new ConfigError(`TRUST_PROXY must be at most 100 hops, not "${raw}"`);
+    return hops === 0 ? false : hops;
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!PROXY_NAMES.includes(entry) && !isAddressOrCidr(entry)) {
+      throw new ConfigError(
+        `TRUST_PROXY must be true, false, a number of hops, or a comma-separated list of proxy addresses ` +
+          `and CIDRs (or loopback, linklocal, uniquelocal); "${entry}" is none of these`,
+      );
+    }
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** LOG_FORMAT, else readable lines when standard output is a terminal and JSON when it is not. */

@@ -22,6 +22,7 @@ import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
 import type { ServiceContext } from './service/context.ts';
 import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
+import { MerchantBacklog } from './service/merchant-backlog.ts';
 import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { keyMerchantNames } from './service/merchant-names.ts';
@@ -101,6 +102,7 @@ export async function startRuntime(
     scans: new ScanCounter(storage.scans, { keys, windowMs: config.scanWindowDays * DAY_MS }),
     proofCache: new ProofCache(),
     keys,
+    recordLimits: config.recordLimits,
     secretAttempts: new SecretAttempts(
       storage.secretAttempts,
       config.secretGuesses,
@@ -124,6 +126,7 @@ export async function startRuntime(
     log: log.child({ component: 'batcher' }),
   });
 
+  const backlog = new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config));
   const services: Services = {
     ctx,
     chain,
@@ -136,9 +139,14 @@ export async function startRuntime(
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
     explorerUrl: config.explorerUrl,
     bodyLimitBytes: config.bodyLimitBytes,
+    timeouts: config.timeouts,
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
-    backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    backlog,
+    merchantBacklog: new MerchantBacklog(storage.events, config.maxPendingEventsPerMerchant, () =>
+      backlog.pending(),
+    ),
+    qrRendersPerSecond: config.qrRendersPerSecond,
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
   };
   const webhookWorker = new WebhookWorker({

@@ -47,10 +47,14 @@ describe('loadConfig', () => {
       explorerUrl: undefined,
       logLevel: 'info',
       bodyLimitBytes: 4 * 1024 * 1024,
+      timeouts: { headersMs: 10_000, requestMs: 30_000, idleMs: 60_000, keepAliveMs: 72_000 },
       trustProxy: false,
       rpcTimeoutMs: 30_000,
       rateLimits: { secretPerMinute: 10, verifyPerMinute: 1200, merchantPerMinute: 6000 },
       maxPendingEvents: 1_000_000,
+      maxPendingEventsPerMerchant: 100_000,
+      recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 },
+      qrRendersPerSecond: 50,
       secretGuesses: { limit: 5, windowMs: 3_600_000 },
       scanWindowDays: 30,
       logFormat: process.stdout.isTTY ? 'pretty' : 'json',
@@ -189,6 +193,44 @@ describe('loadConfig', () => {
     expect(loadConfig({ RATE_LIMIT_MERCHANT_PER_MINUTE: '0' }).rateLimits.merchantPerMinute).toBe(0);
   });
 
+  it('request time limits: each phase in ms, the headers within the whole request', () => {
+    const config = loadConfig({
+      HEADERS_TIMEOUT_MS: '2000',
+      REQUEST_TIMEOUT_MS: '5000',
+      IDLE_TIMEOUT_MS: '3000',
+      KEEP_ALIVE_TIMEOUT_MS: '4000',
+    });
+    expect(config.timeouts).toEqual({ headersMs: 2000, requestMs: 5000, idleMs: 3000, keepAliveMs: 4000 });
+    expect(loadConfig({ HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '5000' }).timeouts.headersMs).toBe(
+      5000,
+    );
+  });
+
+  it('TRUST_PROXY: true or false as before, a number of hops, or proxy addresses and CIDRs', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.7',
+      'fd00::/8',
+      'loopback',
+    ]);
+  });
+
+  it('bounded records and backlogs: events per record, event data, per-merchant backlog, QR renders', () => {
+    const config = loadConfig({
+      MAX_EVENTS_PER_RECORD: '50',
+      MAX_EVENT_DATA_BYTES: '512',
+      MAX_PENDING_EVENTS_PER_MERCHANT: '7',
+      QR_RENDERS_PER_SECOND: '3',
+    });
+    expect(config.recordLimits).toEqual({ maxEvents: 50, maxEventDataBytes: 512 });
+    expect(config.maxPendingEventsPerMerchant).toBe(7);
+    expect(config.qrRendersPerSecond).toBe(3);
+  });
+
   it('secret guesses: a handful per record and hour by default, both settable', () => {
     expect(loadConfig({}).secretGuesses).toEqual({ limit: 5, windowMs: 3_600_000 });
     expect(
@@ -242,6 +284,19 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_MERCHANT_PER_MINUTE', { RATE_LIMIT_MERCHANT_PER_MINUTE: 'off' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '0' }],
     ['MAX_PENDING_EVENTS', { MAX_PENDING_EVENTS: '1e6' }],
+    ['MAX_PENDING_EVENTS_PER_MERCHANT', { MAX_PENDING_EVENTS_PER_MERCHANT: '0' }],
+    ['HEADERS_TIMEOUT_MS', { HEADERS_TIMEOUT_MS: '50' }],
+    ['HEADERS_TIMEOUT_MS', { HEADERS_TIMEOUT_MS: '40000' }],
+    ['REQUEST_TIMEOUT_MS', { REQUEST_TIMEOUT_MS: '0' }],
+    ['IDLE_TIMEOUT_MS', { IDLE_TIMEOUT_MS: 'never' }],
+    ['KEEP_ALIVE_TIMEOUT_MS', { KEEP_ALIVE_TIMEOUT_MS: '0' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'yes' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.0/33' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.1,proxy.example' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '101' }],
+    ['MAX_EVENTS_PER_RECORD', { MAX_EVENTS_PER_RECORD: '0' }],
+    ['MAX_EVENT_DATA_BYTES', { MAX_EVENT_DATA_BYTES: '1' }],
+    ['QR_RENDERS_PER_SECOND', { QR_RENDERS_PER_SECOND: '0' }],
     ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: '0' }],
     ['SECRET_GUESSES_PER_WINDOW', { SECRET_GUESSES_PER_WINDOW: 'five' }],
     ['SECRET_GUESS_WINDOW_SECONDS', { SECRET_GUESS_WINDOW_SECONDS: '59' }],

@@ -14,6 +14,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import { loadConfig } from '../../src/config.ts';
 import pino from 'pino';
 import { bytesToHex, processProof, ZERO32, type Hex } from '../../src/core/index.ts';
 import { proofFromStore, sealBatch } from '../../src/service/batches.ts';
@@ -128,6 +129,7 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
         publicBaseUrl: 'http://proofmark.bench',
         scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
         keys,
+        recordLimits: loadConfig({}).recordLimits,
         secretAttempts: new SecretAttempts(
           storage.secretAttempts,
           { limit: 5, windowMs: 3_600_000 },

@@ -56,7 +56,8 @@ export interface AnchorChain {
   readonly chainId: number;
   readonly contract: Hex;
   nextBatchId(): Promise<number>;
-  rootOf(batchId: number): Promise<Hex>;
+  /** The root anchored under `batchId` (zero if none) at the latest block, or as of block `atBlock`. */
+  rootOf(batchId: number, atBlock?: number): Promise<Hex>;
   headNumber(): Promise<number>;
   blockHash(blockNumber: number): Promise<Hex | null>;
   /**
@@ -89,6 +90,11 @@ export interface AnchorChain {
    * was anchored) up to the head, then from the head back to block 0.
    */
   findAnchor(batchId: number, nearBlock?: number): Promise<AnchorEvent | null>;
+  /**
+   * The BatchAnchored event of `batchId` within blocks fromBlock..toBlock, found by its indexed id in
+   * one eth_getLogs, or null.
+   */
+  anchorIn(batchId: number, fromBlock: number, toBlock: number): Promise<AnchorEvent | null>;
   anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]>;
   /**
    * The anchorer account's next nonce as the node's pool sees it. It counts only transactions that
@@ -140,6 +146,12 @@ export async function connectRegistry(opts: {
   };
   const topic = registryAbi.getEvent('BatchAnchored')!.topicHash;
 
+  async function anchorIn(batchId: number, fromBlock: number, toBlock: number): Promise<AnchorEvent | null> {
+    const topics = [topic, `0x${batchId.toString(16).padStart(64, '0')}`];
+    const last = (await provider.getLogs({ address: opts.contract, topics, fromBlock, toBlock })).at(-1);
+    return last ? toEvent(last) : null;
+  }
+
   /** What an operator needs to act on: which account, for which batch, what it holds and needs. */
   const fundsError = async (
     account: string,
@@ -162,8 +174,13 @@ export async function connectRegistry(opts: {
     chainId,
     contract,
     nextBatchId: async () => Number(await registry.getFunction('nextBatchId')()),
-    rootOf: async (batchId) =>
-      ((await registry.getFunction('rootOf')(batchId)) as string).toLowerCase() as Hex,
+    rootOf: async (batchId, atBlock) =>
+      (
+        (await registry.getFunction('rootOf')(
+          batchId,
+          ...(atBlock === undefined ? [] : [{ blockTag: atBlock }]),
+        )) as string
+      ).toLowerCase() as Hex,
     headNumber: () => provider.getBlockNumber(),
     blockHash: async (n) => ((await provider.getBlock(n))?.hash as Hex | undefined) ?? null,
     async signAnchor(batchId, root, leafCount, nonce) {
@@ -242,11 +259,7 @@ export async function connectRegistry(opts: {
       return tx.blockNumber === null ? 'pending' : 'mined';
     },
     async findAnchor(batchId, nearBlock) {
-      const topics = [topic, `0x${batchId.toString(16).padStart(64, '0')}`];
-      const inRange = async (fromBlock: number, toBlock: number) => {
-        const last = (await provider.getLogs({ address: opts.contract, topics, fromBlock, toBlock })).at(-1);
-        return last ? toEvent(last) : null;
-      };
+      const inRange = (fromBlock: number, toBlock: number) => anchorIn(batchId, fromBlock, toBlock);
       const head = await provider.getBlockNumber();
       const near = nearBlock !== undefined && nearBlock <= head ? nearBlock : null;
       if (near !== null) {
@@ -261,6 +274,7 @@ export async function connectRegistry(opts: {
       }
       return null;
     },
+    anchorIn,
     async anchorEvents(fromBlock, toBlock) {
       const logs = await provider.getLogs({ address: opts.contract, topics: [topic], fromBlock, toBlock });
       return logs.map(toEvent);

@@ -7,9 +7,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { noStoreByDefault } from './cache-control.ts';
 import { clientGroup } from './client-address.ts';
 import { clientErrorHandler, ErrorResponse, frameworkErrors, installErrorHandling } from './errors.ts';
 import { installStrictJsonParser } from './json-body.ts';
+import { closeAfterUnreadBodies, serverTimeouts } from './slow-clients.ts';
+import { trustProxyOption } from './trusted-proxies.ts';
 import type { LimitHooks, Services } from './services.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
@@ -27,7 +30,8 @@ export async function buildApp(
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: services.bodyLimitBytes,
-    trustProxy: services.trustProxy,
+    ...serverTimeouts(services.timeouts),
+    trustProxy: trustProxyOption(services.trustProxy),
     frameworkErrors,
     clientErrorHandler,
     ajv: {
@@ -41,6 +45,8 @@ export async function buildApp(
   app.addSchema(ErrorResponse);
   installErrorHandling(app);
   installStrictJsonParser(app);
+  closeAfterUnreadBodies(app);
+  noStoreByDefault(app);
 
   await app.register(swagger, {
     openapi: {
@@ -72,12 +78,12 @@ export async function buildApp(
 
 /**
  * Limits whose budget spans several routes: one hook instance, one store, so a client cannot double
- * its budget by switching routes. Verdicts are counted per client IP before the body is read (the
- * routes use them as onRequest); the merchant limit runs after requireMerchant (as preHandler), keyed
- * by the authenticated merchant, so requests refused at authentication spend no merchant's budget.
- * The secret checks keep a budget per route (config.rateLimit on each). All of it is per instance,
- * and per address group (an IPv6 client's /64: client-address.ts); the secret checks' budget per
- * record, across instances, is the service's (service/secret-attempts.ts).
+ * its budget by switching routes. All run before the body is read (the routes use them as
+ * onRequest). Verdicts are counted per client IP; the merchant limit runs after requireMerchant,
+ * keyed by the authenticated merchant, so requests refused at authentication spend no merchant's
+ * budget. The secret checks keep a budget per route (config.rateLimit on each). All of it is per
+ * instance, and per address group (an IPv6 client's /64: client-address.ts); the secret checks'
+ * budget per record, across instances, is the service's (service/secret-attempts.ts).
  */
 function sharedLimits(app: FastifyInstance, limits: Services['rateLimits']): FastifyInstance['limits'] {
   const perMinute = (max: number, keyGenerator?: (request: FastifyRequest) => string): LimitHooks =>

@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import type { Batcher } from '../batcher/batcher.ts';
 import type { FinalityRule } from '../chain/finality.ts';
 import type { AnchorChain } from '../chain/registry.ts';
-import type { Config } from '../config.ts';
+import type { Config, HttpTimeouts, TrustProxy } from '../config.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
+import type { MerchantBacklog } from '../service/merchant-backlog.ts';
 import type { Merchant } from '../service/merchants.ts';
 import type { WebhookSettings } from '../service/webhooks/endpoints.ts';
 
@@ -23,12 +24,18 @@ export interface Services {
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
   bodyLimitBytes: number;
-  /** Whether X-Forwarded-For decides the client IP (rate limits); only behind a trusted proxy. */
-  trustProxy: boolean;
+  /** How long each phase of a request may take (Node's http server enforces them). */
+  timeouts: HttpTimeouts;
+  /** Which proxies' X-Forwarded-For entries decide the client IP (rate limits); see Config. */
+  trustProxy: TrustProxy;
   /** Requests a minute per client IP or per merchant; see Config. */
   rateLimits: Config['rateLimits'];
   /** Refuses writes while too many events wait for anchoring. */
   backlog: BacklogGauge;
+  /** Refuses a merchant's writes while too many of its own events wait (same Retry-After). */
+  merchantBacklog: MerchantBacklog;
+  /** QR codes rendered a second, over both formats (cached codes do not count). */
+  qrRendersPerSecond: number;
   /** Where webhook endpoints may point (WEBHOOK_ALLOW_PRIVATE). */
   webhooks: WebhookSettings;
 }

@@ -1,6 +1,6 @@
 /**
  * What every service function needs: the stores, the clock, the server key and the secret checks'
- * budget, where the pages live.
+ * budget, where the pages live, how much a record may hold.
  */
 import type { Storage } from '../storage/storage.ts';
 import type { ProofCache } from './proof-cache.ts';
@@ -20,6 +20,16 @@ export interface ServiceContext {
   keys: ServerKey;
   /** Wrong secrets per record and window, counted in the database across instances. */
   secretAttempts: SecretAttempts;
+  /** What one record may hold, so no record grows into a page or a verdict that stalls the server. */
+  recordLimits: RecordLimits;
+}
+
+/** MAX_EVENTS_PER_RECORD and MAX_EVENT_DATA_BYTES. */
+export interface RecordLimits {
+  /** Events one record may hold, its issuance included. */
+  maxEvents: number;
+  /** Bytes of one event's `data` as canonical JSON (UTF-8). */
+  maxEventDataBytes: number;
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

@@ -6,15 +6,16 @@ import { canonicalJson, nextHead, type EventType, type Hex } from '../core/index
 import { isDuplicateKey } from '../storage/errors.ts';
 import type { EventRow } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
-import { conflict, forbidden, notFound } from './errors.ts';
+import { conflict, forbidden, notFound, ServiceError } from './errors.ts';
 import { leafOfJson } from './leaves.ts';
 import type { Merchant } from './merchants.ts';
 import { randomSalt } from './random.ts';
 
 /**
- * Appends event `type` to the merchant's own record: 404 for no such record, 403 for another
- * merchant's, 409 lifecycle_violation for a step the lifecycle refuses, 409 concurrent_event when
- * another event took this place in the chain first.
+ * Appends event `type` to the merchant's own record: 413 event_data_too_large for `data` over the
+ * limit, 404 for no such record, 403 for another merchant's, 409 record_event_limit for a record that
+ * holds its most events, 409 lifecycle_violation for a step the lifecycle refuses, 409
+ * concurrent_event when another event took this place in the chain first. A refusal writes nothing.
  */
 export async function appendEvent(
   ctx: ServiceContext,
@@ -23,12 +24,28 @@ export async function appendEvent(
   type: EventType,
   data: Record<string, unknown> | undefined,
 ): Promise<EventRow> {
+  const limits = ctx.recordLimits;
+  const dataBytes = Buffer.byteLength(canonicalJson(data ?? {}), 'utf8');
+  if (dataBytes > limits.maxEventDataBytes) {
+    throw new ServiceError(
+      413,
+      'event_data_too_large',
+      `event data is ${dataBytes} bytes as canonical JSON; at most ${limits.maxEventDataBytes} are kept`,
+    );
+  }
   try {
     return await ctx.storage.transaction(async (tx) => {
       const record = await tx.records.get(recordId);
       if (!record) throw notFound('record_not_found', `no record with id ${recordId}`);
       if (record.merchant_id !== merchant.id) {
         throw forbidden('not_record_owner', 'only the merchant that issued a record may add its events');
+      }
+      // head_seq counts from the issuance at 0: the record holds head_seq + 1 events.
+      if (record.head_seq + 1 >= limits.maxEvents) {
+        throw conflict(
+          'record_event_limit',
+          `the record holds ${record.head_seq + 1} events, the most one record may hold; no more can be added`,
+        );
       }
       const head = nextHead(
         { state: record.state, sold: record.sold === 1, activated: record.activated === 1 },

@@ -9,7 +9,7 @@ import type { EventWithBatch, MerchantRow, RecordRow } from '../storage/rows.ts'
 import { anchorStatusOf } from './anchor-view.ts';
 import { proofOfEvent } from './batches.ts';
 import { iso, type ServiceContext } from './context.ts';
-import { findRecordWithMerchant, recordEvents } from './records.ts';
+import { findRecordWithMerchant, issuanceOf } from './records.ts';
 import type { ScanRequest } from './scanners.ts';
 import type { ScanStats } from './scans.ts';
 
@@ -31,7 +31,8 @@ export interface Verdict {
   reason: string;
   record?: RecordRow;
   merchant?: MerchantRow;
-  events?: EventWithBatch[];
+  /** The record's issuance: with the record's state, all a verdict reads of its lifecycle. */
+  issuance?: EventWithBatch;
   scans?: ScanStats;
 }
 
@@ -49,11 +50,13 @@ export async function verdictFor(
   const found = await findRecordWithMerchant(ctx, recordId);
   if (!found) return { verdict: 'not_found', recordId, reason: 'no item was registered under this code' };
   const { record, merchant } = found;
-  const [events, scans] = await Promise.all([
-    recordEvents(ctx, recordId),
+  // The issuance and the record's state, never the whole lifecycle: a long one costs nothing here.
+  const [issuance, scans] = await Promise.all([
+    issuanceOf(ctx, recordId),
     opts.scan ? ctx.scans.count(recordId, opts.scan, iso(ctx)) : ctx.scans.stats(recordId),
   ]);
-  const base = { recordId, record, merchant, events, scans };
+  if (!issuance) throw new Error(`record ${recordId} has no issuance event`);
+  const base = { recordId, record, merchant, issuance, scans };
   if (merchant.status === 'suspended') {
     return {
       ...base,
@@ -64,7 +67,6 @@ export async function verdictFor(
   if (record.state !== 'active') {
     return { ...base, verdict: 'revoked', reason: `the item was ${record.state}` };
   }
-  const issuance = events[0]!;
   if (anchorStatusOf(issuance.batch_status) !== 'final') {
     return { ...base, verdict: 'pending', reason: 'the issuance is not yet anchored and final on chain' };
   }

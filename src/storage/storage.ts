@@ -151,8 +151,14 @@ export interface EventStore {
    * in a batch stay as they are. False (and nothing written) when there is no such event.
    */
   replaceContent(recordId: string, seq: number, content: string): Promise<boolean>;
-  /** A record's events in seq order, each with its batch's state. On the verdict's hot path. */
+  /** A record's events in seq order, each with its batch's state. */
   ofRecord(recordId: string): Promise<EventWithBatch[]>;
+  /**
+   * The record's events with fromSeq <= seq <= toSeq, in seq order, each with its batch's state (as
+   * ofRecord): the verdict's issuance and one page of the lifecycle, whatever the record's length.
+   * On the verdict's hot path.
+   */
+  ofRecordRange(recordId: string, fromSeq: number, toSeq: number): Promise<EventWithBatch[]>;
   /**
    * The status of the batch holding each record's issuance (seq 0); null while unbatched. Ids with
    * no issuance are left out of the map.
@@ -165,6 +171,11 @@ export interface EventStore {
   unbatched(countUpTo: number): Promise<{ count: number; oldestAt: string | null }>;
   /** Events acknowledged but not yet in a final batch: unbatched ones plus unfinished batches' leaves. */
   countAwaitingFinal(): Promise<number>;
+  /**
+   * The same events counted per merchant (the merchant of each event's record), merchants with none
+   * left out: the values add up to countAwaitingFinal(). Costs time in proportion to the backlog.
+   */
+  awaitingFinalByMerchant(): Promise<Map<string, number>>;
   /**
    * Gives the oldest unbatched events (by created_at, record_id, seq), at most `maxLeaves`, batch
    * `batchId` and leaf indexes 0, 1, ... in that order, and returns their leaves packed 32 bytes

@@ -161,6 +161,9 @@ class ScriptedChain implements AnchorChain {
   async anchorEvents(): Promise<AnchorEvent[]> {
     throw new Error('not used by the anchorer');
   }
+  async anchorIn(): Promise<AnchorEvent | null> {
+    throw new Error('not used by the anchorer');
+  }
   async pendingNonce() {
     this.call('pendingNonce');
     return this.pending;

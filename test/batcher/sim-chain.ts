@@ -123,6 +123,11 @@ export class SimChain implements AnchorChain {
     await this.enter('findAnchor');
     return this.execute().events.get(batchId) ?? null;
   }
+  async anchorIn(batchId: number, fromBlock: number, toBlock: number): Promise<AnchorEvent | null> {
+    await this.enter('anchorIn');
+    const event = this.execute().events.get(batchId);
+    return event && event.blockNumber >= fromBlock && event.blockNumber <= toBlock ? event : null;
+  }
   async anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]> {
     await this.enter('anchorEvents');
     return [...this.execute().events.values()].filter(

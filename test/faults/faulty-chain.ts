@@ -66,13 +66,13 @@ export class FaultyChain implements AnchorChain {
     return this.inner.nextBatchId();
   }
 
-  async rootOf(batchId: number): Promise<Hex> {
+  async rootOf(batchId: number, atBlock?: number): Promise<Hex> {
     this.calls.rootOf++;
     if (this.faults.rootOf > 0) {
       this.faults.rootOf--;
       throw new InjectedFailure('injected: rootOf RPC failure');
     }
-    return this.inner.rootOf(batchId);
+    return this.inner.rootOf(batchId, atBlock);
   }
 
   headNumber(): Promise<number> {
@@ -129,6 +129,10 @@ export class FaultyChain implements AnchorChain {
 
   anchorEvents(fromBlock: number, toBlock: number): Promise<AnchorEvent[]> {
     return this.inner.anchorEvents(fromBlock, toBlock);
+  }
+
+  anchorIn(batchId: number, fromBlock: number, toBlock: number): Promise<AnchorEvent | null> {
+    return this.inner.anchorIn(batchId, fromBlock, toBlock);
   }
 
   transaction(txHash: Hex): Promise<TxWhereabouts> {

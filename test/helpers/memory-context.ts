@@ -3,6 +3,7 @@
  * builds one, over `new MemoryStorage()` and a clock the test moves by hand. No database, no chain,
  * no HTTP: the service functions are called directly.
  */
+import { loadConfig } from '../../src/config.ts';
 import pino from 'pino';
 import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
@@ -45,6 +46,7 @@ export function memoryService(opts: { proofCache?: boolean } = {}): MemoryServic
     publicBaseUrl: 'http://proofmark.test',
     scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS, flushMs: 3_600_000 }),
     keys,
+    recordLimits: loadConfig({}).recordLimits,
     secretAttempts: new SecretAttempts(
       storage.secretAttempts,
       { limit: 5, windowMs: 3_600_000 },

@@ -311,8 +311,9 @@ describe('oversized bodies, then a 5xx (sqlite, BODY_LIMIT_BYTES=1024)', () => {
     const res = await h.call('POST', '/v1/records', { token: apiKey, body: big });
     expectError(res, 413, 'body_too_large');
     expect(res.json().error).toBe('Payload Too Large');
-    // Before authentication too: an anonymous client cannot make the server read a large body.
-    expectError(await h.call('POST', '/v1/records', { body: big }), 413, 'body_too_large');
+    // An anonymous client cannot make the server read a large body: it is refused at the key, before
+    // the body is read (issue 13: authentication before body parsing).
+    expectError(await h.call('POST', '/v1/records', { body: big }), 401, 'unauthorized');
     expectError(
       await h.call('POST', '/v1/verify', { body: { padding: 'x'.repeat(2000) } }),
       413,

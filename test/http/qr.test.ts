@@ -135,7 +135,7 @@ describe('GET /v1/records/:id/qr.png', () => {
       const res = await fetch(`${base}/v1/records/no-such-record/qr.${ext}`);
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(res.headers.get('cache-control')).toBeNull();
+      expect(res.headers.get('cache-control')).toBe('no-store');
       expect(await res.json()).toMatchObject({ statusCode: 404, code: 'record_not_found' });
       const bad = await fetch(`${base}/v1/records/bad%20id!/qr.${ext}`);
       expect(bad.status).toBe(400);

@@ -5,6 +5,7 @@
  * comes from (derived, sealed, or stored in the clear by an older version), sealing stored salts at
  * start, and registration replays spending tries.
  */
+import { loadConfig } from '../../src/config.ts';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +48,7 @@ function world(limit = 3) {
     scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
     keys,
     secretAttempts,
+    recordLimits: loadConfig({}).recordLimits,
   };
   return {
     ctx,

@@ -46,6 +46,7 @@ function rootsChain(roots = new Map<number, Hex>()): AnchorChain & { asked: numb
     broadcast: unused,
     receipt: unused,
     findAnchor: unused,
+    anchorIn: unused,
     anchorEvents: unused,
     pendingNonce: unused,
     transaction: unused,
@@ -103,7 +104,7 @@ describe('verdicts on the memory store', () => {
       reason: 'issued by a merchant in good standing and anchored on chain',
       record: { id },
       merchant: { status: 'verified' },
-      events: [{ seq: 0, batch_status: 'final' }],
+      issuance: { seq: 0, batch_status: 'final' },
     });
     // The root read back at finality is kept: the verdict asks the chain nothing.
     expect(chain.asked).toEqual([]);

@@ -4,6 +4,7 @@
  * pages of 1,000 leaves, every event of it in exactly one message, even with workers racing; and
  * workers sharing the outbox never send one attempt twice.
  */
+import { loadConfig } from '../../src/config.ts';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceContext } from '../../src/service/context.ts';
@@ -36,6 +37,7 @@ function context(storage = new MemoryStorage()): ServiceContext & { storage: Mem
       now,
       pino({ level: 'silent' }),
     ),
+    recordLimits: loadConfig({}).recordLimits,
   };
 }
 

@@ -1,11 +1,12 @@
 /**
  * `proofmark verify <bundle.json|URL>`: the pure checks first (no network), then the chain named in
  * the bundle through --rpc. A bundle is not verified until its root has been found on that chain.
+ * Each bundle costs at most MAX_RPC_CALLS_PER_BUNDLE calls, whatever it claims (chain/bundle-check.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { verifyBundle, type BundleFailure, type ProofBundleV1 } from '../../core/index.ts';
 import { verifyBundleOnChain, type ChainFailure } from '../../chain/bundle-check.ts';
-import { connectRegistry, type AnchorChain } from '../../chain/registry.ts';
+import { connectRegistry, LOG_WINDOW_BLOCKS, type AnchorChain } from '../../chain/registry.ts';
 import { DEFAULT_RPC_TIMEOUT_MS, openRpcProvider } from '../../chain/rpc-provider.ts';
 import { fetchJson } from '../../client/client.ts';
 import { CliError, errorMessage, printable, println } from '../output.ts';
@@ -77,9 +78,12 @@ export async function verifyCommand(source: string, opts: VerifyOptions): Promis
       }
       const verdict = await verifyBundleOnChain(chain, bundle, opts.confirmations);
       if (!verdict.valid) throw failure(verdict.failure, verdict.reason, bundle, i, checked.length);
+      const depth =
+        verdict.blockNumber === null
+          ? `at least ${verdict.confirmations} confirmation${verdict.confirmations === 1 ? '' : 's'} (the anchoring block is neither the bundle's nor among the latest ${LOG_WINDOW_BLOCKS})`
+          : `block ${verdict.blockNumber}, ${verdict.confirmations} confirmation${verdict.confirmations === 1 ? '' : 's'}`;
       println(
-        `verified: record ${printable(bundle.recordId)} seq ${bundle.seq}: batch ${bundle.batchId}, block ${verdict.blockNumber}, ` +
-          `${verdict.confirmations} confirmation${verdict.confirmations === 1 ? '' : 's'} ` +
+        `verified: record ${printable(bundle.recordId)} seq ${bundle.seq}: batch ${bundle.batchId}, ${depth} ` +
           `(chain ${chain.chainId}, contract ${chain.contract})`,
       );
     }

@@ -12,21 +12,13 @@
  * each piece isolated (<bdi>) and neutralised (displaySafe), beside the merchant's name with its id
  * and verified-since. Nothing from the URL is ever shown.
  */
-import { endsRecord } from '../../core/index.ts';
-import { displaySafe } from '../../service/display-text.ts';
-import type { PublicEvent, PublicRecord } from '../../service/public-view.ts';
+import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
-import {
-  ANCHOR_LABELS,
-  EVENT_LABELS,
-  KIND_LABELS,
-  labelOf,
-  MERCHANT_LABELS,
-  VERDICT_LABELS,
-  type Label,
-} from './labels.ts';
+import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
+import { lifecycleSection, type LifecyclePosition } from './lifecycle.ts';
 import { PAGE_CSS } from './style.ts';
 
 export type SecretCheck = 'match' | 'no_match' | 'missing' | 'exhausted';
@@ -37,6 +29,8 @@ export interface PageView {
   reason: string;
   /** Absent for not_found. */
   record?: PublicRecord;
+  /** Where record.events sit in the lifecycle; absent, they are all of it. */
+  lifecycle?: LifecyclePosition;
   scans?: ScanStats;
   /** How many days a scanner counts once in (SCAN_WINDOW_DAYS), for saying what the scan count means. */
   scanWindowDays?: number;
@@ -70,16 +64,6 @@ ${body}
 `.value;
 }
 
-/** Chinese, then English alongside. */
-const both = (l: Label) => markup`${l.zh} <span class="en" lang="en">${l.en}</span>`;
-
-/** `2025-01-02 03:04:05 UTC` from an ISO timestamp, in a <time> element. */
-function time(iso: string | null): SafeHtml {
-  if (!iso) return markup`—`;
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/.exec(iso);
-  return markup`<time datetime="${iso}">${m ? `${m[1]} ${m[2]} UTC` : iso}</time>`;
-}
-
 export function renderVerdictPage(v: PageView): string {
   const label = VERDICT_LABELS[v.verdict];
   const body = markup`<header class="verdict">
@@ -90,7 +74,7 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
@@ -143,17 +127,15 @@ function notFound(): SafeHtml {
 </section>`;
 }
 
-/** A merchant's text: isolated from the text around it, forbidden characters shown as U+FFFD. */
-const said = (text: string) => markup`<bdi>${displaySafe(text)}</bdi>`;
-
-/** The box that holds what the merchant wrote, labelled as such. */
-function merchantBox(inner: SafeHtml): SafeHtml {
-  return markup`<div class="said"><p class="said-label">商家填写 <span class="en" lang="en">merchant's description</span></p>
-${inner}</div>`;
-}
+const wholeLifecycle = (r: PublicRecord): LifecyclePosition => ({
+  page: 1,
+  pages: 1,
+  total: r.events.length,
+});
 
 function recordSections(
   r: PublicRecord,
+  lifecycle: LifecyclePosition,
   scans: ScanStats | undefined,
   scanWindowDays: number | undefined,
   explorerUrl?: string,
@@ -182,10 +164,7 @@ ${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified sin
 <dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span></dd>
 </dl>
 </section>
-<section>
-<h2>生命周期 <span class="en" lang="en">Lifecycle</span></h2>
-<ol>${r.events.map((e) => event(e, explorerUrl))}</ol>
-</section>
+${lifecycleSection(r.id, r.events, lifecycle, explorerUrl)}
 ${r.hasSecret && secretForm(r.id, tries)}
 <footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
@@ -197,37 +176,6 @@ function scanLine(scans: ScanStats, windowDays = 30): SafeHtml {
 · 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}
 <br><span class="scan-note">不同网络打开此码的次数：同一网络每 ${windowDays} 天只计一次，链接预览和预加载不计。
 <span class="en" lang="en">How many different networks opened this code: one network counts once every ${windowDays} days; link previews and prefetches do not count.</span></span></dd>`;
-}
-
-function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
-  const a = e.anchor;
-  const ends = endsRecord(e.type);
-  // Each pair isolated on its own, so right-to-left text in one cannot reorder its neighbours.
-  const data = Object.entries(e.data).map(([k, val], i) => [i > 0 && ' · ', said(`${k}: ${String(val)}`)]);
-  return markup`
-<li class="${a.status}">
-<span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
-<div class="anchor"><span class="badge ${a.status}">${both(labelOf(ANCHOR_LABELS, a.status))}</span>
-${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
-${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
-${a.txHash && txLine(a.txHash, explorerUrl)}
-${data.length > 0 && merchantBox(markup`<p class="anchor">${data}</p>`)}
-${e.erased && erasedLine(e.erased)}
-</li>`;
-}
-
-/** An event whose content the operator erased: who and when; the data is gone. */
-function erasedLine(erased: { at: string; by: string }): SafeHtml {
-  return markup`<div class="anchor erased">内容已删除 <span class="en" lang="en">content erased</span>
-· ${said(erased.by)} · ${time(erased.at)}</div>`;
-}
-
-function txLine(txHash: string, explorerUrl?: string): SafeHtml {
-  const link =
-    explorerUrl &&
-    markup`<a href="${explorerUrl}/tx/${txHash}" rel="noopener noreferrer">区块浏览器 <span lang="en">explorer</span></a>`;
-  return markup`<div class="anchor">交易 <span class="en" lang="en">tx</span> <code>${txHash}</code>
-${link}</div>`;
 }
 
 function secretForm(recordId: string, tries?: SecretTries): SafeHtml {

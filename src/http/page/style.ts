@@ -44,6 +44,7 @@ li.pending::before{background:var(--warn)}
 .ev.stop{color:var(--bad)}
 .when{color:var(--mute);font-size:.85rem}
 .anchor{font-size:.85rem;margin-top:.2rem}
+.pages{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;margin-top:.9rem;font-size:.9rem}
 .badge{display:inline-block;border:1px solid currentColor;border-radius:1rem;padding:0 .45rem;font-size:.8rem;white-space:nowrap}
 .badge.final,.ok{color:var(--ok)}
 .badge.anchored{color:#0969da}

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireAdmin } from '../auth.ts';
+import { IMMUTABLE } from '../cache-control.ts';
 import { anchorFields } from '../../service/anchor-view.ts';
 import { badRequest } from '../../service/errors.ts';
 import { batchLeaves, getBatch, listBatches } from '../../service/batches.ts';
@@ -73,14 +74,16 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auditor'],
         summary: "The batch's leaves, 32 bytes each, in tree order (application/octet-stream)",
         description:
-          'Rebuild the root from these (docs/proof-format.md) and compare it with rootOf(id) on chain.',
+          'Rebuild the root from these (docs/proof-format.md) and compare it with rootOf(id) on chain. ' +
+          'Fixed once the batch is sealed: cacheable for a year.',
         params: BatchParams,
         response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...errorResponses },
       },
     },
     async (request, reply) => {
       const leaves = await batchLeaves(ctx(), Number(request.params.id));
-      reply.type('application/octet-stream');
+      // Fixed at sealing: a batch's tree never changes, and a re-anchor sends the same root.
+      reply.type('application/octet-stream').header('cache-control', IMMUTABLE);
       return leaves;
     },
   );
@@ -88,7 +91,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/admin/batches/seal',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: 'Seal everything pending now (anchoring follows in the background)',

@@ -47,7 +47,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: 'Admit a merchant (pending until verified); its API key is shown once',
@@ -94,7 +94,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants/:id/verify',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: "Record evidence of the merchant's authorisation and mark it verified",
@@ -124,7 +124,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants/:id/strikes',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: 'Strike a merchant: the first is a warning, the second suspends it',
@@ -159,7 +159,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/merchants/:id/keys',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['operator'],
         summary: "Rotate a merchant's API key: a new key (shown once); the old ones stop working",

@@ -8,14 +8,17 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { badRequest } from '../../service/errors.ts';
 import { publicRecord } from '../../service/public-view.ts';
+import { lifecyclePage } from '../../service/records.ts';
 import type { ScanRequest } from '../../service/scanners.ts';
 import { DAY_MS } from '../../service/scans.ts';
 import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
 import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
 import { verdictFor, type Verdict } from '../../service/verdicts.ts';
 import { clientGroup } from '../client-address.ts';
-import { renderErrorPage, renderVerdictPage, type SecretCheck } from '../page/render.ts';
+import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
+import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
 import { setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
 
@@ -24,6 +27,19 @@ const ID_PATTERN = new RegExp(Id.pattern!);
 const isId = (id: string) => id.length <= (Id.maxLength ?? 64) && ID_PATTERN.test(id);
 
 const PageParams = Type.Object({ id: Type.String() });
+
+/**
+ * The lifecycle page a query asks for: `?page=N` (1 is the newest), 1 without one; 400 for anything
+ * else. Other query parameters (a QR code's or a messenger's) are ignored, not refused.
+ */
+function lifecyclePageAsked(query: unknown): number {
+  const page = (query as Record<string, unknown> | undefined)?.page;
+  if (page === undefined) return 1;
+  if (typeof page !== 'string' || !/^[1-9][0-9]{0,5}$/.test(page)) {
+    throw badRequest('invalid_page', 'page must be a whole number from 1');
+  }
+  return Number(page);
+}
 const MAX_SECRET = 500;
 
 export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -60,21 +76,29 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** The page's status for a check's outcome (200 for a plain view and for match or no match). */
   const CHECK_STATUS: Partial<Record<SecretCheck, number>> = { missing: 400, exhausted: 429 };
 
-  /** Renders the verdict page; `tries` (read here when not given) shows with the key/PIN form. */
+  /**
+   * Renders the verdict page, with page `page` of the record's lifecycle (400 past the last); `tries`
+   * (read here when not given) shows with the key/PIN form.
+   */
   async function send(
     reply: FastifyReply,
     v: Verdict,
+    page: number,
     check?: { outcome: SecretCheck; tries?: SecretTries },
   ) {
     const { ctx, explorerUrl } = app.services;
+    let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
+    if (v.record && v.merchant) {
+      const lifecycle = await lifecyclePage(ctx, v.record, page, LIFECYCLE_PAGE_EVENTS);
+      if (!lifecycle) throw badRequest('invalid_page', `the lifecycle has no page ${page}`);
+      shown = { record: publicRecord(ctx, v.record, v.merchant, lifecycle.events), lifecycle };
+    }
     const tries = check?.tries ?? (v.record && (await secretTries(ctx, v.record)));
     const html = renderVerdictPage({
       verdict: v.verdict,
       recordId: v.recordId,
       reason: v.reason,
-      ...(v.record &&
-        v.merchant &&
-        v.events && { record: publicRecord(ctx, v.record, v.merchant, v.events) }),
+      ...shown,
       ...(v.scans && { scans: v.scans }),
       scanWindowDays: Math.round(ctx.scans.windowMs / DAY_MS),
       explorerUrl,
@@ -100,7 +124,11 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: PageParams,
       },
     },
-    async (request, reply) => send(reply, await lookup(request.params.id, request)),
+    async (request, reply) => {
+      const page = lifecyclePageAsked(request.query);
+      // Only the landing view counts a scan: turning the lifecycle's pages is not another scan.
+      return send(reply, await lookup(request.params.id, page === 1 ? request : null), page);
+    },
   );
 
   app.post(
@@ -130,15 +158,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       // Checking a key is not another scan: the page was already viewed to get here.
       const v = await lookup(id, null);
-      if (!v.record) return send(reply, v);
-      if (isBlankSecret(secret)) return send(reply, v, { outcome: 'missing' });
+      if (!v.record) return send(reply, v, 1);
+      if (isBlankSecret(secret)) return send(reply, v, 1, { outcome: 'missing' });
       try {
         const { match, tries } = await checkSecret(app.services.ctx, id, secret);
-        return await send(reply, v, { outcome: match ? 'match' : 'no_match', ...(tries && { tries }) });
+        return await send(reply, v, 1, { outcome: match ? 'match' : 'no_match', ...(tries && { tries }) });
       } catch (err) {
         if (!(err instanceof SecretAttemptsExhausted)) throw err;
         const tries = app.services.ctx.secretAttempts.noneLeft(err.retryAfterSeconds);
-        return send(reply, v, { outcome: 'exhausted', tries });
+        return send(reply, v, 1, { outcome: 'exhausted', tries });
       }
     },
   );

@@ -105,13 +105,14 @@ const BacklogFull = {
 } as const;
 
 /**
- * 503 backlog_full with a Retry-After, before anything is read or written, while too many events wait
- * for anchoring (service/backlog.ts). A replay of registered records is refused too: telling it apart
- * would take the very database work the bound is there to shed, and the replay succeeds on retry.
+ * 503 backlog_full with a Retry-After, before the body is read and before anything is written, while
+ * too many events wait for anchoring, overall or of this merchant (service/backlog.ts). A replay of
+ * registered records is refused too: telling it apart would take the very database work the bound is
+ * there to shed, and the replay succeeds on retry.
  */
 async function refuseWhileBacklogFull(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const { backlog } = request.server.services;
-  const refusal = await backlog.refusal();
+  const { backlog, merchantBacklog } = request.server.services;
+  const refusal = (await merchantBacklog.refusal(request.merchant!.id)) ?? (await backlog.refusal());
   if (refusal) {
     reply.header('retry-after', String(backlog.retryAfterSeconds));
     throw refusal;
@@ -120,11 +121,14 @@ async function refuseWhileBacklogFull(request: FastifyRequest, reply: FastifyRep
 
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = () => app.services.ctx;
+  // Before the body is read: a request without a valid key, past its merchant's budget or into a
+  // full backlog costs no parsing (and its connection closes: see slow-clients.ts).
+  const merchantWrite = [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull];
 
   app.post(
     '/v1/records',
     {
-      preHandler: [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull],
+      onRequest: merchantWrite,
       schema: {
         tags: ['merchant'],
         summary: 'Register up to 1,000 records, all or nothing; idempotent on externalId',
@@ -151,6 +155,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       checkRecordTexts(request.body.records);
       const { created, records } = await registerRecords(ctx(), request.merchant!, request.body.records);
       app.services.backlog.accepted(created);
+      app.services.merchantBacklog.accepted(request.merchant!.id, created);
       if (created > 0) app.services.batcher.kick();
       reply.status(created > 0 ? 201 : 200);
       return { records };
@@ -160,13 +165,15 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/records/:id/events',
     {
-      preHandler: [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull],
+      onRequest: merchantWrite,
       schema: {
         tags: ['merchant'],
         summary: `Add a lifecycle event (${EVENT_TYPES.join(', ')})`,
         description:
           'Only the issuing merchant may. Impossible steps (anything after revoked or refunded, a second activation) are 409. ' +
-          '`data` is public and permanent: about the item, never a person (400 personal_data, unsafe_text, blank_text as for records).',
+          '`data` is public and permanent: about the item, never a person (400 personal_data, unsafe_text, blank_text as for records). ' +
+          'A record holds at most MAX_EVENTS_PER_RECORD events (409 record_event_limit), and `data` is at most ' +
+          'MAX_EVENT_DATA_BYTES as canonical JSON (413 event_data_too_large); either way nothing is written.',
         security: bearerAuth,
         params: IdParams,
         body: Type.Object(
@@ -196,6 +203,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body.data,
       );
       app.services.backlog.accepted(1);
+      app.services.merchantBacklog.accepted(request.merchant!.id, 1);
       app.services.batcher.kick();
       reply.status(201);
       return {

@@ -45,7 +45,7 @@ const VerdictSchema = Type.Object({
 
 /** The verdict as the API returns it (the page renders the richer Verdict itself). */
 export function verdictBody(v: Verdict) {
-  const issuance = v.events?.[0];
+  const { issuance } = v;
   return {
     verdict: v.verdict,
     recordId: v.recordId,
@@ -141,13 +141,20 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['public', 'auditor'],
         summary: 'Verify any proofmark.bundle.v1 against the chain',
+        description:
+          'At most five RPC calls whatever the bundle claims: its anchor.blockNumber is a hint that is checked, never a range to scan.',
         body: Type.Unknown({ description: 'a proofmark.bundle.v1 object' }),
         response: {
           200: Type.Object({
             valid: Type.Boolean(),
             failure: Type.Optional(Type.String()),
             reason: Type.Optional(Type.String()),
-            confirmations: Type.Optional(Type.Integer()),
+            confirmations: Type.Optional(
+              Type.Integer({
+                description:
+                  "blocks deep the anchor is: exact when it is in the bundle's block or the latest 5,000, else the confirmations required (a lower bound)",
+              }),
+            ),
           }),
           ...errorResponses,
         },

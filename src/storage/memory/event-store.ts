@@ -48,19 +48,14 @@ export class MemoryEventStore implements EventStore {
 
   async ofRecord(recordId: string): Promise<EventWithBatch[]> {
     const seqs = this.t.eventSeqs.get(recordId) ?? [];
-    return seqs.map((seq) => {
-      const event = this.t.events.get(compositeKey(recordId, seq))!;
-      const batch = event.batch_id === null ? undefined : this.t.batches.get(String(event.batch_id));
-      return {
-        ...event,
-        batch_status: batch?.status ?? null,
-        tx_hash: batch?.tx_hash ?? null,
-        block_number: batch?.block_number ?? null,
-        root: batch?.root ?? null,
-        batch_leaf_count: batch?.leaf_count ?? null,
-        chain_root: batch?.chain_root ?? null,
-      };
-    });
+    return seqs.map((seq) => withBatch(this.t, this.t.events.get(compositeKey(recordId, seq))!));
+  }
+
+  async ofRecordRange(recordId: string, fromSeq: number, toSeq: number): Promise<EventWithBatch[]> {
+    const seqs = this.t.eventSeqs.get(recordId) ?? [];
+    return seqs
+      .filter((seq) => seq >= fromSeq && seq <= toSeq)
+      .map((seq) => withBatch(this.t, this.t.events.get(compositeKey(recordId, seq))!));
   }
 
   async issuanceStatuses(recordIds: readonly string[]): Promise<Map<string, BatchStatus | null>> {
@@ -88,6 +83,22 @@ export class MemoryEventStore implements EventStore {
     return count;
   }
 
+  async awaitingFinalByMerchant(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const add = (event: EventRow) => {
+      const merchantId = this.t.records.get(event.record_id)!.merchant_id;
+      counts.set(merchantId, (counts.get(merchantId) ?? 0) + 1);
+    };
+    for (const event of this.t.unbatched.values()) add(event);
+    const unfinished = new Set<number>();
+    for (const batch of this.t.batches.values()) if (batch.status !== 'final') unfinished.add(batch.id);
+    for (const key of this.t.leafSlots.values()) {
+      const event = this.t.events.get(key)!;
+      if (unfinished.has(event.batch_id!)) add(event);
+    }
+    return counts;
+  }
+
   async assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array> {
     const oldest = [...this.t.unbatched.values()].sort(queueOrder).slice(0, Math.max(0, maxLeaves));
     const placed = oldest.map((event, leafIndex) => ({ ...event, batch_id: batchId, leaf_index: leafIndex }));
@@ -103,6 +114,20 @@ export class MemoryEventStore implements EventStore {
     });
     return packed;
   }
+}
+
+/** An event with the state of the batch holding it (every batch field null while unbatched). */
+function withBatch(t: MemoryTables, event: EventRow): EventWithBatch {
+  const batch = event.batch_id === null ? undefined : t.batches.get(String(event.batch_id));
+  return {
+    ...event,
+    batch_status: batch?.status ?? null,
+    tx_hash: batch?.tx_hash ?? null,
+    block_number: batch?.block_number ?? null,
+    root: batch?.root ?? null,
+    batch_leaf_count: batch?.leaf_count ?? null,
+    chain_root: batch?.chain_root ?? null,
+  };
 }
 
 /** The order events wait in to be sealed: oldest first, ties by record id, then seq. */

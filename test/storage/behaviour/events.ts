@@ -44,6 +44,30 @@ export function eventBehaviour(storage: () => Storage): void {
     expect(await s.events.ofRecord('r9')).toEqual([]);
   });
 
+  it("reads a range of a record's events by seq, in seq order, with their batch state", async () => {
+    const s = storage();
+    await seedRecords(s, 'm1', ['r1', 'r2']);
+    await s.events.insertMany([1, 2, 3, 4].map((seq) => eventRow('r1', seq, at(seq))));
+    const rows = (seqs: number[]) =>
+      seqs.map((seq) => ({ ...eventRow('r1', seq, at(seq)), ...unbatchedFields }));
+    expect(await s.events.ofRecordRange('r1', 0, 0)).toEqual(rows([0]));
+    expect(await s.events.ofRecordRange('r1', 2, 3)).toEqual(rows([2, 3]));
+    // Bounds past either end hold what exists; an empty or unknown range holds nothing.
+    expect(await s.events.ofRecordRange('r1', 3, 99)).toEqual(rows([3, 4]));
+    expect(await s.events.ofRecordRange('r1', 5, 9)).toEqual([]);
+    expect(await s.events.ofRecordRange('r1', 3, 2)).toEqual([]);
+    expect(await s.events.ofRecordRange('r9', 0, 9)).toEqual([]);
+
+    const batch = (await seal(s, 1))!;
+    const [issuance] = await s.events.ofRecordRange('r1', 0, 0);
+    expect(issuance).toMatchObject({
+      batch_id: batch.id,
+      leaf_index: 0,
+      batch_status: 'sealed',
+      root: batch.root,
+    });
+  });
+
   it("shows each event's batch state once it is batched", async () => {
     const s = storage();
     await seedRecords(s, 'm1', ['r1']);
@@ -198,5 +222,40 @@ export function eventBehaviour(storage: () => Storage): void {
     expect(await s.events.countAwaitingFinal()).toBe(2);
     expect(await s.batches.transition(second.id, 'sealed', 'final', {}, fence)).toBe(true);
     expect(await s.events.countAwaitingFinal()).toBe(1);
+  });
+
+  it('counts the same events per merchant of their records, adding up to the total', async () => {
+    const s = storage();
+    expect(await s.events.awaitingFinalByMerchant()).toEqual(new Map());
+    await seedRecords(s, 'm1', ['r1', 'r2']);
+    await seedRecords(s, 'm2', ['r3']);
+    const first = (await seal(s, 2))!;
+    await s.events.insertMany([eventRow('r1', 1, at(1)), eventRow('r3', 1, at(1))]);
+    expect(await s.events.awaitingFinalByMerchant()).toEqual(
+      new Map([
+        ['m1', 3],
+        ['m2', 2],
+      ]),
+    );
+    expect(await s.events.countAwaitingFinal()).toBe(5);
+
+    const fence = await lead(s);
+    expect(await s.batches.transition(first.id, 'sealed', 'final', {}, fence)).toBe(true);
+    expect(await s.events.awaitingFinalByMerchant()).toEqual(
+      new Map([
+        ['m1', 1],
+        ['m2', 2],
+      ]),
+    );
+    const second = (await seal(s))!;
+    expect(await s.batches.transition(second.id, 'sealed', 'anchored', {}, fence)).toBe(true);
+    expect(await s.events.awaitingFinalByMerchant()).toEqual(
+      new Map([
+        ['m1', 1],
+        ['m2', 2],
+      ]),
+    );
+    expect(await s.batches.transition(second.id, 'anchored', 'final', {}, fence)).toBe(true);
+    expect(await s.events.awaitingFinalByMerchant()).toEqual(new Map());
   });
 }
