@@ -14,12 +14,14 @@
  *   (the call reports whether the row was still as expected, and changes nothing when it was not).
  * - Rows come back as plain objects the caller may keep; changing them changes nothing stored.
  */
-import type { NodePosition } from '../core/index.ts';
+import type { DirectoryNodeWrite, NodePosition } from '../core/index.ts';
 import type {
   ApiKeyRow,
   BatchChange,
   BatchRow,
+  BatchEventRow,
   BatchStatus,
+  DirectoryVersionRow,
   EventRow,
   EventWithBatch,
   EvidenceRow,
@@ -57,6 +59,7 @@ export interface Stores {
   readonly batches: BatchStore;
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
+  readonly directory: DirectoryStore;
 }
 
 /** Merchants, their admission evidence, strikes and API keys. */
@@ -131,6 +134,8 @@ export interface EventStore {
    * each in leaf order (empty when nothing waits). Meant for a transaction that then inserts the batch.
    */
   assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array>;
+  /** The events of batch `batchId` in leaf order (empty for an unknown batch). */
+  ofBatch(batchId: number): Promise<BatchEventRow[]>;
 }
 
 /**
@@ -207,4 +212,25 @@ export interface LeaseStore {
   release(fence: LeaseFence): Promise<void>;
   /** Whether `fence` still holds its lease (same holder and token; expiry is not checked). */
   holds(fence: LeaseFence): Promise<boolean>;
+}
+
+/**
+ * The item directory (src/core/directory), one version per batch, every version kept so that a proof
+ * as of any past batch can be served. A version stores only the nodes that changed in it, each under
+ * (path, version); a node of an older version stands until a newer one replaces it at its path.
+ */
+export interface DirectoryStore {
+  /**
+   * Stores version `row.version` and the nodes written in it. DuplicateKeyError if the version exists;
+   * then nothing is written.
+   */
+  insertVersion(row: DirectoryVersionRow, nodes: readonly DirectoryNodeWrite[]): Promise<void>;
+  /** The highest version stored, or undefined when there is none. */
+  latest(): Promise<DirectoryVersionRow | undefined>;
+  get(version: number): Promise<DirectoryVersionRow | undefined>;
+  /**
+   * The directory as of version `asOf`: for each of `paths`, the node stored under it by the highest
+   * version at most `asOf`. Paths no such version wrote are left out of the map.
+   */
+  nodesAsOf(paths: readonly string[], asOf: number): Promise<Map<string, Uint8Array>>;
 }

@@ -16,6 +16,7 @@ export function bindStores(stores: Stores, runner: Runner): Stores {
     batches: bindStore('batches', stores.batches, runner),
     scans: bindStore('scans', stores.scans, runner),
     leases: bindStore('leases', stores.leases, runner),
+    directory: bindStore('directory', stores.directory, runner),
   };
 }
 

@@ -21,6 +21,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   BatchStore,
+  DirectoryStore,
   EventStore,
   LeaseStore,
   MerchantStore,
@@ -31,6 +32,7 @@ import type {
 } from '../storage.ts';
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
+import { MemoryDirectoryStore } from './directory-store.ts';
 import { MemoryEventStore } from './event-store.ts';
 import { FaultPlan, InjectedStorageFailure, type FaultTiming, type StoreOperation } from './faults.ts';
 import { MemoryLeaseStore } from './lease-store.ts';
@@ -58,6 +60,7 @@ export class MemoryStorage implements Storage {
   readonly batches: BatchStore;
   readonly scans: ScanStore;
   readonly leases: LeaseStore;
+  readonly directory: DirectoryStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -75,6 +78,7 @@ export class MemoryStorage implements Storage {
       batches: new MemoryBatchStore(t),
       scans: new MemoryScanStore(t),
       leases: new MemoryLeaseStore(t),
+      directory: new MemoryDirectoryStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -83,6 +87,7 @@ export class MemoryStorage implements Storage {
     this.batches = plain.batches;
     this.scans = plain.scans;
     this.leases = plain.leases;
+    this.directory = plain.directory;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

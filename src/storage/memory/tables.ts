@@ -6,6 +6,7 @@
 import type {
   ApiKeyRow,
   BatchRow,
+  DirectoryVersionRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
@@ -20,6 +21,12 @@ export interface LeaseRow {
   holder: string;
   token: number;
   expiresAtMs: number;
+}
+
+/** Every node stored under one directory path: versions ascending, nodes[i] written by versions[i]. */
+export interface DirectoryHistory {
+  versions: readonly number[];
+  nodes: readonly Uint8Array[];
 }
 
 export class MemoryTables {
@@ -52,6 +59,10 @@ export class MemoryTables {
   readonly scans = this.table<ScanRow>();
   /** By name. */
   readonly leases = this.table<LeaseRow>();
+  /** By version. */
+  readonly directoryVersions = this.table<DirectoryVersionRow>();
+  /** By path: the (path, version) primary key of SQL's directory_nodes, one history per path. */
+  readonly directoryNodes = this.table<DirectoryHistory>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

@@ -10,6 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from
 import type { DialectName } from './dialect.ts';
 import * as initial from './migrations/001-initial.ts';
 import * as dropSettings from './migrations/002-drop-settings.ts';
+import * as directory from './migrations/003-directory.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -24,6 +25,7 @@ export interface OpenDatabase {
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-drop-settings': dropSettings,
+  '003-directory': directory,
 };
 
 export async function openDatabase(opts: {

@@ -94,6 +94,26 @@ export function nodesSql(
       ON tree_nodes.batch_id = ${batchId} AND tree_nodes.level = wanted.level AND tree_nodes.chunk = wanted.chunk`;
 }
 
+/**
+ * The item directory as of version `asOf` at each of `paths`: for each path, the node its highest
+ * version at most `asOf` wrote. The correlated max() seeks the (path, version) primary key, so each
+ * path costs two index lookups however many versions it has. The CAST gives PostgreSQL the VALUES
+ * column's type.
+ */
+export function directoryNodesAsOfSql(
+  paths: readonly string[],
+  asOf: number,
+): RawBuilder<{ path: string; node: Uint8Array }> {
+  const rows = sql.join(paths.map((path) => sql`(CAST(${path} AS text))`));
+  return sql<{ path: string; node: Uint8Array }>`
+    WITH wanted(path) AS (VALUES ${rows})
+    SELECT n.path AS path, n.node AS node
+    FROM wanted JOIN directory_nodes n ON n.path = wanted.path
+    WHERE n.version = (
+      SELECT max(m.version) FROM directory_nodes m WHERE m.path = wanted.path AND m.version <= ${asOf}
+    )`;
+}
+
 /** Bytes as a blob (SQLite) or bytea (PostgreSQL) parameter: both drivers take a Buffer, without a copy. */
 export function blob(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

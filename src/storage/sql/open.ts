@@ -9,6 +9,7 @@ import { CompiledQueries } from './compiled.ts';
 import type { SqlContext } from './context.ts';
 import { openDatabase, type OpenDatabase } from './database.ts';
 import { storageError } from './dialect.ts';
+import { SqlDirectoryStore } from './directory.ts';
 import { SqlEventStore } from './events.ts';
 import { SqlLeaseStore } from './leases.ts';
 import { SqlMerchantStore } from './merchants.ts';
@@ -23,6 +24,7 @@ class SqlStores implements Stores {
   readonly batches: SqlBatchStore;
   readonly scans: SqlScanStore;
   readonly leases: SqlLeaseStore;
+  readonly directory: SqlDirectoryStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -31,6 +33,7 @@ class SqlStores implements Stores {
     this.batches = new SqlBatchStore(ctx);
     this.scans = new SqlScanStore(ctx);
     this.leases = new SqlLeaseStore(ctx);
+    this.directory = new SqlDirectoryStore(ctx);
   }
 }
 

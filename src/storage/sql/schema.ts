@@ -1,11 +1,12 @@
 /**
- * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the two below are
- * the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
+ * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the three below
+ * are the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
  * text, hashes 0x-hex text, JSON text, tree nodes blobs (bytea on PostgreSQL).
  */
 import type {
   ApiKeyRow,
   BatchRow,
+  DirectoryVersionRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
@@ -20,6 +21,13 @@ export interface TreeNodesTable {
   level: number;
   chunk: number;
   nodes: Uint8Array;
+}
+
+/** A node of the item directory, under the path it sits at and the version (batch) that wrote it. */
+export interface DirectoryNodesTable {
+  path: string;
+  version: number;
+  node: Uint8Array;
 }
 
 export interface LeasesTable {
@@ -42,4 +50,6 @@ export interface Database {
   tree_nodes: TreeNodesTable;
   scans: ScanRow;
   leases: LeasesTable;
+  directory_versions: DirectoryVersionRow;
+  directory_nodes: DirectoryNodesTable;
 }
