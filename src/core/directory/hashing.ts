@@ -33,10 +33,13 @@ export const EMPTY_DIRECTORY_ROOT: Hex = bytesToHex(EMPTY_HASH);
 const leafPreimage = new Uint8Array(1 + KEY_SIZE + VALUE_SIZE);
 leafPreimage[0] = LEAF_TAG;
 
-/** The hash of the leaf of `key` holding `value` (its 37-byte encoding). */
-export function leafHash(key: Uint8Array, value: Uint8Array): Uint8Array {
-  leafPreimage.set(key, 1);
-  leafPreimage.set(value, 1 + KEY_SIZE);
+/**
+ * The hash of the leaf of a key holding a value: the 32 bytes of `key` from `keyAt` and the 37-byte
+ * encoding in `value` from `valueAt` (offsets, so packed arrays need no view per leaf).
+ */
+export function leafHash(key: Uint8Array, value: Uint8Array, keyAt = 0, valueAt = 0): Uint8Array {
+  for (let i = 0; i < KEY_SIZE; i++) leafPreimage[1 + i] = key[keyAt + i]!;
+  for (let i = 0; i < VALUE_SIZE; i++) leafPreimage[1 + KEY_SIZE + i] = value[valueAt + i]!;
   return keccak256(leafPreimage);
 }
 

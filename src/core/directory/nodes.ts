@@ -64,11 +64,18 @@ export class ByteArena {
   }
 }
 
-export function encodeLeaf(key: Uint8Array, value: Uint8Array, arena?: ByteArena): Uint8Array {
+/** A stored leaf: the key in `key` from `keyAt`, the encoded value in `value` from `valueAt`. */
+export function encodeLeaf(
+  key: Uint8Array,
+  value: Uint8Array,
+  arena?: ByteArena,
+  keyAt = 0,
+  valueAt = 0,
+): Uint8Array {
   const out = arena ? arena.take(LEAF_BYTES) : new Uint8Array(LEAF_BYTES);
   out[0] = LEAF_CODE;
-  out.set(key, 1);
-  out.set(value, 1 + KEY_SIZE);
+  for (let i = 0; i < KEY_SIZE; i++) out[1 + i] = key[keyAt + i]!;
+  for (let i = 0; i < VALUE_SIZE; i++) out[1 + KEY_SIZE + i] = value[valueAt + i]!;
   return out;
 }
 

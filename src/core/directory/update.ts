@@ -11,8 +11,9 @@
  *   }
  *   const { root, nodes, added } = update.result();   // store `nodes` as the new version
  */
-import { bytesToHex, hexToBytes, isBytes32, type Hex } from '../hex.ts';
-import { EMPTY_DIRECTORY_ROOT, leafHash } from './hashing.ts';
+import { bytesToHex, isBytes32, type Hex } from '../hex.ts';
+import { PackedEntries } from './entries.ts';
+import { EMPTY_DIRECTORY_ROOT, KEY_SIZE, leafHash } from './hashing.ts';
 import {
   ByteArena,
   decodeNode,
@@ -20,14 +21,13 @@ import {
   encodePage,
   KEY_DIGITS,
   NIBBLE_DIGITS,
-  nibbleAt,
   nibbleBit,
   PAGE_WIDTH,
   summarize,
   type LeafNode,
   type StoredNode,
 } from './nodes.ts';
-import { encodedEnded, encodedSeq, encodeValue, type DirectoryValue } from './value.ts';
+import { encodedEnded, encodedSeq, VALUE_SIZE, type DirectoryValue } from './value.ts';
 
 /** A key's new value: a record's state after the batch (its recordKey, and its last event). */
 export interface DirectoryEntry {
@@ -50,15 +50,6 @@ export interface DirectoryChange {
   added: number;
 }
 
-/** Entries sorted by key, as parallel arrays read from `lo` to `hi`. */
-interface Entries {
-  /** The key's 64 hex digits. */
-  digits: readonly string[];
-  keys: readonly Uint8Array[];
-  /** Encoded (value.ts). */
-  values: readonly Uint8Array[];
-}
-
 /** A subtree's hash, and whether it is a single leaf (what its parent page records). */
 interface Built {
   hash: Uint8Array;
@@ -72,7 +63,7 @@ interface Pending {
 }
 
 export class DirectoryUpdate {
-  private readonly entries: Entries;
+  private readonly entries: PackedEntries;
   private readonly loaded = new Map<string, StoredNode>();
   private pending: Pending[];
   private readonly writes: DirectoryNodeWrite[] = [];
@@ -88,23 +79,10 @@ export class DirectoryUpdate {
     private readonly baseRoot: Hex,
   ) {
     if (!isBytes32(baseRoot)) throw new TypeError('baseRoot must be a bytes32');
-    const unsorted = entries.map(({ key, value }) => {
-      if (!isBytes32(key)) throw new TypeError('a directory key must be a bytes32');
-      return { digits: key.slice(2), value: encodeValue(value) };
-    });
-    const sorted = sortByDigits(unsorted);
-    for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i]!.digits === sorted[i - 1]!.digits) {
-        throw new RangeError(`key 0x${sorted[i]!.digits} is updated twice`);
-      }
-    }
-    this.entries = {
-      digits: sorted.map((e) => e.digits),
-      keys: sorted.map((e) => hexToBytes(`0x${e.digits}`)),
-      values: sorted.map((e) => e.value),
-    };
+    this.entries = PackedEntries.sorted(entries);
+    const { count } = this.entries;
     const empty = baseRoot === EMPTY_DIRECTORY_ROOT;
-    this.pending = empty || sorted.length === 0 ? [] : [{ path: '', lo: 0, hi: sorted.length }];
+    this.pending = empty || count === 0 ? [] : [{ path: '', lo: 0, hi: count }];
   }
 
   /** Paths of the stored nodes (as of the base version) to read next; empty once all are read. */
@@ -136,7 +114,7 @@ export class DirectoryUpdate {
   /** The new directory. Call once, after `wanted` has come back empty. */
   result(): DirectoryChange {
     if (this.pending.length > 0) throw new Error('directory update: stored nodes are still wanted');
-    const count = this.entries.digits.length;
+    const { count } = this.entries;
     if (count === 0) return { root: this.baseRoot, nodes: [], added: 0 };
     const root = this.update('', 0, count, this.loaded.get(''));
     return { root: bytesToHex(root.hash), nodes: this.writes, added: count - this.replaced };
@@ -165,36 +143,21 @@ export class DirectoryUpdate {
   /** Entries lo..hi arriving where one leaf sits: its new value, or a page holding it and them. */
   private updateLeaf(path: string, lo: number, hi: number, leaf: LeafNode): Built {
     const e = this.entries;
-    const leafDigits = bytesToHex(leaf.key).slice(2);
     let at = lo;
-    while (at < hi && e.digits[at] !== leafDigits) at++;
+    while (at < hi && e.compareKeys(at, leaf.key, 0) !== 0) at++;
     if (at < hi) {
-      assertFollows(leafDigits, leaf.value, e.values[at]!);
+      assertFollows(e, at, leaf.value);
       this.replaced++;
-      return hi - lo === 1 ? this.writeLeaf(path, leaf.key, e.values[at]!) : this.build(path, e, lo, hi);
+      return hi - lo === 1 ? this.writeLeaf(path, e, at) : this.build(path, e, lo, hi);
     }
     // A new key lands on this leaf's place: the leaf moves down beside it, its value unchanged.
-    const merged = { digits: [] as string[], keys: [] as Uint8Array[], values: [] as Uint8Array[] };
-    const push = (digits: string, key: Uint8Array, value: Uint8Array) => {
-      merged.digits.push(digits);
-      merged.keys.push(key);
-      merged.values.push(value);
-    };
-    let placed = false;
-    for (let i = lo; i < hi; i++) {
-      if (!placed && leafDigits < e.digits[i]!) {
-        push(leafDigits, leaf.key, leaf.value);
-        placed = true;
-      }
-      push(e.digits[i]!, e.keys[i]!, e.values[i]!);
-    }
-    if (!placed) push(leafDigits, leaf.key, leaf.value);
-    return this.build(path, merged, 0, merged.digits.length);
+    const merged = PackedEntries.withOne(e, lo, hi, leaf.key, leaf.value);
+    return this.build(path, merged, 0, merged.count);
   }
 
   /** A subtree with nothing stored below `path` yet, holding entries lo..hi of `e`. */
-  private build(path: string, e: Entries, lo: number, hi: number): Built {
-    if (hi - lo === 1) return this.writeLeaf(path, e.keys[lo]!, e.values[lo]!);
+  private build(path: string, e: PackedEntries, lo: number, hi: number): Built {
+    if (hi - lo === 1) return this.writeLeaf(path, e, lo);
     const hashes = new Array<Uint8Array | null>(PAGE_WIDTH).fill(null);
     let leafMask = 0;
     forEachGroup(e, path.length, lo, hi, (nibble, a, b) => {
@@ -205,9 +168,10 @@ export class DirectoryUpdate {
     return this.writePage(path, hashes, leafMask);
   }
 
-  private writeLeaf(path: string, key: Uint8Array, value: Uint8Array): Built {
-    this.writes.push({ path, node: encodeLeaf(key, value, this.arena) });
-    return { hash: leafHash(key, value), leaf: true };
+  private writeLeaf(path: string, e: PackedEntries, i: number): Built {
+    const [keyAt, valueAt] = [i * KEY_SIZE, i * VALUE_SIZE];
+    this.writes.push({ path, node: encodeLeaf(e.keys, e.values, this.arena, keyAt, valueAt) });
+    return { hash: leafHash(e.keys, e.values, keyAt, valueAt), leaf: true };
   }
 
   private writePage(path: string, hashes: (Uint8Array | null)[], leafMask: number): Built {
@@ -224,32 +188,9 @@ export class DirectoryUpdate {
   }
 }
 
-/**
- * `items` sorted by their 64 hex digits (which sort as the bytes they spell). Comparing strings cost
- * 2 us a key; this sorts numbers instead: the first 32 bits of the key, times 2^21, plus the item's
- * index, is exact in a double, and only runs sharing those 32 bits are then sorted as strings.
- */
-function sortByDigits<T extends { digits: string }>(items: readonly T[]): T[] {
-  const byText = (a: T, b: T) => (a.digits < b.digits ? -1 : a.digits > b.digits ? 1 : 0);
-  const slots = 2 ** 21;
-  if (items.length > slots) return [...items].sort(byText);
-  const order = new Float64Array(items.length);
-  items.forEach((item, i) => (order[i] = parseInt(item.digits.slice(0, 8), 16) * slots + i));
-  order.sort();
-  const out = Array.from(order, (x) => items[x % slots]!);
-  for (let start = 0; start < out.length;) {
-    const prefix = Math.floor(order[start]! / slots);
-    let end = start + 1;
-    while (end < out.length && Math.floor(order[end]! / slots) === prefix) end++;
-    if (end - start > 1) out.splice(start, end - start, ...out.slice(start, end).sort(byText));
-    start = end;
-  }
-  return out;
-}
-
-/** Calls `visit` for each run of entries lo..hi sharing nibble `depth`, in nibble order. */
+/** Calls `visit` for each run of entries lo..hi of `e` sharing nibble `depth`, in nibble order. */
 function forEachGroup(
-  e: Entries,
+  e: PackedEntries,
   depth: number,
   lo: number,
   hi: number,
@@ -258,19 +199,19 @@ function forEachGroup(
   if (depth >= KEY_DIGITS) throw new Error('directory keys collide on all 64 digits');
   let start = lo;
   while (start < hi) {
-    const nibble = nibbleAt(e.digits[start]!, depth);
+    const nibble = e.nibble(start, depth);
     let end = start + 1;
-    while (end < hi && nibbleAt(e.digits[end]!, depth) === nibble) end++;
+    while (end < hi && e.nibble(end, depth) === nibble) end++;
     visit(nibble, start, end);
     start = end;
   }
 }
 
 /** A record's state only moves forward: a later event, and none after one that ended it. */
-function assertFollows(digits: string, before: Uint8Array, after: Uint8Array): void {
-  const [from, to] = [encodedSeq(before), encodedSeq(after)];
+function assertFollows(e: PackedEntries, i: number, before: Uint8Array): void {
+  const [from, to] = [encodedSeq(before), encodedSeq(e.value(i))];
   if (encodedEnded(before) || to <= from) {
     const ended = encodedEnded(before) ? ' (ended)' : '';
-    throw new RangeError(`key 0x${digits} cannot go from seq ${from}${ended} to seq ${to}`);
+    throw new RangeError(`key ${e.hexKey(i)} cannot go from seq ${from}${ended} to seq ${to}`);
   }
 }
