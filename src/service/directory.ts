@@ -6,7 +6,6 @@
 import {
   bytesToHex,
   DirectoryUpdate,
-  EMPTY_DIRECTORY_ROOT,
   encodeDirectoryProof,
   endsRecord,
   proveDirectoryKey,
@@ -33,27 +32,25 @@ export async function updateDirectory(
   events: readonly BatchEventRow[],
 ): Promise<Hex> {
   if (events.length === 0) throw new RangeError(`batch ${batchId} has no events for the directory`);
-  const base = await tx.directory.latest();
-  const baseVersion = base?.version ?? 0;
+  const latest = await tx.directory.latest();
+  const baseVersion = latest?.version ?? 0;
   if (baseVersion !== batchId - 1) {
     throw new Error(
       `the directory is at batch ${baseVersion}, so it cannot take batch ${batchId}: run catchUpDirectory first`,
     );
   }
-  const update = new DirectoryUpdate(
-    latestStates(events),
-    (base?.root as Hex | undefined) ?? EMPTY_DIRECTORY_ROOT,
-  );
-  for (let paths = update.wanted(); paths.length > 0; paths = update.wanted()) {
-    update.supply(await tx.directory.nodesAsOf(paths, baseVersion));
+  const base = latest ? { root: latest.root as Hex, version: latest.version } : null;
+  const update = new DirectoryUpdate(latestStates(events), base, batchId);
+  for (let keys = update.wanted(); keys.length > 0; keys = update.wanted()) {
+    update.supply(await tx.directory.pages(keys));
   }
   const change = update.result();
   const row: DirectoryVersionRow = {
     version: batchId,
     root: change.root,
-    record_count: (base?.record_count ?? 0) + change.added,
+    record_count: (latest?.record_count ?? 0) + change.added,
   };
-  await tx.directory.insertVersion(row, change.nodes);
+  await tx.directory.insertVersion(row, change.pages);
   return change.root;
 }
 
@@ -103,9 +100,6 @@ export interface StateProof {
   state: DirectoryValue | null;
 }
 
-/** Path lengths read in one go: directories of up to tens of millions of records are rarely deeper. */
-const PATHS_PER_READ = 8;
-
 /**
  * The proof of record `recordId`'s state (present, or absent) as of batch `asOfBatch`, or of the
  * latest batch the directory holds. 404 batch_not_found when the directory has no such version.
@@ -126,16 +120,10 @@ export async function stateProof(
   }
   const root = version.root as Hex;
   const key = recordKey(recordId);
-  const digits = key.slice(2);
-  const nodes = new Map<string, Uint8Array>();
-  const asked = new Set<string>();
-  const read = async (paths: string[]) => {
-    for (const [path, node] of await directory.nodesAsOf(paths, version.version)) nodes.set(path, node);
-    for (const path of paths) asked.add(path);
-  };
-  await read(prefixes(digits, 0));
+  // One read per page on the key's path (about five for a million records), each named by the one above.
+  const pages = new Map<string, Uint8Array>();
   for (;;) {
-    const search = proveDirectoryKey(root, key, (path) => nodes.get(path));
+    const search = proveDirectoryKey(root, version.version, key, ({ path }) => pages.get(path));
     if ('proof' in search) {
       const proof = encodeDirectoryProof(search.proof);
       const verdict = verifyDirectoryProof(root, key, proof);
@@ -147,17 +135,7 @@ export async function stateProof(
       const state = verdict.status === 'present' ? verdict.value : null;
       return { batchId: version.version, root, recordKey: key, proof: bytesToHex(proof), state };
     }
-    const { missing } = search;
-    if (asked.has(missing)) {
-      throw new Error(`directory version ${version.version} has no node at path '${missing}'`);
-    }
-    await read(digits.startsWith(missing) ? prefixes(digits, missing.length) : [missing]);
+    const [page] = await directory.pages([search.missing]);
+    pages.set(search.missing.path, page!);
   }
-}
-
-/** The prefixes of `digits` of lengths from..from+PATHS_PER_READ-1 (at most the whole of it). */
-function prefixes(digits: string, from: number): string[] {
-  const out: string[] = [];
-  for (let n = from; n < from + PATHS_PER_READ && n <= digits.length; n++) out.push(digits.slice(0, n));
-  return out;
 }

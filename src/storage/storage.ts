@@ -14,7 +14,7 @@
  *   (the call reports whether the row was still as expected, and changes nothing when it was not).
  * - Rows come back as plain objects the caller may keep; changing them changes nothing stored.
  */
-import type { DirectoryNodeWrite, NodePosition } from '../core/index.ts';
+import type { DirectoryPageKey, DirectoryPageWrite, NodePosition } from '../core/index.ts';
 import type {
   ApiKeyRow,
   BatchChange,
@@ -216,21 +216,21 @@ export interface LeaseStore {
 
 /**
  * The item directory (src/core/directory), one version per batch, every version kept so that a proof
- * as of any past batch can be served. A version stores only the nodes that changed in it, each under
- * (path, version); a node of an older version stands until a newer one replaces it at its path.
+ * as of any past batch can be served. A version stores only the pages that changed in it, each under
+ * (version, path); a page names the version of each page below it, so every read is by exact key.
  */
 export interface DirectoryStore {
   /**
-   * Stores version `row.version` and the nodes written in it. DuplicateKeyError if the version exists;
-   * then nothing is written.
+   * Stores version `row.version` and the pages written in it. DuplicateKeyError if the version exists
+   * or a path is given twice; then nothing is written.
    */
-  insertVersion(row: DirectoryVersionRow, nodes: readonly DirectoryNodeWrite[]): Promise<void>;
+  insertVersion(row: DirectoryVersionRow, pages: readonly DirectoryPageWrite[]): Promise<void>;
   /** The highest version stored, or undefined when there is none. */
   latest(): Promise<DirectoryVersionRow | undefined>;
   get(version: number): Promise<DirectoryVersionRow | undefined>;
   /**
-   * The directory as of version `asOf`: for each of `paths`, the node stored under it by the highest
-   * version at most `asOf`. Paths no such version wrote are left out of the map.
+   * The pages stored under `keys`, in the order asked. Throws if one is missing: a page is only ever
+   * asked for because a stored page names it, so that is corruption.
    */
-  nodesAsOf(paths: readonly string[], asOf: number): Promise<Map<string, Uint8Array>>;
+  pages(keys: readonly DirectoryPageKey[]): Promise<Uint8Array[]>;
 }

@@ -271,19 +271,24 @@ describe('directory edge cases', () => {
     ).toThrow(/updated twice/);
   });
 
-  it('checks the stored root against the base root it is told', () => {
+  it('checks the stored root page against the base root it is told', () => {
     const directory = new InMemoryDirectory();
     directory.apply([
       { key: key('1'), value: value(0) },
       { key: key('2'), value: value(0) },
     ]);
+    const wrongRoot = directory.root.replace(/.$/, (d) => (d === '0' ? '1' : '0')) as Hex;
     const update = new DirectoryUpdate(
       [{ key: key('3'), value: value(0) }],
-      directory.root.replace(/.$/, '0') as Hex,
+      { root: wrongRoot, version: 1 },
+      2,
     );
-    expect(update.wanted()).toEqual(['']);
-    const nodes = (directory as unknown as { nodes: Map<string, Uint8Array> }).nodes;
-    expect(() => update.supply(nodes)).toThrow(/does not hash to the base root/);
+    expect(update.wanted()).toEqual([{ version: 1, path: '' }]);
+    const pages = (directory as unknown as { pages: Map<string, Uint8Array> }).pages;
+    expect(() => update.supply([pages.get('')!])).toThrow(/does not hash to the base root/);
+    expect(() => new DirectoryUpdate([], { root: directory.root, version: 2 }, 2)).toThrow(
+      /must follow the base/,
+    );
   });
 
   it('decodes exactly what it encodes', () => {

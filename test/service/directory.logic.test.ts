@@ -4,7 +4,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_DIRECTORY_ROOT, recordKey, verifyDirectoryProof } from '../../src/core/index.ts';
+import {
+  EMPTY_DIRECTORY_ROOT,
+  recordKey,
+  verifyDirectoryProof,
+  type DirectoryPageKey,
+} from '../../src/core/index.ts';
 import { catchUpDirectory, stateProof, updateDirectory } from '../../src/service/directory.ts';
 import { ServiceError } from '../../src/service/errors.ts';
 import { DuplicateKeyError } from '../../src/storage/errors.ts';
@@ -115,21 +120,30 @@ describe('state proofs', () => {
     expect(verifyDirectoryProof(proved.root, recordKey('ra'), proved.proof).status).toBe('present');
   });
 
-  it('refuses to serve a proof from a damaged directory', async () => {
+  it('fails, serving nothing, when a page on the path cannot be read', async () => {
     const storage = new MemoryStorage();
-    await seedRecords(storage, 'm1', ['ra', 'rb', 'rc']);
-    await sealWithDirectory(storage, 10);
+    const ids = Array.from({ length: 40 }, (_, i) => `r${String(i).padStart(2, '0')}`);
+    await seedRecords(storage, 'm1', ids);
+    await sealWithDirectory(storage, 100);
+    // Every page but the root is lost: a record whose key shares its first digit with another's
+    // sits in a page below the root.
+    const firstDigit = (id: string) => recordKey(id)[2];
+    const below = ids.find((id) =>
+      ids.some((other) => other !== id && firstDigit(other) === firstDigit(id)),
+    )!;
     const damaged = {
       storage: {
         ...storage,
         directory: {
           ...storage.directory,
-          // Every node but the root is lost.
-          nodesAsOf: async (paths: readonly string[], asOf: number) =>
-            new Map([...(await storage.directory.nodesAsOf(paths, asOf))].filter(([path]) => path === '')),
+          pages: async (keys: readonly DirectoryPageKey[]) => {
+            if (keys.some((k) => k.path !== '')) throw new Error('directory page lost');
+            return storage.directory.pages(keys);
+          },
         },
       } as unknown as Storage,
     };
-    await expect(stateProof(damaged, 'ra')).rejects.toThrow(/has no node at path/);
+    await expect(stateProof(damaged, below)).rejects.toThrow(/directory page lost/);
+    expect((await stateProof({ storage }, below)).state).not.toBeNull();
   });
 });

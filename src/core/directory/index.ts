@@ -15,9 +15,11 @@ export {
 export { verifyDirectoryProof, type DirectoryVerdict } from './verify.ts';
 export {
   DirectoryUpdate,
+  type DirectoryBase,
   type DirectoryChange,
   type DirectoryEntry,
-  type DirectoryNodeWrite,
+  type DirectoryPageKey,
+  type DirectoryPageWrite,
 } from './update.ts';
 export { proveDirectoryKey, type DirectoryProofSearch } from './prove.ts';
 export { InMemoryDirectory } from './memory.ts';

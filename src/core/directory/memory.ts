@@ -10,8 +10,10 @@ import type { DirectoryProof } from './proof.ts';
 import { DirectoryUpdate, type DirectoryEntry } from './update.ts';
 
 export class InMemoryDirectory {
-  private readonly nodes = new Map<string, Uint8Array>();
+  /** The latest page at each path (the version a parent names is always the latest). */
+  private readonly pages = new Map<string, Uint8Array>();
   private currentRoot: Hex = EMPTY_DIRECTORY_ROOT;
+  private version = 0;
   private keys = 0;
 
   get root(): Hex {
@@ -23,27 +25,29 @@ export class InMemoryDirectory {
     return this.keys;
   }
 
-  /** How many nodes it stores (pages and leaves). */
-  get nodeCount(): number {
-    return this.nodes.size;
+  /** How many pages it holds. */
+  get pageCount(): number {
+    return this.pages.size;
   }
 
   /** Applies one batch's entries (at most one per key) and returns the new root. */
   apply(entries: readonly DirectoryEntry[]): Hex {
-    const update = new DirectoryUpdate(entries, this.currentRoot);
-    for (let paths = update.wanted(); paths.length > 0; paths = update.wanted()) {
-      update.supply(this.nodes);
+    const base = this.version === 0 ? null : { root: this.currentRoot, version: this.version };
+    const update = new DirectoryUpdate(entries, base, this.version + 1);
+    for (let keys = update.wanted(); keys.length > 0; keys = update.wanted()) {
+      update.supply(keys.map(({ path }) => this.pages.get(path)!));
     }
     const change = update.result();
-    for (const { path, node } of change.nodes) this.nodes.set(path, node);
+    for (const { path, page } of change.pages) this.pages.set(path, page);
     this.currentRoot = change.root;
+    this.version++;
     this.keys += change.added;
     return change.root;
   }
 
   prove(key: Hex): DirectoryProof {
-    const search = proveDirectoryKey(this.currentRoot, key, (path) => this.nodes.get(path));
-    if ('missing' in search) throw new Error(`directory node at path '${search.missing}' is missing`);
+    const search = proveDirectoryKey(this.currentRoot, this.version, key, ({ path }) => this.pages.get(path));
+    if ('missing' in search) throw new Error(`directory page at path '${search.missing.path}' is missing`);
     return search.proof;
   }
 }

@@ -1,33 +1,31 @@
 /**
- * One batch's update of the directory, pure: the caller reads stored nodes when asked and stores
+ * One batch's update of the directory, pure: the caller reads stored pages when asked and stores
  * what comes out. Keys are sorted once; the pages on their paths are read level by level (one
  * request per level, whatever the number of keys), and the new tree is built bottom-up in one
  * recursive pass, so each changed node (a leaf, or a page with the up to 15 binary nodes inside it)
  * is hashed once however many keys below it changed.
  *
- *   const update = new DirectoryUpdate(entries, baseRoot);
- *   for (let paths = update.wanted(); paths.length > 0; paths = update.wanted()) {
- *     update.supply(await readNodesAsOf(paths, baseVersion));
+ *   const update = new DirectoryUpdate(entries, base, version);
+ *   for (let keys = update.wanted(); keys.length > 0; keys = update.wanted()) {
+ *     update.supply(await readPages(keys));
  *   }
- *   const { root, nodes, added } = update.result();   // store `nodes` as the new version
+ *   const { root, pages, added } = update.result();   // store `pages` under `version`
  */
 import { bytesToHex, isBytes32, type Hex } from '../hex.ts';
 import { PackedEntries } from './entries.ts';
-import { EMPTY_DIRECTORY_ROOT, KEY_SIZE, leafHash } from './hashing.ts';
+import { EMPTY_DIRECTORY_ROOT, EMPTY_HASH, leafHash } from './hashing.ts';
 import {
   ByteArena,
-  decodeNode,
-  encodeLeaf,
+  decodePage,
   encodePage,
   KEY_DIGITS,
   NIBBLE_DIGITS,
-  nibbleBit,
   PAGE_WIDTH,
   summarize,
-  type LeafNode,
-  type StoredNode,
+  type Page,
+  type PageChild,
 } from './nodes.ts';
-import { encodedEnded, encodedSeq, VALUE_SIZE, type DirectoryValue } from './value.ts';
+import { encodedEnded, encodedSeq, type DirectoryValue } from './value.ts';
 
 /** A key's new value: a record's state after the batch (its recordKey, and its last event). */
 export interface DirectoryEntry {
@@ -35,156 +33,159 @@ export interface DirectoryEntry {
   value: DirectoryValue;
 }
 
-/** A node to store under `path` in the new version. */
-export interface DirectoryNodeWrite {
+/** Where a stored page is: the version that wrote it, and its path. */
+export interface DirectoryPageKey {
+  version: number;
   path: string;
-  node: Uint8Array;
+}
+
+/** A page to store under `path` in the new version (nodes.ts lays pages out). */
+export interface DirectoryPageWrite {
+  path: string;
+  page: Uint8Array;
+}
+
+/** The directory an update applies to: its root, and the version whose root page is that root's. */
+export interface DirectoryBase {
+  root: Hex;
+  version: number;
 }
 
 export interface DirectoryChange {
   /** The new directory's root. */
   root: Hex;
-  /** Every node that changed (the root's always among them), to store under the new version. */
-  nodes: DirectoryNodeWrite[];
+  /** Every page that changed (the root page always among them), to store under the new version. */
+  pages: DirectoryPageWrite[];
   /** How many keys are new (were not in the directory before). */
   added: number;
 }
 
-/** A subtree's hash, and whether it is a single leaf (what its parent page records). */
-interface Built {
-  hash: Uint8Array;
-  leaf: boolean;
-}
-
 interface Pending {
-  path: string;
+  key: DirectoryPageKey;
   lo: number;
   hi: number;
 }
 
 export class DirectoryUpdate {
   private readonly entries: PackedEntries;
-  private readonly loaded = new Map<string, StoredNode>();
+  private readonly loaded = new Map<string, Page>();
   private pending: Pending[];
-  private readonly writes: DirectoryNodeWrite[] = [];
+  private readonly writes: DirectoryPageWrite[] = [];
   private readonly arena = new ByteArena();
   private replaced = 0;
 
+  private readonly baseRoot: Hex;
+
   /**
-   * `entries`: at most one per key, in any order. `baseRoot`: the root of the directory being
-   * updated (EMPTY_DIRECTORY_ROOT for an empty one); the stored root node is checked against it.
+   * `entries`: at most one per key, in any order. `base`: the directory they apply to (null: an
+   * empty one); its root page is checked against its root. `version`: the version the new pages are
+   * stored under, which the pages written record for their children.
    */
   constructor(
     entries: readonly DirectoryEntry[],
-    private readonly baseRoot: Hex,
+    base: DirectoryBase | null,
+    private readonly version: number,
   ) {
-    if (!isBytes32(baseRoot)) throw new TypeError('baseRoot must be a bytes32');
+    if (base !== null && !isBytes32(base.root)) throw new TypeError('the base root must be a bytes32');
+    if (base !== null && !(version > base.version))
+      throw new RangeError('the new version must follow the base');
+    this.baseRoot = base?.root ?? EMPTY_DIRECTORY_ROOT;
     this.entries = PackedEntries.sorted(entries);
     const { count } = this.entries;
-    const empty = baseRoot === EMPTY_DIRECTORY_ROOT;
-    this.pending = empty || count === 0 ? [] : [{ path: '', lo: 0, hi: count }];
+    const empty = this.baseRoot === EMPTY_DIRECTORY_ROOT;
+    this.pending =
+      empty || count === 0 ? [] : [{ key: { version: base!.version, path: '' }, lo: 0, hi: count }];
   }
 
-  /** Paths of the stored nodes (as of the base version) to read next; empty once all are read. */
-  wanted(): string[] {
-    return this.pending.map((p) => p.path);
+  /** The stored pages to read next; empty once all are read. */
+  wanted(): DirectoryPageKey[] {
+    return this.pending.map((p) => p.key);
   }
 
-  /**
-   * Takes the nodes `wanted` named, by path (more are ignored). Every one must be there: its parent
-   * refers to it, so a missing one is a damaged directory, and this throws.
-   */
-  supply(nodes: ReadonlyMap<string, Uint8Array>): void {
+  /** Takes the pages `wanted` named, in the order it named them. */
+  supply(pages: readonly Uint8Array[]): void {
+    if (pages.length !== this.pending.length) throw new RangeError('supply the pages wanted, in order');
     const next: Pending[] = [];
-    for (const { path, lo, hi } of this.pending) {
-      const bytes = nodes.get(path);
-      if (!bytes) throw new Error(`directory node at path '${path}' is missing`);
-      const node = decodeNode(bytes, path);
-      if (path === '') this.checkBaseRoot(node);
-      this.loaded.set(path, node);
-      if (node.kind === 'page') {
-        forEachGroup(this.entries, path.length, lo, hi, (nibble, a, b) => {
-          if (node.hashes[nibble] !== null) next.push({ path: path + NIBBLE_DIGITS[nibble], lo: a, hi: b });
-        });
+    this.pending.forEach(({ key: { path }, lo, hi }, i) => {
+      const page = decodePage(pages[i]!, path);
+      if (path === '' && bytesToHex(summarize(page)?.hash ?? EMPTY_HASH) !== this.baseRoot) {
+        throw new Error('the stored directory root page does not hash to the base root');
       }
-    }
+      this.loaded.set(path, page);
+      forEachGroup(this.entries, path.length, lo, hi, (nibble, a, b) => {
+        const child = page[nibble];
+        if (child?.leaf === false) {
+          next.push({ key: { version: child.version, path: path + NIBBLE_DIGITS[nibble] }, lo: a, hi: b });
+        }
+      });
+    });
     this.pending = next;
   }
 
   /** The new directory. Call once, after `wanted` has come back empty. */
   result(): DirectoryChange {
-    if (this.pending.length > 0) throw new Error('directory update: stored nodes are still wanted');
+    if (this.pending.length > 0) throw new Error('directory update: stored pages are still wanted');
     const { count } = this.entries;
-    if (count === 0) return { root: this.baseRoot, nodes: [], added: 0 };
-    const root = this.update('', 0, count, this.loaded.get(''));
-    return { root: bytesToHex(root.hash), nodes: this.writes, added: count - this.replaced };
+    if (count === 0) return { root: this.baseRoot, pages: [], added: 0 };
+    // The root page always exists; holding a single key, it hashes to that key's leaf.
+    const root = this.updatePage('', this.entries, 0, count, this.loaded.get(''));
+    return { root: bytesToHex(root.hash), pages: this.writes, added: count - this.replaced };
   }
 
-  /** The subtree at `path` with entries lo..hi applied over `existing` (undefined: nothing there yet). */
-  private update(path: string, lo: number, hi: number, existing: StoredNode | undefined): Built {
-    if (existing === undefined) return this.build(path, this.entries, lo, hi);
-    if (existing.kind === 'leaf') return this.updateLeaf(path, lo, hi, existing);
-    const hashes = existing.hashes.slice();
-    let leafMask = existing.leafMask;
-    forEachGroup(this.entries, path.length, lo, hi, (nibble, a, b) => {
+  /**
+   * Writes the page at `path` with entries lo..hi of `e` applied over `existing` (undefined: a new
+   * page) and returns what its parent records of it.
+   */
+  private updatePage(
+    path: string,
+    e: PackedEntries,
+    lo: number,
+    hi: number,
+    existing: Page | undefined,
+  ): PageChild {
+    const page: Page = existing ? existing.slice() : new Array<PageChild | null>(PAGE_WIDTH).fill(null);
+    forEachGroup(e, path.length, lo, hi, (nibble, a, b) => {
       const childPath = path + NIBBLE_DIGITS[nibble];
-      let below: StoredNode | undefined;
-      if (hashes[nibble] !== null) {
-        below = this.loaded.get(childPath);
-        if (!below) throw new Error(`directory node at path '${childPath}' was not read`);
+      const child = page[nibble] ?? null;
+      if (child === null) {
+        page[nibble] = this.child(childPath, e, a, b);
+      } else if (child.leaf) {
+        page[nibble] = this.onLeaf(childPath, e, a, b, child);
+      } else {
+        const below = this.loaded.get(childPath);
+        if (!below) throw new Error(`directory page at path '${childPath}' was not read`);
+        page[nibble] = this.updatePage(childPath, e, a, b, below);
       }
-      const child = this.update(childPath, a, b, below);
-      hashes[nibble] = child.hash;
-      leafMask = child.leaf ? leafMask | nibbleBit(nibble) : leafMask & ~nibbleBit(nibble);
     });
-    return this.writePage(path, hashes, leafMask);
+    this.writes.push({ path, page: encodePage(page, this.arena) });
+    return { leaf: false, hash: summarize(page)!.hash, version: this.version };
   }
 
-  /** Entries lo..hi arriving where one leaf sits: its new value, or a page holding it and them. */
-  private updateLeaf(path: string, lo: number, hi: number, leaf: LeafNode): Built {
-    const e = this.entries;
+  /** Entries lo..hi of `e` arriving where one key's leaf is held: its new value, or a page for all. */
+  private onLeaf(
+    path: string,
+    e: PackedEntries,
+    lo: number,
+    hi: number,
+    leaf: PageChild & { leaf: true },
+  ): PageChild {
     let at = lo;
     while (at < hi && e.compareKeys(at, leaf.key, 0) !== 0) at++;
     if (at < hi) {
       assertFollows(e, at, leaf.value);
       this.replaced++;
-      return hi - lo === 1 ? this.writeLeaf(path, e, at) : this.build(path, e, lo, hi);
+      return this.child(path, e, lo, hi);
     }
     // A new key lands on this leaf's place: the leaf moves down beside it, its value unchanged.
     const merged = PackedEntries.withOne(e, lo, hi, leaf.key, leaf.value);
-    return this.build(path, merged, 0, merged.count);
+    return this.child(path, merged, 0, merged.count);
   }
 
-  /** A subtree with nothing stored below `path` yet, holding entries lo..hi of `e`. */
-  private build(path: string, e: PackedEntries, lo: number, hi: number): Built {
-    if (hi - lo === 1) return this.writeLeaf(path, e, lo);
-    const hashes = new Array<Uint8Array | null>(PAGE_WIDTH).fill(null);
-    let leafMask = 0;
-    forEachGroup(e, path.length, lo, hi, (nibble, a, b) => {
-      const child = this.build(path + NIBBLE_DIGITS[nibble], e, a, b);
-      hashes[nibble] = child.hash;
-      if (child.leaf) leafMask |= nibbleBit(nibble);
-    });
-    return this.writePage(path, hashes, leafMask);
-  }
-
-  private writeLeaf(path: string, e: PackedEntries, i: number): Built {
-    const [keyAt, valueAt] = [i * KEY_SIZE, i * VALUE_SIZE];
-    this.writes.push({ path, node: encodeLeaf(e.keys, e.values, this.arena, keyAt, valueAt) });
-    return { hash: leafHash(e.keys, e.values, keyAt, valueAt), leaf: true };
-  }
-
-  private writePage(path: string, hashes: (Uint8Array | null)[], leafMask: number): Built {
-    this.writes.push({ path, node: encodePage(hashes, leafMask, this.arena) });
-    // A page holds two keys or more, so its summary is an internal node.
-    return { hash: summarize({ kind: 'page', hashes, leafMask })!.hash, leaf: false };
-  }
-
-  private checkBaseRoot(node: StoredNode): void {
-    const hash = node.kind === 'leaf' ? leafHash(node.key, node.value) : summarize(node)?.hash;
-    if (!hash || bytesToHex(hash) !== this.baseRoot) {
-      throw new Error('the stored directory root node does not hash to the base root');
-    }
+  /** A child with nothing stored below `path` yet, holding entries lo..hi of `e`: a leaf or a new page. */
+  private child(path: string, e: PackedEntries, lo: number, hi: number): PageChild {
+    if (hi - lo > 1) return this.updatePage(path, e, lo, hi, undefined);
+    const [key, value] = [e.key(lo), e.value(lo)];
+    return { leaf: true, hash: leafHash(key, value), key, value };
   }
 }
 

@@ -1,30 +1,21 @@
 /** DirectoryStore over memory tables. See storage.ts for the contract of each method. */
-import type { DirectoryNodeWrite } from '../../core/index.ts';
-import { DuplicateKeyError } from '../errors.ts';
+import type { DirectoryPageKey, DirectoryPageWrite } from '../../core/index.ts';
 import type { DirectoryVersionRow } from '../rows.ts';
 import type { DirectoryStore } from '../storage.ts';
 import { copyRow } from './copies.ts';
-import type { DirectoryHistory, MemoryTables } from './tables.ts';
+import { compositeKey } from './journal.ts';
+import type { MemoryTables } from './tables.ts';
 import { assertUniqueKeys } from './unique.ts';
 
 export class MemoryDirectoryStore implements DirectoryStore {
   constructor(private readonly t: MemoryTables) {}
 
-  async insertVersion(row: DirectoryVersionRow, nodes: readonly DirectoryNodeWrite[]): Promise<void> {
+  async insertVersion(row: DirectoryVersionRow, pages: readonly DirectoryPageWrite[]): Promise<void> {
+    const keys = pages.map((p) => compositeKey(row.version, p.path));
     assertUniqueKeys(this.t.directoryVersions, [String(row.version)], 'directory version');
-    // SQL's primary key (path, version): the version is new, so only a path twice in `nodes` breaks it.
-    const paths = new Set<string>();
-    for (const { path } of nodes) {
-      if (paths.has(path)) throw new DuplicateKeyError(`duplicate directory node (path, version): ${path}`);
-      paths.add(path);
-    }
+    assertUniqueKeys(this.t.directoryPages, keys, 'directory page (version, path)');
     this.t.directoryVersions.set(String(row.version), copyRow(row));
-    for (const { path, node } of nodes) {
-      this.t.directoryNodes.set(
-        path,
-        withVersion(this.t.directoryNodes.get(path), row.version, node.slice()),
-      );
-    }
+    pages.forEach((p, i) => this.t.directoryPages.set(keys[i]!, p.page.slice()));
   }
 
   async latest(): Promise<DirectoryVersionRow | undefined> {
@@ -39,35 +30,11 @@ export class MemoryDirectoryStore implements DirectoryStore {
     return row && copyRow(row);
   }
 
-  async nodesAsOf(paths: readonly string[], asOf: number): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>();
-    for (const path of paths) {
-      const history = this.t.directoryNodes.get(path);
-      if (!history) continue;
-      // The last version at most asOf: versions are kept ascending.
-      let [lo, hi] = [0, history.versions.length];
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (history.versions[mid]! <= asOf) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo > 0) out.set(path, history.nodes[lo - 1]!.slice());
-    }
-    return out;
+  async pages(keys: readonly DirectoryPageKey[]): Promise<Uint8Array[]> {
+    return keys.map((k) => {
+      const page = this.t.directoryPages.get(compositeKey(k.version, k.path));
+      if (!page) throw new Error(`directory page (${k.version}, '${k.path}') is missing`);
+      return page.slice();
+    });
   }
-}
-
-/** `history` (or none) with `node` added at `version`, as a new object: stored rows never change. */
-function withVersion(
-  history: DirectoryHistory | undefined,
-  version: number,
-  node: Uint8Array,
-): DirectoryHistory {
-  const versions = [...(history?.versions ?? [])];
-  const nodes = [...(history?.nodes ?? [])];
-  let at = versions.length;
-  while (at > 0 && versions[at - 1]! > version) at--;
-  versions.splice(at, 0, version);
-  nodes.splice(at, 0, node);
-  return { versions, nodes };
 }

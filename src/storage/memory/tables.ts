@@ -23,12 +23,6 @@ export interface LeaseRow {
   expiresAtMs: number;
 }
 
-/** Every node stored under one directory path: versions ascending, nodes[i] written by versions[i]. */
-export interface DirectoryHistory {
-  versions: readonly number[];
-  nodes: readonly Uint8Array[];
-}
-
 export class MemoryTables {
   readonly journal = new Journal();
   /** By id. */
@@ -61,8 +55,8 @@ export class MemoryTables {
   readonly leases = this.table<LeaseRow>();
   /** By version. */
   readonly directoryVersions = this.table<DirectoryVersionRow>();
-  /** By path: the (path, version) primary key of SQL's directory_nodes, one history per path. */
-  readonly directoryNodes = this.table<DirectoryHistory>();
+  /** By (version, path). */
+  readonly directoryPages = this.table<Uint8Array>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

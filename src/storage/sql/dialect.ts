@@ -95,23 +95,21 @@ export function nodesSql(
 }
 
 /**
- * The item directory as of version `asOf` at each of `paths`: for each path, the node its highest
- * version at most `asOf` wrote. The correlated max() seeks the (path, version) primary key, so each
- * path costs two index lookups however many versions it has. The CAST gives PostgreSQL the VALUES
- * column's type.
+ * Reads many directory pages by exact key in one statement: the wanted (version, path) keys, as a
+ * VALUES list, join the primary key. The CASTs give PostgreSQL the VALUES columns' types.
  */
-export function directoryNodesAsOfSql(
-  paths: readonly string[],
-  asOf: number,
-): RawBuilder<{ path: string; node: Uint8Array }> {
-  const rows = sql.join(paths.map((path) => sql`(CAST(${path} AS text))`));
-  return sql<{ path: string; node: Uint8Array }>`
-    WITH wanted(path) AS (VALUES ${rows})
-    SELECT n.path AS path, n.node AS node
-    FROM wanted JOIN directory_nodes n ON n.path = wanted.path
-    WHERE n.version = (
-      SELECT max(m.version) FROM directory_nodes m WHERE m.path = wanted.path AND m.version <= ${asOf}
-    )`;
+export function directoryPagesSql(
+  keys: readonly { version: number; path: string }[],
+): RawBuilder<{ slot: number; page: Uint8Array }> {
+  const rows = sql.join(
+    keys.map(
+      (k, slot) => sql`(CAST(${slot} AS integer), CAST(${k.version} AS integer), CAST(${k.path} AS text))`,
+    ),
+  );
+  return sql<{ slot: number; page: Uint8Array }>`
+    WITH wanted(slot, version, path) AS (VALUES ${rows})
+    SELECT wanted.slot AS slot, p.page AS page
+    FROM wanted JOIN directory_pages p ON p.version = wanted.version AND p.path = wanted.path`;
 }
 
 /** Bytes as a blob (SQLite) or bytea (PostgreSQL) parameter: both drivers take a Buffer, without a copy. */

@@ -1,25 +1,27 @@
-/** DirectoryStore on SQL: the item directory's versions and their nodes under (path, version). */
-import type { DirectoryNodeWrite } from '../../core/index.ts';
+/** DirectoryStore on SQL: the item directory's versions and their pages under (version, path). */
+import type { DirectoryPageKey, DirectoryPageWrite } from '../../core/index.ts';
 import type { DirectoryVersionRow } from '../rows.ts';
 import type { DirectoryStore } from '../storage.ts';
 import { atomically, slices, type SqlContext } from './context.ts';
-import { blob, directoryNodesAsOfSql, rowsPerInsert, write } from './dialect.ts';
+import { blob, directoryPagesSql, rowsPerInsert, write } from './dialect.ts';
 
-const NODES_PER_INSERT = rowsPerInsert(3, 2000);
-/** Paths per read: a seal reads about two for each record of its batch, so reads are large. */
-const PATHS_PER_READ = 2000;
+const PAGES_PER_INSERT = rowsPerInsert(3, 2000);
+/** Keys per read: a seal reads about one page for each record of its batch, so reads are large. */
+const KEYS_PER_READ = 2000;
 
 export class SqlDirectoryStore implements DirectoryStore {
   constructor(private readonly ctx: SqlContext) {}
 
-  async insertVersion(row: DirectoryVersionRow, nodes: readonly DirectoryNodeWrite[]): Promise<void> {
+  /** Pages in path order: with the version first in the key, each insert then appends to the table. */
+  async insertVersion(row: DirectoryVersionRow, pages: readonly DirectoryPageWrite[]): Promise<void> {
+    const sorted = [...pages].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     await write(() =>
       atomically(this.ctx, async (db) => {
         await db.insertInto('directory_versions').values(row).execute();
-        for (const slice of slices(nodes, NODES_PER_INSERT)) {
+        for (const slice of slices(sorted, PAGES_PER_INSERT)) {
           await db
-            .insertInto('directory_nodes')
-            .values(slice.map((n) => ({ path: n.path, version: row.version, node: blob(n.node) })))
+            .insertInto('directory_pages')
+            .values(slice.map((p) => ({ version: row.version, path: p.path, page: blob(p.page) })))
             .execute();
         }
       }),
@@ -43,13 +45,16 @@ export class SqlDirectoryStore implements DirectoryStore {
       .executeTakeFirst();
   }
 
-  async nodesAsOf(paths: readonly string[], asOf: number): Promise<Map<string, Uint8Array>> {
+  async pages(keys: readonly DirectoryPageKey[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = new Array<Uint8Array>(keys.length);
     // No transaction needed across the reads: what a stored version holds never changes.
-    const out = new Map<string, Uint8Array>();
-    for (const list of slices([...new Set(paths)], PATHS_PER_READ)) {
-      const { rows } = await directoryNodesAsOfSql(list, asOf).execute(this.ctx.db);
-      for (const row of rows) out.set(row.path, row.node);
+    for (let from = 0; from < keys.length; from += KEYS_PER_READ) {
+      const { rows } = await directoryPagesSql(keys.slice(from, from + KEYS_PER_READ)).execute(this.ctx.db);
+      for (const row of rows) out[from + Number(row.slot)] = row.page;
     }
+    keys.forEach((k, i) => {
+      if (!out[i]) throw new Error(`directory page (${k.version}, '${k.path}') is missing`);
+    });
     return out;
   }
 }

@@ -23,11 +23,11 @@ export interface TreeNodesTable {
   nodes: Uint8Array;
 }
 
-/** A node of the item directory, under the path it sits at and the version (batch) that wrote it. */
-export interface DirectoryNodesTable {
-  path: string;
+/** A page of the item directory, under the version (batch) that wrote it and its path. */
+export interface DirectoryPagesTable {
   version: number;
-  node: Uint8Array;
+  path: string;
+  page: Uint8Array;
 }
 
 export interface LeasesTable {
@@ -51,5 +51,5 @@ export interface Database {
   scans: ScanRow;
   leases: LeasesTable;
   directory_versions: DirectoryVersionRow;
-  directory_nodes: DirectoryNodesTable;
+  directory_pages: DirectoryPagesTable;
 }

@@ -1,9 +1,10 @@
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
 
 /**
- * The item directory (src/core/directory): one row per version (batch), and its nodes under (path,
- * version), every version kept. On SQLite the nodes table is WITHOUT ROWID, so the primary key is
- * the table and (path, version) is not stored twice.
+ * The item directory (src/core/directory): one row per version (batch), and its pages under (version,
+ * path), every version kept. Keyed by version first, a seal's pages go in side by side at the end of
+ * the table instead of into pages all over it. On SQLite the pages table is WITHOUT ROWID: the
+ * primary key is the table, and (version, path) is not stored twice.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
@@ -16,11 +17,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
 
   await db.schema
-    .createTable('directory_nodes')
-    .addColumn('path', 'text', (c) => c.notNull())
+    .createTable('directory_pages')
     .addColumn('version', 'integer', (c) => c.notNull())
-    .addColumn('node', sql.raw(postgres ? 'bytea' : 'blob'), (c) => c.notNull())
-    .addPrimaryKeyConstraint('directory_nodes_pk', ['path', 'version'])
+    .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('page', sql.raw(postgres ? 'bytea' : 'blob'), (c) => c.notNull())
+    .addPrimaryKeyConstraint('directory_pages_pk', ['version', 'path'])
     .$call((table) => (postgres ? table : table.modifyEnd(sql`WITHOUT ROWID`)))
     .execute();
 }
