@@ -103,7 +103,7 @@ export interface StateProof {
 /**
  * The proof of record `recordId`'s state (present, or absent) as of batch `asOfBatch`, or of the
  * latest batch the directory holds. 404 batch_not_found when the directory has no such version.
- * Throws (a 500) if the stored nodes do not make a proof that checks against the stored root.
+ * Throws (a 500) if the stored pages do not make a proof that checks against the stored root.
  */
 export async function stateProof(
   ctx: Pick<ServiceContext, 'storage'>,

@@ -1,6 +1,6 @@
 /**
- * The directory service on SQLite and PostgreSQL: thousands of records, so that a seal reads and
- * writes more directory nodes than one statement carries, proved at every batch from the database.
+ * The directory service on SQLite and PostgreSQL: a few thousand records (pages three levels deep),
+ * all of them changed by a later batch, proved at every batch from the database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catchUpDirectory } from '../../src/service/directory.ts';

@@ -1,7 +1,7 @@
 /**
  * The item directory: an authenticated map from each record's key to its latest state, cumulative
  * over all batches. Pure; src/service/directory.ts stores it version by version. The storage layout
- * (nodes.ts) and the hashing helpers stay inside this folder.
+ * (pages.ts) and the hashing helpers stay inside this folder.
  */
 export { assertDirectoryValue, type DirectoryValue } from './value.ts';
 export { EMPTY_DIRECTORY_ROOT } from './hashing.ts';

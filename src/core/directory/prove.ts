@@ -13,7 +13,7 @@ import {
   summarize,
   type Page,
   type PageChild,
-} from './nodes.ts';
+} from './pages.ts';
 import type { DirectoryProof, DirectoryProofTerminal } from './proof.ts';
 import type { DirectoryPageKey } from './update.ts';
 import { readValue } from './value.ts';

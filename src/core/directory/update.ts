@@ -24,7 +24,7 @@ import {
   summarize,
   type Page,
   type PageChild,
-} from './nodes.ts';
+} from './pages.ts';
 import { encodedEnded, encodedSeq, type DirectoryValue } from './value.ts';
 
 /** A key's new value: a record's state after the batch (its recordKey, and its last event). */
@@ -39,7 +39,7 @@ export interface DirectoryPageKey {
   path: string;
 }
 
-/** A page to store under `path` in the new version (nodes.ts lays pages out). */
+/** A page to store under `path` in the new version (pages.ts lays pages out). */
 export interface DirectoryPageWrite {
   path: string;
   page: Uint8Array;
