@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chainCostReport } from './cases/chain-cost.ts';
+import { directoryReport } from './cases/directory.ts';
 import { httpReport } from './cases/http.ts';
 import { ingestReport } from './cases/ingest.ts';
 import { proofLookupReport } from './cases/proof-lookup.ts';
@@ -31,6 +32,7 @@ const CASES: readonly BenchCase[] = [
   { id: 'seal-anchor', report: sealAnchorReport },
   { id: 'http', report: httpReport },
   { id: 'chain-cost', report: chainCostReport },
+  { id: 'directory', report: directoryReport },
 ];
 const CASE_IDS = CASES.map((c) => c.id);
 

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbiCoder } from 'ethers';
+import { buildDirectoryVectors } from './make-directory-vectors.ts';
 import {
   BUNDLE_FORMAT_V1,
   MerkleTree,
@@ -376,9 +377,13 @@ export function buildVectors(): Record<string, string> {
     'tree-small.json': treeVectors(),
     'secret-commitment.json': secretVectors(),
   };
-  return Object.fromEntries(
-    Object.entries(files).map(([name, value]) => [name, `${JSON.stringify(value, null, 2)}\n`]),
-  );
+  return {
+    ...Object.fromEntries(
+      Object.entries(files).map(([name, value]) => [name, `${JSON.stringify(value, null, 2)}\n`]),
+    ),
+    // Written by their own script; listed here because this one owns (and prunes) test/vectors/.
+    ...buildDirectoryVectors(),
+  };
 }
 
 function main(): void {

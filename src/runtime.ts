@@ -20,14 +20,12 @@ import {
 import { connectRegistry, type AnchorChain } from './chain/registry.ts';
 import type { Config } from './config.ts';
 import type { Services } from './http/services.ts';
-import type { ServiceContext } from './service/context.ts';
+import { createServiceContext } from './service/context.ts';
 import { BacklogGauge, backlogRetryAfterSeconds } from './service/backlog.ts';
 import { MerchantBacklog } from './service/merchant-backlog.ts';
 import { sha256Hex } from './service/random.ts';
-import { ProofCache } from './service/proof-cache.ts';
 import { keyMerchantNames } from './service/merchant-names.ts';
-import { DAY_MS, ScanCounter } from './service/scans.ts';
-import { SecretAttempts } from './service/secret-attempts.ts';
+import { DAY_MS } from './service/scans.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { sealStoredSalts } from './service/stored-salts.ts';
 import { privateDirectory } from './storage/private-files.ts';
@@ -95,21 +93,16 @@ export async function startRuntime(
   }
 
   const keys = serverKey(config, log);
-  const ctx: ServiceContext = {
+  const ctx = createServiceContext({
     storage,
+    keys,
     now,
     publicBaseUrl: config.publicBaseUrl,
-    scans: new ScanCounter(storage.scans, { keys, windowMs: config.scanWindowDays * DAY_MS }),
-    proofCache: new ProofCache(),
-    keys,
+    scanWindowMs: config.scanWindowDays * DAY_MS,
+    secretGuesses: config.secretGuesses,
     recordLimits: config.recordLimits,
-    secretAttempts: new SecretAttempts(
-      storage.secretAttempts,
-      config.secretGuesses,
-      now,
-      log.child({ component: 'secrets' }),
-    ),
-  };
+    log,
+  });
   const sealed = await sealStoredSalts(ctx);
   if (sealed > 0) log.info({ sealed }, 'sealed secret salts stored in the clear by an older version');
   await keyMerchantNames(ctx, log);

@@ -14,11 +14,9 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { loadConfig } from '../../src/config.ts';
-import pino from 'pino';
 import { bytesToHex, processProof, ZERO32, type Hex } from '../../src/core/index.ts';
 import { proofFromStore, sealBatch } from '../../src/service/batches.ts';
-import type { ServiceContext } from '../../src/service/context.ts';
+import { createServiceContext } from '../../src/service/context.ts';
 import type { EventRow } from '../../src/storage/rows.ts';
 import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
@@ -28,8 +26,6 @@ import { load1 } from '../lib/machine.ts';
 import { Prng } from '../lib/prng.ts';
 import { latency, round, roundSummary, summarize, type Latency, type Summary } from '../lib/stats.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
-import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
-import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { num, spread, table } from '../lib/markdown.ts';
 
 const ROWS_PER_INSERT = 3000; // 9 columns: under SQLite's 32,766 bound parameters
@@ -122,21 +118,11 @@ export async function runProofLookup(opts: CaseOptions): Promise<ProofLookupResu
     const dataDir = mkdtempSync(join(tmpdir(), 'proofmark-bench-proofs-'));
     const storage = await openStorage({ dataDir });
     try {
-      const keys = ServerKey.generate();
-      const ctx: ServiceContext = {
+      const ctx = createServiceContext({
         storage,
-        now: () => new Date(),
+        keys: ServerKey.generate(),
         publicBaseUrl: 'http://proofmark.bench',
-        scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
-        keys,
-        recordLimits: loadConfig({}).recordLimits,
-        secretAttempts: new SecretAttempts(
-          storage.secretAttempts,
-          { limit: 5, windowMs: 3_600_000 },
-          () => new Date(),
-          pino({ level: 'silent' }),
-        ),
-      };
+      });
       const prng = new Prng(0x9f00 + run);
       progress(
         `proof-lookup run ${run + 1}/${runCount}: writing ${leaves.toLocaleString('en')} pending events`,

@@ -7,3 +7,4 @@ export * from './tree.ts';
 export * from './bundle.ts';
 export * from './verify.ts';
 export * from './lifecycle.ts';
+export * from './directory/index.ts';

@@ -2,10 +2,11 @@
  * What every service function needs: the stores, the clock, the server key and the secret checks'
  * budget, where the pages live, how much a record may hold.
  */
+import pino, { type Logger } from 'pino';
 import type { Storage } from '../storage/storage.ts';
-import type { ProofCache } from './proof-cache.ts';
-import type { ScanCounter } from './scans.ts';
-import type { SecretAttempts } from './secret-attempts.ts';
+import { ProofCache } from './proof-cache.ts';
+import { DAY_MS, ScanCounter } from './scans.ts';
+import { SecretAttempts, type SecretGuessPolicy } from './secret-attempts.ts';
 import type { ServerKey } from './server-key.ts';
 
 export interface ServiceContext {
@@ -30,6 +31,55 @@ export interface RecordLimits {
   maxEvents: number;
   /** Bytes of one event's `data` as canonical JSON (UTF-8). */
   maxEventDataBytes: number;
+}
+
+/** The defaults of the settings behind a context (README's configuration table). */
+export const CONTEXT_DEFAULTS = {
+  publicBaseUrl: 'http://127.0.0.1:8080',
+  scanWindowMs: 30 * DAY_MS,
+  secretGuesses: { limit: 5, windowMs: 3_600_000 } satisfies SecretGuessPolicy,
+  recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 } satisfies RecordLimits,
+};
+
+/**
+ * The one way to build a ServiceContext: the runtime passes its configuration, tests and benchmarks
+ * take the defaults for what they do not care about.
+ */
+export function createServiceContext(opts: {
+  storage: Storage;
+  keys: ServerKey;
+  now?: () => Date;
+  publicBaseUrl?: string;
+  scanWindowMs?: number;
+  /** How often scan counts are written behind (default 1 s). */
+  scanFlushMs?: number;
+  secretGuesses?: SecretGuessPolicy;
+  recordLimits?: RecordLimits;
+  /** Keep proofs of final batches in memory (default true). */
+  proofCache?: boolean;
+  log?: Logger;
+}): ServiceContext {
+  const now = opts.now ?? (() => new Date());
+  const log = opts.log ?? pino({ level: 'silent' });
+  return {
+    storage: opts.storage,
+    now,
+    publicBaseUrl: opts.publicBaseUrl ?? CONTEXT_DEFAULTS.publicBaseUrl,
+    scans: new ScanCounter(opts.storage.scans, {
+      keys: opts.keys,
+      windowMs: opts.scanWindowMs ?? CONTEXT_DEFAULTS.scanWindowMs,
+      ...(opts.scanFlushMs !== undefined && { flushMs: opts.scanFlushMs }),
+    }),
+    ...(opts.proofCache !== false && { proofCache: new ProofCache() }),
+    keys: opts.keys,
+    secretAttempts: new SecretAttempts(
+      opts.storage.secretAttempts,
+      opts.secretGuesses ?? CONTEXT_DEFAULTS.secretGuesses,
+      now,
+      log.child({ component: 'secrets' }),
+    ),
+    recordLimits: opts.recordLimits ?? CONTEXT_DEFAULTS.recordLimits,
+  };
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

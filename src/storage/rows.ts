@@ -100,6 +100,9 @@ export interface EventRow {
   leaf_index: number | null;
 }
 
+/** What the item directory takes from each event of a batch (the rest of the row is not read). */
+export type BatchEventRow = Pick<EventRow, 'record_id' | 'seq' | 'type' | 'leaf'>;
+
 /** An event with the state of the batch that holds it (all batch fields null while unbatched). */
 export interface EventWithBatch extends EventRow {
   batch_status: BatchStatus | null;
@@ -260,4 +263,16 @@ export interface BatchEventRef {
   type: string;
   merchant_id: string;
   external_id: string;
+}
+
+/**
+ * One version of the item directory: the state of every record after batch `version` (a batch id).
+ * Its nodes are stored under (path, version) by the version that wrote them (src/core/directory).
+ */
+export interface DirectoryVersionRow {
+  version: number;
+  /** The directory's root after the batch. */
+  root: string;
+  /** How many records the directory holds. */
+  record_count: number;
 }

@@ -14,13 +14,15 @@
  *   (the call reports whether the row was still as expected, and changes nothing when it was not).
  * - Rows come back as plain objects the caller may keep; changing them changes nothing stored.
  */
-import type { NodePosition } from '../core/index.ts';
+import type { DirectoryPageKey, DirectoryPageWrite, NodePosition } from '../core/index.ts';
 import type {
   ApiKeyRow,
   BatchChange,
   BatchEventRef,
   BatchRow,
+  BatchEventRow,
   BatchStatus,
+  DirectoryVersionRow,
   EventRow,
   EventWithBatch,
   EvidenceRow,
@@ -73,6 +75,7 @@ export interface Stores {
   readonly leases: LeaseStore;
   readonly secretAttempts: SecretAttemptStore;
   readonly webhooks: WebhookStore;
+  readonly directory: DirectoryStore;
 }
 
 /** Merchants, their admission evidence, strikes and API keys. */
@@ -182,6 +185,8 @@ export interface EventStore {
    * each in leaf order (empty when nothing waits). Meant for a transaction that then inserts the batch.
    */
   assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array>;
+  /** The events of batch `batchId` in leaf order (empty for an unknown batch). */
+  ofBatch(batchId: number): Promise<BatchEventRow[]>;
 }
 
 /**
@@ -377,4 +382,25 @@ export interface WebhookStore {
   advanceAnnouncement(batchId: number, from: number, to: number): Promise<boolean>;
   /** The batch's events at leaf indexes from `fromLeaf`, in leaf order, at most `limit`. */
   batchEvents(batchId: number, fromLeaf: number, limit: number): Promise<BatchEventRef[]>;
+}
+
+/**
+ * The item directory (src/core/directory), one version per batch, every version kept so that a proof
+ * as of any past batch can be served. A version stores only the pages that changed in it, each under
+ * (version, path); a page names the version of each page below it, so every read is by exact key.
+ */
+export interface DirectoryStore {
+  /**
+   * Stores version `row.version` and the pages written in it. DuplicateKeyError if the version exists
+   * or a path is given twice; then nothing is written.
+   */
+  insertVersion(row: DirectoryVersionRow, pages: readonly DirectoryPageWrite[]): Promise<void>;
+  /** The highest version stored, or undefined when there is none. */
+  latest(): Promise<DirectoryVersionRow | undefined>;
+  get(version: number): Promise<DirectoryVersionRow | undefined>;
+  /**
+   * The pages stored under `keys`, in the order asked. Throws if one is missing: a page is only ever
+   * asked for because a stored page names it, so that is corruption.
+   */
+  pages(keys: readonly DirectoryPageKey[]): Promise<Uint8Array[]>;
 }

@@ -3,14 +3,9 @@
  * builds one, over `new MemoryStorage()` and a clock the test moves by hand. No database, no chain,
  * no HTTP: the service functions are called directly.
  */
-import { loadConfig } from '../../src/config.ts';
-import pino from 'pino';
 import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
-import type { ServiceContext } from '../../src/service/context.ts';
+import { type ServiceContext, createServiceContext } from '../../src/service/context.ts';
 import { createMerchant, verifyMerchant, type Merchant } from '../../src/service/merchants.ts';
-import { ProofCache } from '../../src/service/proof-cache.ts';
-import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
-import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../../src/storage/rows.ts';
 import { TEST_EVIDENCE } from './client.ts';
@@ -39,22 +34,14 @@ export interface MemoryService {
 export function memoryService(opts: { proofCache?: boolean } = {}): MemoryService {
   const storage = new MemoryStorage();
   const clock = new ManualClock();
-  const keys = ServerKey.generate();
-  const ctx: ServiceContext = {
+  const ctx = createServiceContext({
     storage,
+    keys: ServerKey.generate(),
     now: clock.now,
     publicBaseUrl: 'http://proofmark.test',
-    scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS, flushMs: 3_600_000 }),
-    keys,
-    recordLimits: loadConfig({}).recordLimits,
-    secretAttempts: new SecretAttempts(
-      storage.secretAttempts,
-      { limit: 5, windowMs: 3_600_000 },
-      clock.now,
-      pino({ level: 'silent' }),
-    ),
-    ...(opts.proofCache !== false && { proofCache: new ProofCache() }),
-  };
+    scanFlushMs: 3_600_000,
+    ...(opts.proofCache !== undefined && { proofCache: opts.proofCache }),
+  });
   return { ctx, storage, clock };
 }
 

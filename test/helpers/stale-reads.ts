@@ -19,36 +19,31 @@ export type ReadAnswer<Op extends StoreOperation> = Op extends `${infer S extend
     : never
   : never;
 
+/** Every store, so the wrapper cannot miss one: a new store fails to compile here until listed. */
+const STORE_NAMES = Object.keys({
+  merchants: true,
+  records: true,
+  events: true,
+  batches: true,
+  scans: true,
+  leases: true,
+  secretAttempts: true,
+  webhooks: true,
+  directory: true,
+} satisfies Record<keyof Stores, true>) as Array<keyof Stores>;
+
+// The stores are the inner storage's, defined in the constructor (declaration merging types them).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface StaleReadStorage extends Stores {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class StaleReadStorage implements Storage {
   readonly kind = 'memory';
   readonly location = 'memory (stale reads)';
   private readonly armed = new Map<StoreOperation, unknown[]>();
 
-  constructor(readonly inner: MemoryStorage) {}
-
-  get merchants() {
-    return this.inner.merchants;
-  }
-  get records() {
-    return this.inner.records;
-  }
-  get events() {
-    return this.inner.events;
-  }
-  get batches() {
-    return this.inner.batches;
-  }
-  get scans() {
-    return this.inner.scans;
-  }
-  get leases() {
-    return this.inner.leases;
-  }
-  get secretAttempts() {
-    return this.inner.secretAttempts;
-  }
-  get webhooks() {
-    return this.inner.webhooks;
+  constructor(readonly inner: MemoryStorage) {
+    for (const name of STORE_NAMES) Object.defineProperty(this, name, { get: () => inner[name] });
   }
 
   purgeOverwritten(): Promise<void> {

@@ -10,6 +10,8 @@ import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../he
 const TABLES = [
   'api_keys',
   'batches',
+  'directory_pages',
+  'directory_versions',
   'events',
   'leases',
   'merchant_evidence',
@@ -70,6 +72,7 @@ describe('migrations on PostgreSQL', () => {
         '003-secrets',
         '004-identity',
         '005-webhooks',
+        '006-directory',
       ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining([

@@ -5,17 +5,15 @@
  * comes from (derived, sealed, or stored in the clear by an older version), sealing stored salts at
  * start, and registration replays spending tries.
  */
-import { loadConfig } from '../../src/config.ts';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { secretCommitment, type Hex } from '../../src/core/index.ts';
-import type { ServiceContext } from '../../src/service/context.ts';
+import { createServiceContext } from '../../src/service/context.ts';
 import type { Merchant } from '../../src/service/merchants.ts';
 import { randomSalt } from '../../src/service/random.ts';
 import { registerRecords } from '../../src/service/registration.ts';
-import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
-import { SecretAttempts, SecretAttemptsExhausted } from '../../src/service/secret-attempts.ts';
+import { SecretAttemptsExhausted } from '../../src/service/secret-attempts.ts';
 import { checkSecret, derivedSalt, saltOf, secretMatches } from '../../src/service/secrets.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { sealStoredSalts } from '../../src/service/stored-salts.ts';
@@ -39,17 +37,14 @@ function world(limit = 3) {
     }),
   );
   const now = () => new Date(nowMs);
-  const secretAttempts = new SecretAttempts(storage.secretAttempts, { limit, windowMs: HOUR }, now, log);
-  const keys = ServerKey.fromBytes(Buffer.alloc(32, 3));
-  const ctx: ServiceContext = {
+  const ctx = createServiceContext({
     storage,
+    keys: ServerKey.fromBytes(Buffer.alloc(32, 3)),
     now,
     publicBaseUrl: 'http://proofmark.test',
-    scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
-    keys,
-    secretAttempts,
-    recordLimits: loadConfig({}).recordLimits,
-  };
+    secretGuesses: { limit, windowMs: HOUR },
+    log,
+  });
   return {
     ctx,
     lines,

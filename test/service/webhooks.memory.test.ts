@@ -4,13 +4,10 @@
  * pages of 1,000 leaves, every event of it in exactly one message, even with workers racing; and
  * workers sharing the outbox never send one attempt twice.
  */
-import { loadConfig } from '../../src/config.ts';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ServiceContext } from '../../src/service/context.ts';
+import { createServiceContext, type ServiceContext } from '../../src/service/context.ts';
 import { strikeMerchant } from '../../src/service/merchants.ts';
-import { DAY_MS, ScanCounter } from '../../src/service/scans.ts';
-import { SecretAttempts } from '../../src/service/secret-attempts.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { announceFinalBatches, ITEM_FINAL_PAGE_LEAVES } from '../../src/service/webhooks/announcer.ts';
 import { createEndpoint } from '../../src/service/webhooks/endpoints.ts';
@@ -23,21 +20,9 @@ import { startReceiver, type Receiver } from '../helpers/webhook-receiver.ts';
 const SETTINGS = { allowPrivate: true };
 
 function context(storage = new MemoryStorage()): ServiceContext & { storage: MemoryStorage } {
-  const keys = ServerKey.generate();
-  const now = () => new Date();
   return {
+    ...createServiceContext({ storage, keys: ServerKey.generate(), publicBaseUrl: 'http://proofmark.test' }),
     storage,
-    now,
-    publicBaseUrl: 'http://proofmark.test',
-    scans: new ScanCounter(storage.scans, { keys, windowMs: 30 * DAY_MS }),
-    keys,
-    secretAttempts: new SecretAttempts(
-      storage.secretAttempts,
-      { limit: 5, windowMs: 3_600_000 },
-      now,
-      pino({ level: 'silent' }),
-    ),
-    recordLimits: loadConfig({}).recordLimits,
   };
 }
 

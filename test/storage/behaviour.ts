@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Storage } from '../../src/storage/storage.ts';
 import { batchBehaviour } from './behaviour/batches.ts';
 import { copyBehaviour } from './behaviour/copies.ts';
+import { directoryBehaviour } from './behaviour/directory.ts';
 import { eventBehaviour } from './behaviour/events.ts';
 import { leaseBehaviour } from './behaviour/leases.ts';
 import { merchantBehaviour } from './behaviour/merchants.ts';
@@ -47,6 +48,7 @@ export function describeStorageBehaviour(
     describe('leases', () => leaseBehaviour(storage));
     describe('secret attempts', () => secretAttemptBehaviour(storage));
     describe('webhooks', () => webhookBehaviour(storage));
+    describe('directory', () => directoryBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
     describe('rows are copies', () => copyBehaviour(storage));
   });

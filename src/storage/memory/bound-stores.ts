@@ -18,6 +18,7 @@ export function bindStores(stores: Stores, runner: Runner): Stores {
     leases: bindStore('leases', stores.leases, runner),
     secretAttempts: bindStore('secretAttempts', stores.secretAttempts, runner),
     webhooks: bindStore('webhooks', stores.webhooks, runner),
+    directory: bindStore('directory', stores.directory, runner),
   };
 }
 

@@ -1,6 +1,6 @@
 /** EventStore over memory tables. See storage.ts for the contract of each method. */
 import { hexToBytes, NODE_SIZE } from '../../core/index.ts';
-import type { BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
+import type { BatchEventRow, BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
 import type { EventStore } from '../storage.ts';
 import { compareText, copyRow } from './copies.ts';
 import { compositeKey } from './journal.ts';
@@ -113,6 +113,17 @@ export class MemoryEventStore implements EventStore {
       packed.set(hexToBytes(event.leaf), i * NODE_SIZE);
     });
     return packed;
+  }
+
+  async ofBatch(batchId: number): Promise<BatchEventRow[]> {
+    const placed: EventRow[] = [];
+    for (const key of this.t.leafSlots.values()) {
+      const event = this.t.events.get(key)!;
+      if (event.batch_id === batchId) placed.push(event);
+    }
+    return placed
+      .sort((a, b) => a.leaf_index! - b.leaf_index!)
+      .map(({ record_id, seq, type, leaf }) => ({ record_id, seq, type, leaf }));
   }
 }
 

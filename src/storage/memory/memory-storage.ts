@@ -21,6 +21,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   BatchStore,
+  DirectoryStore,
   EventStore,
   LeaseStore,
   MerchantStore,
@@ -33,6 +34,7 @@ import type {
 } from '../storage.ts';
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
+import { MemoryDirectoryStore } from './directory-store.ts';
 import { MemoryEventStore } from './event-store.ts';
 import { FaultPlan, InjectedStorageFailure, type FaultTiming, type StoreOperation } from './faults.ts';
 import { MemoryLeaseStore } from './lease-store.ts';
@@ -64,6 +66,7 @@ export class MemoryStorage implements Storage {
   readonly leases: LeaseStore;
   readonly secretAttempts: SecretAttemptStore;
   readonly webhooks: WebhookStore;
+  readonly directory: DirectoryStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -83,6 +86,7 @@ export class MemoryStorage implements Storage {
       leases: new MemoryLeaseStore(t),
       secretAttempts: new MemorySecretAttemptStore(t),
       webhooks: new MemoryWebhookStore(t),
+      directory: new MemoryDirectoryStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -93,6 +97,7 @@ export class MemoryStorage implements Storage {
     this.leases = plain.leases;
     this.secretAttempts = plain.secretAttempts;
     this.webhooks = plain.webhooks;
+    this.directory = plain.directory;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

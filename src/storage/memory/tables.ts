@@ -6,6 +6,7 @@
 import type {
   ApiKeyRow,
   BatchRow,
+  DirectoryVersionRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
@@ -76,6 +77,10 @@ export class MemoryTables {
   readonly webhookAttempts = this.table<WebhookAttemptRow>();
   /** The next leaf to announce of each final batch whose announcement has started, by batch id. */
   readonly webhookAnnouncements = this.table<number>();
+  /** By version. */
+  readonly directoryVersions = this.table<DirectoryVersionRow>();
+  /** By (version, path). */
+  readonly directoryPages = this.table<Uint8Array>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

@@ -13,6 +13,7 @@ import * as secrets from './migrations/003-secrets.ts';
 import { privateDirectory, privateFile, tightenIfPresent } from '../private-files.ts';
 import * as identity from './migrations/004-identity.ts';
 import * as webhooks from './migrations/005-webhooks.ts';
+import * as directory from './migrations/006-directory.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-secrets': secrets,
   '004-identity': identity,
   '005-webhooks': webhooks,
+  '006-directory': directory,
 };
 
 export async function openDatabase(opts: {

@@ -118,6 +118,24 @@ export async function purgeOverwrittenSql(db: Kysely<Database>, dialect: Dialect
   if (dialect === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
 }
 
+/**
+ * Reads many directory pages by exact key in one statement: the wanted (version, path) keys, as a
+ * VALUES list, join the primary key. The CASTs give PostgreSQL the VALUES columns' types.
+ */
+export function directoryPagesSql(
+  keys: readonly { version: number; path: string }[],
+): RawBuilder<{ slot: number; page: Uint8Array }> {
+  const rows = sql.join(
+    keys.map(
+      (k, slot) => sql`(CAST(${slot} AS integer), CAST(${k.version} AS integer), CAST(${k.path} AS text))`,
+    ),
+  );
+  return sql<{ slot: number; page: Uint8Array }>`
+    WITH wanted(slot, version, path) AS (VALUES ${rows})
+    SELECT wanted.slot AS slot, p.page AS page
+    FROM wanted JOIN directory_pages p ON p.version = wanted.version AND p.path = wanted.path`;
+}
+
 /** Bytes as a blob (SQLite) or bytea (PostgreSQL) parameter: both drivers take a Buffer, without a copy. */
 export function blob(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -1,7 +1,7 @@
 /** EventStore on SQL: lifecycle events, their place in batches, and the queue waiting to be sealed. */
 import type { Kysely } from 'kysely';
 import { hexToBytes, NODE_SIZE } from '../../core/index.ts';
-import type { BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
+import type { BatchEventRow, BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
 import type { EventStore } from '../storage.ts';
 import { atomically, slices, type SqlContext } from './context.ts';
 import { aggregate, assignOldestUnbatchedSql, IDS_PER_IN_LIST, rowsPerInsert, write } from './dialect.ts';
@@ -188,6 +188,15 @@ export class SqlEventStore implements EventStore {
         return packed;
       }),
     );
+  }
+
+  ofBatch(batchId: number): Promise<BatchEventRow[]> {
+    return this.ctx.db
+      .selectFrom('events')
+      .select(['record_id', 'seq', 'type', 'leaf'])
+      .where('batch_id', '=', batchId)
+      .orderBy('leaf_index')
+      .execute();
   }
 }
 

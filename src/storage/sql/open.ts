@@ -9,6 +9,7 @@ import { CompiledQueries } from './compiled.ts';
 import type { SqlContext } from './context.ts';
 import { openDatabase, type OpenDatabase } from './database.ts';
 import { purgeOverwrittenSql, storageError } from './dialect.ts';
+import { SqlDirectoryStore } from './directory.ts';
 import { SqlEventStore } from './events.ts';
 import { SqlLeaseStore } from './leases.ts';
 import { SqlMerchantStore } from './merchants.ts';
@@ -27,6 +28,7 @@ class SqlStores implements Stores {
   readonly leases: SqlLeaseStore;
   readonly secretAttempts: SqlSecretAttemptStore;
   readonly webhooks: SqlWebhookStore;
+  readonly directory: SqlDirectoryStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -37,6 +39,7 @@ class SqlStores implements Stores {
     this.leases = new SqlLeaseStore(ctx);
     this.secretAttempts = new SqlSecretAttemptStore(ctx);
     this.webhooks = new SqlWebhookStore(ctx);
+    this.directory = new SqlDirectoryStore(ctx);
   }
 }
 

@@ -1,11 +1,14 @@
 /**
  * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the ones below are
  * the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
+ * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the three below
+ * are the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
  * text, hashes 0x-hex text, JSON text, tree nodes blobs (bytea on PostgreSQL).
  */
 import type {
   ApiKeyRow,
   BatchRow,
+  DirectoryVersionRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
@@ -26,6 +29,13 @@ export interface TreeNodesTable {
   level: number;
   chunk: number;
   nodes: Uint8Array;
+}
+
+/** A page of the item directory, under the version (batch) that wrote it and its path. */
+export interface DirectoryPagesTable {
+  version: number;
+  path: string;
+  page: Uint8Array;
 }
 
 export interface LeasesTable {
@@ -61,4 +71,6 @@ export interface Database {
   webhook_deliveries: WebhookDeliveryRow;
   webhook_attempts: WebhookAttemptRow;
   webhook_announcements: WebhookAnnouncementsTable;
+  directory_versions: DirectoryVersionRow;
+  directory_pages: DirectoryPagesTable;
 }

@@ -185,6 +185,19 @@ export function eventBehaviour(storage: () => Storage): void {
     expect(await s.events.unbatched(10)).toEqual({ count: 0, oldestAt: null });
   });
 
+  it("lists a batch's events in leaf order, with what the directory needs of each", async () => {
+    const s = storage();
+    await seedRecords(s, 'm1', ['ra', 'rb'], at(5));
+    await s.events.insertMany([eventRow('ra', 1, at(1)), eventRow('rb', 1, at(9))]);
+    await seal(s, 2);
+    const second = (await seal(s, 10))!;
+    const narrow = (e: EventRow) => ({ record_id: e.record_id, seq: e.seq, type: e.type, leaf: e.leaf });
+    // ra/1 (at 1) is the oldest; then ra/0, rb/0 (at 5); rb/1 (at 9) waits for the second batch.
+    expect(await s.events.ofBatch(1)).toEqual([eventRow('ra', 1), eventRow('ra', 0)].map(narrow));
+    expect(await s.events.ofBatch(second.id)).toEqual([eventRow('rb', 0), eventRow('rb', 1)].map(narrow));
+    expect(await s.events.ofBatch(99)).toEqual([]);
+  });
+
   it("reports the status of the batch holding each record's issuance", async () => {
     const s = storage();
     await seedRecords(s, 'm1', ['r1', 'r2']);
