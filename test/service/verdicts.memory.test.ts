@@ -45,9 +45,13 @@ function rootsChain(roots = new Map<number, Hex>()): AnchorChain & { asked: numb
     signReplacement: unused,
     broadcast: unused,
     receipt: unused,
+    transaction: unused,
     findAnchor: unused,
     anchorEvents: unused,
     pendingNonce: unused,
+    minedNonce: unused,
+    taggedBlock: unused,
+    balance: unused,
     close: unused,
   };
 }
