@@ -5,9 +5,10 @@
  * taken below others in flight (the contract's gapless ids the last guard: those above revert and
  * are signed again in order); the base fee outgrowing them, with the lowest dropped meanwhile on a
  * node that refuses underpriced transactions (the case that found the wait before a nonce gap in
- * decide.ts); the lease handed over between two sends; CONFIRMATIONS=safe|finalized against a tag
- * that trails the head; and every transition of such runs failed before and after it persists. The
- * same cases on real nodes: test/faults/pipelined.test.ts. No chain, no database: milliseconds.
+ * decide.ts); the node unreachable, and the lease handed over, between two sends;
+ * CONFIRMATIONS=safe|finalized against a tag that trails the head; and every transition of such runs
+ * failed after it persists. The same cases on real nodes: test/faults/pipelined.test.ts. No chain,
+ * no database: milliseconds.
  */
 import { describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../../src/batcher/anchorer.ts';
@@ -137,6 +138,22 @@ describe('several anchors in flight on a chain mining on its clock', () => {
     await expectAnchoredAsStored(r);
     expect((await r.rows()).map((b) => b.block_number)).toEqual([1, 1, 1]);
     expect(r.chain.signatures).toBe(6);
+  });
+
+  it('the node unreachable as the second of three is sent: the step fails; once it is back, that saved transaction is sent and nothing signed again', async () => {
+    const r = await rig({ batches: 3, interval: true });
+    let sends = 0;
+    r.chain.onCall = (method) => {
+      if (method === 'broadcast' && ++sends === 2) r.chain.down = true;
+    };
+    await expect(r.leader.pass()).rejects.toThrow(/^RPC unreachable/);
+    expect(await r.statuses()).toEqual(['submitted', 'submitted', 'sealed']);
+    expect(r.chain.accepted).toHaveLength(1);
+    r.chain.down = false;
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect((await r.rows()).map(nonceOf)).toEqual([0, 1, 2]);
+    expect([r.chain.signatures, r.chain.accepted.length]).toEqual([3, 3]);
   });
 
   it('the lease taken while the leader signs the second of three: what it signed is never sent; the new leader sends the rest once each, at the nonces that follow', async () => {
