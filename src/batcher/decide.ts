@@ -200,10 +200,7 @@ function decideSealed(batch: BatchRow, seen: Observed, below: readonly InFlight[
   if (seen.nextBatchId === undefined) return { observe: 'nextBatchId' };
   if (seen.nextBatchId > batch.id) return adoptFromChain(batch, seen);
   // Every id from the contract's next one up to ours must be on its way, or ours would revert.
-  const covered = new Set(below.map((f) => f.batchId));
-  for (let id = seen.nextBatchId; id < batch.id; id++) {
-    if (!covered.has(id)) return { act: 'wait', why: 'earlier-batch-not-on-chain' };
-  }
+  if (!onTheirWay(batch, seen.nextBatchId, below)) return { act: 'wait', why: 'earlier-batch-not-on-chain' };
   for (let i = 1; i < below.length; i++) {
     if (below[i]!.nonce <= below[i - 1]!.nonce) return { act: 'wait', why: 'earlier-anchor-out-of-order' };
   }
@@ -244,9 +241,13 @@ function decideSubmitted(batch: BatchRow, seen: Observed, below: readonly InFlig
   if (seen.pendingNonce === undefined) return { observe: 'pendingNonce' };
   const ours = new Set(below.map((f) => f.nonce));
   for (let nonce = seen.pendingNonce; nonce < sent.nonce; nonce++) {
-    if (!ours.has(nonce)) {
-      return { act: 'sign-again', why: 'nonce-gap', nonce: sent.nonce, pendingNonce: seen.pendingNonce };
-    }
+    if (ours.has(nonce)) continue;
+    // A batch below ours with no anchor in flight (sent back to be signed again) is signed next, at
+    // the pool's next nonce: the gap is its to fill. Signing ours again as well would leave the held
+    // one to be mined once the gap is filled, and the new one to revert; wait, and look again.
+    if (!onTheirWay(batch, seen.nextBatchId, below))
+      return { act: 'wait', why: 'earlier-batch-not-on-chain' };
+    return { act: 'sign-again', why: 'nonce-gap', nonce: sent.nonce, pendingNonce: seen.pendingNonce };
   }
   if (sent.maxFeePerGas === null) return { act: 'wait', why: 'not-mined-yet' };
   if (seen.baseFee === undefined) return { observe: 'baseFee' };
@@ -280,6 +281,13 @@ function decideFinal(batch: BatchRow, seen: Observed): Step {
   if (seen.blockHash === undefined) return { observe: 'blockHash' };
   if (seen.blockHash !== batch.block_hash) return { act: 'unanchor', why: 'deep-reorg' };
   return { act: 'wait', why: 'final-block-canonical' };
+}
+
+/** Whether every id from the contract's next one up to the batch's has an anchor of ours in flight. */
+function onTheirWay(batch: BatchRow, nextBatchId: number, below: readonly InFlight[]): boolean {
+  const covered = new Set(below.map((f) => f.batchId));
+  for (let id = nextBatchId; id < batch.id; id++) if (!covered.has(id)) return false;
+  return true;
 }
 
 /** The contract is past our id: adopt its anchor if the root is ours, else halt. */

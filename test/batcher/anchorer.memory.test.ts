@@ -1,124 +1,61 @@
 /**
  * The anchorer (src/batcher/anchorer.ts) on the memory store's real BatchStore and LeaseStore, with
- * a simulated chain (sim-chain.ts): whole batch lives (sealed to final, a reorg before and after
- * final, a transaction held but unmined, a revert, an anchor found on chain), a lease handed over
- * mid-pass, and every batch transition failed before and after it persists. Where
- * anchorer-shell.test.ts pins each pass's calls against a fake store, this shows the passes add up
- * to the right end state against the store the service uses. No chain, no database: milliseconds.
+ * a simulated node (sim-chain.ts), one batch at a time: whole batch lives (sealed to final, a reorg
+ * before and after final, a transaction held but unmined, a revert, a nonce taken or left behind a
+ * gap by another holder of the key, fees a node refuses, an empty account, an anchor found on
+ * chain), a lease handed over mid-pass, and every batch transition failed before and after it
+ * persists. Where anchorer-shell.test.ts pins each pass's calls against a fake store, this shows the
+ * passes add up to the right end state against the store the service uses; several batches in flight
+ * are anchorer-pipelined.memory.test.ts. No chain, no database: milliseconds.
  */
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import {
-  advanceBatches,
-  AnchorConflictError,
-  LeaseLostError,
-  recheckFinalBatches,
-  type AnchorerDeps,
-} from '../../src/batcher/anchorer.ts';
-import { Lease } from '../../src/batcher/lease.ts';
+import { AnchorConflictError, LeaseLostError } from '../../src/batcher/anchorer.ts';
+import { InsufficientFundsError } from '../../src/chain/rpc-provider.ts';
 import type { Hex } from '../../src/core/index.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import { verdictFor } from '../../src/service/verdicts.ts';
 import { InjectedStorageFailure, type FaultTiming } from '../../src/storage/memory/faults.ts';
 import type { BatchRow, BatchStatus } from '../../src/storage/rows.ts';
-import { memoryService } from '../helpers/memory-context.ts';
-import { seedRecords } from '../storage/fixtures.ts';
-import { GWEI, SimChain } from './sim-chain.ts';
+import { anchorRig as rig, expectAnchoredAsStored, nonceOf, silent, TTL_MS, type Rig } from './anchor-rig.ts';
+import { GWEI } from './sim-chain.ts';
 
 const OTHER_ROOT = `0x${'bb'.repeat(32)}` as Hex;
-const TTL_MS = 5_000;
-const silent = pino({ level: 'silent' });
-
-/**
- * A memory service with `batches` sealed batches of two fixed records each (the same roots every
- * run), a simulated chain, and one instance leading: the anchorer lease taken on a clock the test
- * moves.
- */
-async function rig(opts: { confirmations?: number; batches?: number } = {}) {
-  const service = memoryService();
-  const { ctx, storage } = service;
-  for (let b = 1; b <= (opts.batches ?? 1); b++) {
-    await seedRecords(storage, 'm1', [`b${b}-r1`, `b${b}-r2`]);
-    await sealBatch(ctx, 100);
-  }
-  const chain = new SimChain();
-  const time = { ms: 0 };
-  const instance = (holder: string) => {
-    const lease = new Lease(storage.leases, holder, TTL_MS, () => time.ms);
-    const deps: AnchorerDeps = {
-      batches: storage.batches,
-      chain,
-      fence: () => lease.fence,
-      onLeaseLost: () => lease.abandon(),
-      confirmations: opts.confirmations ?? 1,
-      log: silent,
-      now: ctx.now,
-    };
-    /** A pass as a running batcher's tick makes it: recheck final batches, then advance while any moves. */
-    const pass = async () => {
-      await recheckFinalBatches(deps);
-      while ((await advanceBatches(deps)) > 0);
-    };
-    return { lease, pass };
-  };
-  const leader = instance('a');
-  await leader.lease.acquire();
-  const batch = async (id = 1) => (await storage.batches.get(id))!;
-  const statuses = async () => (await storage.batches.list(0, 100)).map((b) => b.status);
-  /** Passes, mining a block after each, until every batch is final (at most `rounds` passes). */
-  const untilFinal = async (rounds = 10) => {
-    for (let i = 0; i < rounds; i++) {
-      await leader.pass();
-      if ((await statuses()).every((s) => s === 'final')) return;
-      chain.mine();
-    }
-    throw new Error(`not final after ${rounds} passes: ${(await statuses()).join(', ')}`);
-  };
-  return { ...service, chain, time, instance, leader, batch, statuses, untilFinal };
-}
-
-type Rig = Awaited<ReturnType<typeof rig>>;
-
-/** The chain holds exactly the stored batches' roots under their ids, and each batch is final with it. */
-async function expectAnchoredAsStored(r: Rig): Promise<void> {
-  const stored = await r.storage.batches.list(0, 100);
-  expect(stored.map((b) => [b.id, b.status, b.chain_root])).toEqual(
-    stored.map((b) => [b.id, 'final', b.root]),
-  );
-  expect(r.chain.anchoredRoots()).toEqual(new Map(stored.map((b) => [b.id, b.root])));
-}
 
 describe('the anchorer on the memory store: whole lives', () => {
   it('sealed to final on an automining chain: each batch signed once, sent once, its records genuine', async () => {
-    const r = await rig({ batches: 2, confirmations: 2 });
+    const r = await rig({ batches: 2, finality: 2 });
     await r.untilFinal();
     await expectAnchoredAsStored(r);
     expect(r.chain.signatures).toBe(2);
     expect(r.chain.accepted).toHaveLength(2);
+    expect(r.figures.refused).toEqual([]);
     const verdict = await verdictFor(r.ctx, r.chain, silent, 'b1-r1', { scan: null });
     expect(verdict.verdict).toBe('genuine');
   });
 
-  it('a transaction the node holds but has not mined is sent again each pass, never signed again', async () => {
+  it('a transaction the node holds but has not mined is neither sent again nor signed again', async () => {
     const r = await rig();
     r.chain.automine = false;
     const broadcasts = () => r.chain.calls.filter((c) => c === 'broadcast').length;
-    // Sent, and in the same pass looked at again: the node already holds it.
+    // Sent once. Before issue 12 each pass sent it again and counted on the node's "already known";
+    // now each pass asks the node for it by hash (eth_getTransactionByHash), finds it held, and waits:
+    // a resend was what anvil answered in words the anchorer did not know, failing the step.
     await r.leader.pass();
-    expect(broadcasts()).toBe(2);
+    expect(broadcasts()).toBe(1);
     await r.leader.pass();
     await r.leader.pass();
-    expect(broadcasts()).toBe(4);
+    expect(broadcasts()).toBe(1);
+    expect(r.chain.calls.filter((c) => c === 'transaction')).toHaveLength(3);
     expect(await r.statuses()).toEqual(['submitted']);
     expect(r.chain.accepted).toHaveLength(1);
     r.chain.mine();
     await r.leader.pass();
     await expectAnchoredAsStored(r);
     expect(r.chain.signatures).toBe(1);
+    expect(r.figures.refused).toEqual([]);
   });
 
   it('reorged before final: back to submitted, the same transaction sent again, final in its new block', async () => {
-    const r = await rig({ confirmations: 3 });
+    const r = await rig({ finality: 3 });
     await r.leader.pass();
     const first = await r.batch();
     expect(first).toMatchObject({ status: 'anchored', block_number: 1 });
@@ -135,7 +72,7 @@ describe('the anchorer on the memory store: whole lives', () => {
   });
 
   it('a reorg deeper than CONFIRMATIONS: the final batch is pending again, then anchored again with its transaction', async () => {
-    const r = await rig({ confirmations: 1 });
+    const r = await rig({ finality: 1 });
     await r.untilFinal();
     const first = await r.batch();
     r.chain.mine();
@@ -152,7 +89,7 @@ describe('the anchorer on the memory store: whole lives', () => {
   });
 
   it('a deep reorg reaching two final batches: both demoted, sent again in id order with their own transactions', async () => {
-    const r = await rig({ batches: 2, confirmations: 1 });
+    const r = await rig({ batches: 2, finality: 1 });
     await r.untilFinal();
     const before = await r.storage.batches.list(0, 10);
     r.chain.reorg(r.chain.head);
@@ -173,6 +110,71 @@ describe('the anchorer on the memory store: whole lives', () => {
     expect(r.chain.accepted).toHaveLength(2);
   });
 
+  it('another holder of the key takes the nonce of our unmined anchor: signed again at the next nonce, anchored once', async () => {
+    const r = await rig();
+    r.chain.automine = false;
+    await r.leader.pass();
+    const first = await r.batch();
+    r.chain.takeNonce(nonceOf(first));
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect(nonceOf(await r.batch())).toBe(nonceOf(first) + 1);
+    expect(r.chain.signatures).toBe(2);
+    expect(r.figures.refused).toEqual([]);
+  });
+
+  it('our anchor waits behind a nonce gap another holder of the key left: signed again at the free nonce; the stale one, mined after it, reverts', async () => {
+    const r = await rig();
+    r.chain.automine = false;
+    const transfer = r.chain.sendAsHolder(0);
+    await r.leader.pass();
+    const stale = await r.batch();
+    expect(nonceOf(stale)).toBe(1);
+    r.chain.drop(transfer.txHash);
+    await r.leader.pass();
+    expect(await r.batch()).toMatchObject({ status: 'submitted' });
+    expect(nonceOf(await r.batch())).toBe(0);
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect(await r.chain.receipt(stale.tx_hash as Hex)).toMatchObject({ status: 'reverted' });
+    expect(r.chain.signatures).toBe(2);
+  });
+
+  it('dropped, then outgrown by the base fee, on a node that refuses it for that (anvil): signed again at its nonce with fees that pay', async () => {
+    const r = await rig();
+    r.chain.automine = false;
+    r.chain.refusesUnderBaseFee = true;
+    await r.leader.pass();
+    const first = await r.batch();
+    r.chain.drop(first.tx_hash as Hex);
+    r.chain.fee = 5n * GWEI;
+    await r.leader.pass();
+    const second = await r.batch();
+    expect(second).toMatchObject({ status: 'submitted' });
+    expect([nonceOf(second), second.tx_hash === first.tx_hash]).toEqual([nonceOf(first), false]);
+    expect(r.figures.refused).toEqual(['fee-too-low']);
+    r.chain.mine();
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect(r.chain.signatures).toBe(2);
+  });
+
+  it('an empty anchorer account: each step fails naming the account; once funded the saved transaction is sent, signed once', async () => {
+    const r = await rig();
+    r.chain.funds = 0n;
+    await expect(r.leader.pass()).rejects.toThrow(InsufficientFundsError);
+    expect(await r.statuses()).toEqual(['submitted']);
+    await expect(r.leader.pass()).rejects.toThrow(
+      /^anchorer 0x[0-9a-fA-F]{40} has insufficient funds to anchor batch 1/,
+    );
+    expect(r.chain.accepted).toEqual([]);
+    r.chain.funds = 10n ** 18n;
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect(r.chain.signatures).toBe(1);
+    expect(r.figures.refused).toEqual(['insufficient-funds', 'insufficient-funds']);
+  });
+
   it('our root already on chain under our id (sent by another holder of the key): adopted, nothing signed', async () => {
     const r = await rig();
     const theirs = r.chain.anchorAsOther(1, (await r.batch()).root as Hex, 2);
@@ -183,7 +185,7 @@ describe('the anchorer on the memory store: whole lives', () => {
   });
 
   it('adopted, then its block reorged away: we never held that transaction, so we sign our own and anchor it', async () => {
-    const r = await rig({ confirmations: 3 });
+    const r = await rig({ finality: 3 });
     const theirs = r.chain.anchorAsOther(1, (await r.batch()).root as Hex, 2);
     await r.leader.pass();
     expect(await r.batch()).toMatchObject({ status: 'anchored', tx_hash: theirs.txHash });
@@ -203,14 +205,16 @@ describe('the anchorer on the memory store: whole lives', () => {
     expect(r.chain.signatures).toBe(0);
   });
 
-  it('a later batch waits for the earlier one; both end final in id order', async () => {
-    const r = await rig({ batches: 3 });
+  it('MAX_IN_FLIGHT=1: a later batch waits for the earlier one to be mined; all end final in id order', async () => {
+    // Before issue 12 this was the only rule; now it is a window of one (pipelined: the other file).
+    const r = await rig({ batches: 3, maxInFlight: 1 });
     r.chain.automine = false;
     await r.leader.pass();
     expect(await r.statuses()).toEqual(['submitted', 'sealed', 'sealed']);
     await r.untilFinal();
     await expectAnchoredAsStored(r);
     expect(r.chain.signatures).toBe(3);
+    expect((await r.rows()).map((b) => b.block_number)).toEqual([1, 2, 3]);
   });
 });
 
@@ -253,7 +257,7 @@ describe('the anchorer on the memory store: a lease handed over mid-pass', () =>
   });
 
   it('the former leader, refused once, writes nothing more until it takes the lease back', async () => {
-    const r = await rig({ confirmations: 2 });
+    const r = await rig({ finality: 2 });
     const b = handOverAt(r, 'receipt');
     await expect(r.leader.pass()).rejects.toThrow(LeaseLostError);
     await expect(r.leader.pass()).rejects.toThrow(new LeaseLostError('not the leader'));
@@ -275,7 +279,8 @@ describe('the anchorer on the memory store: a lease handed over mid-pass', () =>
  */
 interface TransitionCase {
   name: string;
-  confirmations?: number;
+  /** CONFIRMATIONS in blocks; 1 unless given. */
+  finality?: number;
   setup(r: Rig): Promise<void>;
   from: BatchStatus;
   to: BatchStatus;
@@ -299,7 +304,7 @@ const TRANSITIONS: TransitionCase[] = [
   },
   {
     name: 'finalize',
-    confirmations: 2,
+    finality: 2,
     async setup(r) {
       await r.leader.pass();
       r.chain.mine();
@@ -310,7 +315,7 @@ const TRANSITIONS: TransitionCase[] = [
   },
   {
     name: 'unanchor after a reorg',
-    confirmations: 3,
+    finality: 3,
     async setup(r) {
       await r.leader.pass();
       r.chain.reorg(1);
@@ -364,11 +369,50 @@ const TRANSITIONS: TransitionCase[] = [
     to: 'submitted',
     signs: false,
   },
+  {
+    name: 'sign again: its nonce taken',
+    async setup(r) {
+      r.chain.automine = false;
+      await r.leader.pass();
+      r.chain.automine = true;
+      r.chain.takeNonce(0);
+    },
+    from: 'submitted',
+    to: 'sealed',
+    signs: false,
+  },
+  {
+    name: 'sign again: behind a nonce gap',
+    async setup(r) {
+      r.chain.automine = false;
+      const transfer = r.chain.sendAsHolder(0);
+      await r.leader.pass();
+      r.chain.drop(transfer.txHash);
+      r.chain.automine = true;
+    },
+    from: 'submitted',
+    to: 'sealed',
+    signs: false,
+  },
+  {
+    name: 'sign again: its fees refused',
+    async setup(r) {
+      r.chain.automine = false;
+      r.chain.refusesUnderBaseFee = true;
+      await r.leader.pass();
+      r.chain.drop((await r.batch()).tx_hash as Hex);
+      r.chain.fee = 5n * GWEI;
+      r.chain.automine = true;
+    },
+    from: 'submitted',
+    to: 'sealed',
+    signs: false,
+  },
 ];
 
 /** Brings a rig through `c` with the transition failing `when` (or not at all), then to final. */
 async function runCase(c: TransitionCase, when: FaultTiming | null) {
-  const r = await rig({ confirmations: c.confirmations ?? 1 });
+  const r = await rig({ finality: c.finality ?? 1 });
   await c.setup(r);
   const before = await r.batch();
   expect(before.status).toBe(c.from);

@@ -281,6 +281,12 @@ const ROWS: Row[] = [
     expect: { act: 'sign-again', why: 'nonce-gap', nonce: 7, pendingNonce: 5 },
   },
   {
+    name: 'pipelined: a gap in front of ours while a batch below has no anchor in flight (sent back to be signed again): it fills the gap when signed; wait',
+    batch: batch('submitted'),
+    seen: { receipt: null, nextBatchId: 4, whereabouts: 'pending', pendingNonce: 6 },
+    expect: { act: 'wait', why: 'earlier-batch-not-on-chain' },
+  },
+  {
     name: 'the pending nonce is above ours (later transactions queued after it): no gap; wait',
     batch: batch('submitted'),
     seen: { ...held, pendingNonce: 9, baseFee: 30n * GWEI },
