@@ -19,6 +19,8 @@ export interface Config {
   /** SECRET_KEY's bytes; unset: generated into DATA_DIR in development (required on a real chain). */
   secretKey: Uint8Array | undefined;
   batchMaxLeaves: number;
+  /** How large a batch may grow while anchoring is behind; at least batchMaxLeaves. */
+  batchCeilingLeaves: number;
   batchMaxAgeMs: number;
   chainPollMs: number;
   leaseMs: number;
@@ -96,6 +98,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const batchMaxLeaves = int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000);
+  const batchCeilingLeaves = int(
+    env,
+    'BATCH_CEILING_LEAVES',
+    Math.max(1_000_000, batchMaxLeaves),
+    1,
+    4_000_000,
+  );
+  if (batchCeilingLeaves < batchMaxLeaves) {
+    throw new ConfigError(`BATCH_CEILING_LEAVES must be at least BATCH_MAX_LEAVES (${batchMaxLeaves})`);
+  }
   const databaseUrl = str(env, 'DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -119,7 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     confirmations: int(env, 'CONFIRMATIONS', realChain ? 12 : 1, 1, 10_000),
     adminToken,
     secretKey,
-    batchMaxLeaves: int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000),
+    batchMaxLeaves,
+    batchCeilingLeaves,
     batchMaxAgeMs: int(env, 'BATCH_MAX_AGE_MS', 10_000, 10, 86_400_000),
     chainPollMs: int(env, 'CHAIN_POLL_MS', realChain ? 2000 : 200, 10, 600_000),
     leaseMs: int(env, 'LEADER_LEASE_MS', 5000, 500, 600_000),

@@ -20,6 +20,7 @@ import { sha256Hex } from './service/random.ts';
 import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
+import { TreeBuilder } from './service/tree-builder.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -78,6 +79,7 @@ export async function startRuntime(
     scans: new ScanCounter(storage.scans),
     proofCache: new ProofCache(),
     keys: serverKey(config, log),
+    trees: new TreeBuilder(),
   };
   const batcher = new Batcher({
     ctx,
@@ -85,6 +87,7 @@ export async function startRuntime(
     lease,
     confirmations: config.confirmations,
     maxLeaves: config.batchMaxLeaves,
+    ceilingLeaves: config.batchCeilingLeaves,
     maxAgeMs: config.batchMaxAgeMs,
     tickMs: config.chainPollMs,
     log: log.child({ component: 'batcher' }),
@@ -112,6 +115,7 @@ export async function startRuntime(
     devChain,
     async close() {
       await batcher.stop();
+      await ctx.trees?.close();
       await ctx.scans.flush();
       chain.close();
       await devChain?.close();

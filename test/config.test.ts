@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       adminToken: undefined,
       secretKey: undefined,
       batchMaxLeaves: 10_000,
+      batchCeilingLeaves: 1_000_000,
       batchMaxAgeMs: 10_000,
       chainPollMs: 200,
       leaseMs: 5000,
@@ -118,6 +119,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0', PORT: '81' }).publicBaseUrl).toBe('http://localhost:81');
     // An empty variable is an unset one.
     expect(loadConfig({ PORT: '', RPC_URL: '  ' }).port).toBe(8080);
+  });
+
+  it('BATCH_CEILING_LEAVES: how far batches grow while anchoring is behind, never below BATCH_MAX_LEAVES', () => {
+    expect(loadConfig({ BATCH_CEILING_LEAVES: '200000' }).batchCeilingLeaves).toBe(200_000);
+    expect(loadConfig({ BATCH_MAX_LEAVES: '500', BATCH_CEILING_LEAVES: '500' }).batchCeilingLeaves).toBe(500);
+    expect(failure({ BATCH_MAX_LEAVES: '5000', BATCH_CEILING_LEAVES: '4999' }).message).toMatch(
+      /BATCH_CEILING_LEAVES must be at least BATCH_MAX_LEAVES/,
+    );
+    expect(failure({ BATCH_CEILING_LEAVES: '4000001' }).message).toMatch(/BATCH_CEILING_LEAVES/);
   });
 
   it('RPC_TIMEOUT_MS: how long one JSON-RPC request may take, from 100 ms to 10 minutes', () => {

@@ -3,6 +3,7 @@ import type { Storage } from '../storage/storage.ts';
 import type { ProofCache } from './proof-cache.ts';
 import type { ScanCounter } from './scans.ts';
 import type { ServerKey } from './server-key.ts';
+import type { TreeBuilder } from './tree-builder.ts';
 
 export interface ServiceContext {
   storage: Storage;
@@ -14,6 +15,8 @@ export interface ServiceContext {
   proofCache?: ProofCache;
   /** The server-side key (SECRET_KEY): never stored, so a database copy alone reveals no secret. */
   keys: ServerKey;
+  /** Builds large batch trees in a worker thread; without it every tree is built inline. */
+  trees?: TreeBuilder;
 }
 
 export const iso = (ctx: ServiceContext): string => ctx.now().toISOString();

@@ -16,6 +16,7 @@ import { leaseBehaviour } from './behaviour/leases.ts';
 import { merchantBehaviour } from './behaviour/merchants.ts';
 import { recordBehaviour } from './behaviour/records.ts';
 import { scanBehaviour } from './behaviour/scans.ts';
+import { sealBehaviour } from './behaviour/seals.ts';
 import { transactionBehaviour } from './behaviour/transactions.ts';
 
 export function describeStorageBehaviour(
@@ -41,6 +42,7 @@ export function describeStorageBehaviour(
     describe('records', () => recordBehaviour(storage));
     describe('events', () => eventBehaviour(storage));
     describe('batches', () => batchBehaviour(storage));
+    describe('seals in steps', () => sealBehaviour(storage));
     describe('scans', () => scanBehaviour(storage));
     describe('leases', () => leaseBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
