@@ -16,6 +16,8 @@ export interface Config {
     | { kind: 'rpc'; rpcUrl: string; contract: string; anchorerKey: string; publishRpcUrl: boolean };
   confirmations: number;
   adminToken: string | undefined;
+  /** A token that opens GET /metrics and nothing else (for a Prometheus scraper); unset: admin only. */
+  metricsToken: string | undefined;
   /** SECRET_KEY's bytes; unset: generated into DATA_DIR in development (required on a real chain). */
   secretKey: Uint8Array | undefined;
   batchMaxLeaves: number;
@@ -86,6 +88,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
   if (realChain && adminToken === undefined)
     throw new ConfigError('ADMIN_TOKEN is required with a real chain (RPC_URL)');
+  const metricsToken = str(env, 'METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
   const secretKeyText = str(env, 'SECRET_KEY');
   const secretKey = secretKeyText === undefined ? undefined : keyBytes(secretKeyText);
   if (secretKey === null) {
@@ -131,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       : { kind: 'dev', port: int(env, 'DEV_CHAIN_PORT', 8545, 0, 65535) },
     confirmations: int(env, 'CONFIRMATIONS', realChain ? 12 : 1, 1, 10_000),
     adminToken,
+    metricsToken,
     secretKey,
     batchMaxLeaves,
     batchCeilingLeaves,

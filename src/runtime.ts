@@ -21,6 +21,7 @@ import { ProofCache } from './service/proof-cache.ts';
 import { ScanCounter } from './service/scans.ts';
 import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { TreeBuilder } from './service/tree-builder.ts';
+import { Metrics } from './observability/metrics.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -81,8 +82,11 @@ export async function startRuntime(
     keys: serverKey(config, log),
     trees: new TreeBuilder(),
   };
+  const backlog = new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config));
+  const metrics = new Metrics({ stores: storage, backlog, balance: () => chain.balance() });
   const batcher = new Batcher({
     ctx,
+    metrics,
     chain,
     lease,
     confirmations: config.confirmations,
@@ -99,6 +103,7 @@ export async function startRuntime(
     batcher,
     log,
     adminTokenHash: sha256Hex(adminToken(config, log)),
+    metricsTokenHash: config.metricsToken === undefined ? null : sha256Hex(config.metricsToken),
     confirmations: config.confirmations,
     publicRpcUrl:
       devChain?.url ??
@@ -107,7 +112,8 @@ export async function startRuntime(
     bodyLimitBytes: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     rateLimits: config.rateLimits,
-    backlog: new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config)),
+    backlog,
+    metrics,
   };
   return {
     services,

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       chain: { kind: 'dev', port: 8545 },
       confirmations: 1,
       adminToken: undefined,
+      metricsToken: undefined,
       secretKey: undefined,
       batchMaxLeaves: 10_000,
       batchCeilingLeaves: 1_000_000,
@@ -128,6 +129,11 @@ describe('loadConfig', () => {
       /BATCH_CEILING_LEAVES must be at least BATCH_MAX_LEAVES/,
     );
     expect(failure({ BATCH_CEILING_LEAVES: '4000001' }).message).toMatch(/BATCH_CEILING_LEAVES/);
+  });
+
+  it('METRICS_TOKEN: a scraper credential of at least 16 characters', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
+    expect(failure({ METRICS_TOKEN: 'short' }).message).toMatch(/METRICS_TOKEN must be at least 16/);
   });
 
   it('RPC_TIMEOUT_MS: how long one JSON-RPC request may take, from 100 ms to 10 minutes', () => {

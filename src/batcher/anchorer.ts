@@ -11,6 +11,7 @@ import type { AnchorChain } from '../chain/registry.ts';
 import type { Hex } from '../core/index.ts';
 import type { BatchChange, BatchRow, BatchStatus, LeaseFence } from '../storage/rows.ts';
 import type { BatchStore } from '../storage/storage.ts';
+import type { AnchorMetrics } from '../observability/metrics.ts';
 import { crashPoint } from './crash-points.ts';
 import {
   batchesToAdvance,
@@ -44,6 +45,8 @@ export interface AnchorerDeps {
   confirmations: number;
   log: Logger;
   now(): Date;
+  /** Where mined anchors (gas, fees) and RPC errors are counted; unset: nowhere. */
+  metrics?: AnchorMetrics;
 }
 
 /** Advances every unfinished batch by as many steps as it can take now; returns how many moved. */
@@ -151,6 +154,7 @@ async function perform(deps: AnchorerDeps, batch: BatchRow, action: Action, pass
       return true;
     }
     case 'mark-anchored':
+      deps.metrics?.anchorMined(action.receipt);
       crashPoint('after-mined');
       await markAnchored(deps, batch, batch.tx_hash as Hex, batch.raw_tx, action.receipt);
       return true;

@@ -19,6 +19,7 @@ import {
 } from './anchorer.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Lease } from './lease.ts';
+import type { BatcherMetrics } from '../observability/metrics.ts';
 
 export interface BatcherOptions {
   ctx: ServiceContext;
@@ -35,6 +36,8 @@ export interface BatcherOptions {
   /** How often an idle loop looks for work. */
   tickMs: number;
   log: Logger;
+  /** Where seals, failed steps and mined anchors are counted (GET /metrics); unset: nowhere. */
+  metrics?: BatcherMetrics;
 }
 
 export interface BatcherStatus {
@@ -157,6 +160,7 @@ export class Batcher {
       confirmations,
       log,
       now: ctx.now,
+      ...(this.opts.metrics && { metrics: this.opts.metrics }),
     };
   }
 
@@ -213,8 +217,12 @@ export class Batcher {
     const run = this.sealing.then(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
+          const started = performance.now();
           const batch = await sealBatch(this.opts.ctx, maxLeaves, { holder: this.opts.lease.holder });
-          if (batch) crashPoint('after-seal');
+          if (batch) {
+            this.opts.metrics?.batchSealed(batch.leaf_count, (performance.now() - started) / 1000);
+            crashPoint('after-seal');
+          }
           return batch;
         } catch (err) {
           if (attempt < 5 && isDuplicateKey(err)) continue;
@@ -238,6 +246,7 @@ export class Batcher {
         })
         .catch((err: Error) => {
           this.failures++;
+          this.opts.metrics?.stepFailed();
           this.lastError = err.message;
           const level = err instanceof LeaseLostError ? 'warn' : this.failures > 3 ? 'error' : 'warn';
           this.opts.log[level](

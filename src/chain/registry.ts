@@ -29,6 +29,9 @@ export interface TxReceipt {
   status: 'success' | 'reverted';
   blockNumber: number;
   blockHash: Hex;
+  /** What the transaction cost: gas used, and wei paid for it (gas used times the price paid). */
+  gasUsed?: bigint;
+  feeWei?: bigint;
 }
 
 /** A signed transaction, not necessarily sent. */
@@ -82,6 +85,8 @@ export interface AnchorChain {
    * it would wait behind for ever.
    */
   pendingNonce(): Promise<number>;
+  /** The anchorer account's balance in wei at the latest block; null without an anchorer key. */
+  balance(): Promise<bigint | null>;
   close(): void;
 }
 
@@ -199,6 +204,8 @@ export async function connectRegistry(opts: {
         status: r.status === 1 ? 'success' : 'reverted',
         blockNumber: r.blockNumber,
         blockHash: r.blockHash as Hex,
+        gasUsed: r.gasUsed,
+        feeWei: r.fee,
       };
     },
     async findAnchor(batchId, nearBlock) {
@@ -228,6 +235,9 @@ export async function connectRegistry(opts: {
     async pendingNonce() {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
       return provider.getTransactionCount(wallet.address, 'pending');
+    },
+    async balance() {
+      return wallet ? provider.getBalance(wallet.address) : null;
     },
     close: () => provider.destroy(),
   };

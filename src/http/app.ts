@@ -17,6 +17,7 @@ import { verifyRoutes } from './routes/verify.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { qrRoutes } from './routes/qr.ts';
 import { pageRoutes } from './routes/page.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 
 export async function buildApp(
   services: Services,
@@ -39,6 +40,11 @@ export async function buildApp(
   app.addSchema(ErrorResponse);
   installErrorHandling(app);
   installStrictJsonParser(app);
+  // Labelled by the route's pattern, never the raw URL (ids would make every request a new series).
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    services.metrics.requestServed(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -64,6 +70,7 @@ export async function buildApp(
   await app.register(batchRoutes);
   await app.register(qrRoutes);
   await app.register(pageRoutes);
+  await app.register(metricsRoutes);
   return app;
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Batcher } from '../batcher/batcher.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import type { Config } from '../config.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { Merchant } from '../service/merchants.ts';
@@ -15,6 +16,8 @@ export interface Services {
   log: Logger;
   /** sha256 of ADMIN_TOKEN; the token itself is not kept. */
   adminTokenHash: string;
+  /** sha256 of METRICS_TOKEN (opens GET /metrics only), or null when unset. */
+  metricsTokenHash: string | null;
   confirmations: number;
   /** Published in /v1/chain: the development chain's URL, or null for a private RPC. */
   publicRpcUrl: string | null;
@@ -26,6 +29,8 @@ export interface Services {
   rateLimits: Config['rateLimits'];
   /** Refuses writes while too many events wait for anchoring. */
   backlog: BacklogGauge;
+  /** Every metric GET /metrics exports; the app counts each response into it. */
+  metrics: Metrics;
 }
 
 /** Route hooks (onRequest or preHandler) that answer 429 rate_limited past a budget. */

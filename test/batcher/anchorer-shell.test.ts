@@ -138,6 +138,9 @@ class ScriptedChain implements AnchorChain {
     this.call('pendingNonce');
     return this.pending;
   }
+  async balance(): Promise<bigint | null> {
+    throw new Error('not used by the anchorer');
+  }
   close(): void {}
 
   /** Mines `rawTx` in a new block; it anchors its batch if the contract expects that id. */

@@ -133,6 +133,10 @@ export class FaultyChain implements AnchorChain {
     return this.inner.pendingNonce();
   }
 
+  balance(): Promise<bigint | null> {
+    return this.inner.balance();
+  }
+
   /** The wrapped chain belongs to whoever made it. */
   close(): void {}
 }

@@ -90,6 +90,7 @@ const TABLE: Row[] = [
     body: (cell) => ({ json: { reason: `a warning from ${cell}` } }) },
   { route: 'POST /v1/merchants/:id/keys', statuses: [401, 401,  401,  401,  401,  201,  401] },
   { route: 'POST /v1/admin/batches/seal', statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'GET /metrics',                statuses: [401, 401,  401,  401,  401,  200,  401] },
 
   // Merchant routes: a verified merchant's current key; events only by the record's issuer.
   { route: 'POST /v1/records',            statuses: [401, 401,  201,  401,  401,  401,  201],

@@ -1,0 +1,29 @@
+/**
+ * GET /metrics: every metric of src/observability/metrics.ts in Prometheus text format. Not public:
+ * the backlog, the anchorer's balance and the error rates tell an attacker when to strike, so it
+ * takes the admin token or, better for a scraper, METRICS_TOKEN, which opens nothing else.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { requireMetricsReader } from '../auth.ts';
+import { bearerAuth, errorResponses } from './schemas.ts';
+
+export const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/metrics',
+    {
+      preHandler: requireMetricsReader,
+      schema: {
+        tags: ['operator'],
+        summary: 'Metrics in Prometheus text format (admin token or METRICS_TOKEN)',
+        security: bearerAuth,
+        response: { 200: Type.String(), ...errorResponses },
+      },
+    },
+    async (_request, reply) => {
+      const { metrics } = app.services;
+      reply.type(metrics.contentType);
+      return metrics.text();
+    },
+  );
+};
