@@ -15,7 +15,9 @@ import { chainCostReport } from './cases/chain-cost.ts';
 import { httpReport } from './cases/http.ts';
 import { ingestReport } from './cases/ingest.ts';
 import { proofLookupReport } from './cases/proof-lookup.ts';
+import { realChainReport } from './cases/real-chain.ts';
 import { sealAnchorReport } from './cases/seal-anchor.ts';
+import { sealStallReport } from './cases/seal-stall.ts';
 import { treeBuildReport } from './cases/tree-build.ts';
 import type { BenchCase, Target } from './lib/case.ts';
 import { runTs } from './lib/child.ts';
@@ -29,8 +31,10 @@ const CASES: readonly BenchCase[] = [
   { id: 'proof-lookup', report: proofLookupReport },
   { id: 'ingest', report: ingestReport },
   { id: 'seal-anchor', report: sealAnchorReport },
+  { id: 'seal-stall', report: sealStallReport },
   { id: 'http', report: httpReport },
   { id: 'chain-cost', report: chainCostReport },
+  { id: 'real-chain', report: realChainReport },
 ];
 const CASE_IDS = CASES.map((c) => c.id);
 

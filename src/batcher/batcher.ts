@@ -107,23 +107,25 @@ export class Batcher {
   }
 
   /**
-   * Seals everything pending now, in as many batches as BATCH_MAX_LEAVES needs. While another
-   * instance is sealing it waits for it (up to a minute past that seal's lease).
+   * Seals everything pending now, in as many batches as BATCH_MAX_LEAVES needs: it stops after the
+   * first batch that is not full, so records that keep arriving meanwhile do not keep it going.
+   * While another instance is sealing it waits for it (up to a minute past that seal's lease).
    */
   async sealNow(): Promise<BatchRow[]> {
+    const { maxLeaves } = this.opts;
     const sealed: BatchRow[] = [];
     const giveUpAt = Date.now() + 60_000 + SEALER_LEASE_MS;
     for (;;) {
       let batch: BatchRow | null;
       try {
-        batch = await this.sealOne(this.opts.maxLeaves);
+        batch = await this.sealOne(maxLeaves);
       } catch (err) {
         if (!(err instanceof SealerBusyError) || Date.now() > giveUpAt) throw err;
         await new Promise((resolve) => setTimeout(resolve, SEALER_BUSY_RETRY_MS));
         continue;
       }
-      if (!batch) break;
-      sealed.push(batch);
+      if (batch) sealed.push(batch);
+      if (!batch || batch.leaf_count < maxLeaves) break;
     }
     this.kick();
     return sealed;

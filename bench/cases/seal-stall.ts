@@ -1,0 +1,290 @@
+/**
+ * Case: what a large seal costs the API while it serves. A server process (SQLite, then PostgreSQL)
+ * holds 1,000,000 waiting records (quick: 100,000), registered through the API; then, with 2 clients
+ * registering 100-record requests and one polling /healthz back to back, an admin seal of them all
+ * runs. Measured from outside: the seal's time and every request's latency during it, against the
+ * same load for the same time with no seal (the baseline, same run). Measured inside: the server's
+ * own event-loop delay (perf_hooks monitorEventLoopDelay, through prom-client's
+ * nodejs_eventloop_lag_max_seconds, scraped from /metrics every 250 ms: the max since the last
+ * scrape). Target: no stall over 50 ms.
+ *
+ * Alone: `npx tsx bench/cases/seal-stall.ts [--quick] [--json-out file]` (PostgreSQL on
+ * 127.0.0.1:5432, user postgres, or BENCH_POSTGRES_URL; skipped with a note when unreachable).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { apiOf, ingest, recordBodies, sealNow, verifiedMerchant, type RecordsBody } from '../lib/api.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
+import { isMain } from '../lib/child.ts';
+import { progress } from '../lib/log.ts';
+import { load1 } from '../lib/machine.ts';
+import { num, table } from '../lib/markdown.ts';
+import { startBenchServer, type BenchServer } from '../lib/server.ts';
+import { latency, round, type Latency } from '../lib/stats.ts';
+
+const SCRAPE_MS = 250;
+const STALL_TARGET_MS = 50;
+const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface LoadWindow {
+  ms: number;
+  /** Registration requests of 100 records answered in the window, and their latency. */
+  ingest: Latency | null;
+  /** /healthz polled back to back: the longest gap a client saw. */
+  healthz: Latency | null;
+  /** The server's event-loop delay: the largest of the per-scrape maxima, and how many scrapes saw over 50 ms. */
+  loopMaxMs: number;
+  scrapesOver50: number;
+  scrapes: number;
+}
+
+export interface SealStallRun {
+  backend: 'sqlite' | 'postgres';
+  waiting: number;
+  ingestMs: number;
+  sealMs: number;
+  batches: number[];
+  baseline: LoadWindow;
+  duringSeal: LoadWindow;
+  loadBefore: number;
+  loadAfter: number;
+}
+
+export interface SealStallResult {
+  runs: SealStallRun[];
+  skipped: string[];
+  notes: string[];
+  targets: Target[];
+}
+
+/** The largest event-loop delay the server saw since the previous scrape, in ms. */
+async function loopMaxMs(server: BenchServer): Promise<number> {
+  const res = await fetch(`${server.url}/metrics`, {
+    headers: { authorization: `Bearer ${server.adminToken}` },
+  });
+  const text = await res.text();
+  const line = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  return line ? Number(line[1]) * 1000 : Number.NaN;
+}
+
+/**
+ * Runs the load (2 registering clients, 1 polling /healthz, the metrics scraped every 250 ms) until
+ * `until` settles; returns what it measured.
+ */
+async function underLoad(
+  server: BenchServer,
+  apiKey: string,
+  prefix: string,
+  until: Promise<unknown>,
+): Promise<LoadWindow> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const api = apiOf(server, apiKey);
+  const ingestMs: number[] = [];
+  const healthMs: number[] = [];
+  const loops: number[] = [];
+  const started = performance.now();
+  await loopMaxMs(server); // resets the server's histogram: the window starts clean
+  let n = 0;
+  const register = async () => {
+    while (!done) {
+      const body: RecordsBody = recordBodies(`${prefix}-${n++}`, 1, 100)[0]!;
+      const t0 = performance.now();
+      await api.registerRecords(body);
+      ingestMs.push(performance.now() - t0);
+    }
+  };
+  const health = async () => {
+    while (!done) {
+      const t0 = performance.now();
+      await (await fetch(`${server.url}/healthz`)).arrayBuffer();
+      healthMs.push(performance.now() - t0);
+    }
+  };
+  const scrape = async () => {
+    while (!done) {
+      await new Promise((resolve) => setTimeout(resolve, SCRAPE_MS));
+      loops.push(await loopMaxMs(server));
+    }
+  };
+  await Promise.all([register(), register(), health(), scrape(), until]);
+  const finite = loops.filter(Number.isFinite);
+  return {
+    ms: round(performance.now() - started, 0),
+    ingest: ingestMs.length ? roundLatency(latency(ingestMs)) : null,
+    healthz: healthMs.length ? roundLatency(latency(healthMs)) : null,
+    loopMaxMs: round(Math.max(0, ...finite), 1),
+    scrapesOver50: finite.filter((ms) => ms > STALL_TARGET_MS).length,
+    scrapes: finite.length,
+  };
+}
+
+function roundLatency(l: Latency): Latency {
+  return {
+    n: l.n,
+    p50: round(l.p50, 1),
+    p95: round(l.p95, 1),
+    p99: round(l.p99, 1),
+    max: round(l.max, 1),
+    mean: round(l.mean, 1),
+  };
+}
+
+async function oneBackend(backend: 'sqlite' | 'postgres', waiting: number): Promise<SealStallRun> {
+  let databaseUrl: string | undefined;
+  let dropDatabase = async () => {};
+  if (backend === 'postgres') {
+    const name = `proofmark_bench_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDatabase = async () => {
+      const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const server = await startBenchServer({
+    env: {
+      BATCH_MAX_AGE_MS: '86400000',
+      BATCH_MAX_LEAVES: '1000000',
+      MAX_PENDING_EVENTS: '5000000',
+      ...(databaseUrl && { DATABASE_URL: databaseUrl }),
+    },
+  });
+  try {
+    const apiKey = await verifiedMerchant(server);
+    progress(`seal-stall ${backend}: registering ${waiting.toLocaleString('en')} records`);
+    const ingested = await ingest(server, apiKey, recordBodies(`stall-${backend}`, waiting / 1000), 2);
+    const loadBefore = load1();
+    progress(`seal-stall ${backend}: baseline load (load ${loadBefore})`);
+    const baselineMs = 5000;
+    const baseline = await underLoad(
+      server,
+      apiKey,
+      `base-${backend}`,
+      new Promise((resolve) => setTimeout(resolve, baselineMs)),
+    );
+    progress(`seal-stall ${backend}: sealing under the same load`);
+    const t0 = performance.now();
+    let sealMs = 0;
+    const sealed = sealNow(server).then((batches) => {
+      sealMs = performance.now() - t0;
+      return batches;
+    });
+    const duringSeal = await underLoad(server, apiKey, `seal-${backend}`, sealed);
+    const batches = (await sealed).map((b) => b.leafCount);
+    progress(
+      `seal-stall ${backend}: sealed ${batches.join(' + ')} in ${Math.round(sealMs)} ms; loop max ${duringSeal.loopMaxMs} ms (baseline ${baseline.loopMaxMs}); ingest p99 ${duringSeal.ingest?.p99} ms`,
+    );
+    return {
+      backend,
+      waiting,
+      ingestMs: round(ingested.wallMs, 0),
+      sealMs: round(sealMs, 0),
+      batches,
+      baseline,
+      duringSeal,
+      loadBefore,
+      loadAfter: load1(),
+    };
+  } finally {
+    await server.stop();
+    await dropDatabase().catch(() => {});
+  }
+}
+
+async function postgresReachable(): Promise<string | null> {
+  const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.end();
+    return null;
+  } catch (err) {
+    return `PostgreSQL at ${POSTGRES_ADMIN_URL} unreachable: ${(err as Error).message}`;
+  }
+}
+
+export async function runSealStall(opts: CaseOptions): Promise<SealStallResult> {
+  const waiting = opts.quick ? 100_000 : 1_000_000;
+  const runs = [await oneBackend('sqlite', waiting)];
+  const skipped: string[] = [];
+  const pgSkip = await postgresReachable();
+  if (pgSkip) skipped.push(pgSkip);
+  else runs.push(await oneBackend('postgres', waiting));
+  const worst = Math.max(...runs.map((r) => r.duringSeal.loopMaxMs));
+  return {
+    runs,
+    skipped,
+    notes: [
+      'One server process per backend (development chain; BATCH_MAX_LEAVES=1,000,000 and a day of BATCH_MAX_AGE_MS, so ' +
+        'nothing seals until asked). The records are registered through the API, 1,000 a request, 2 clients.',
+      'Load in each window: 2 clients registering 100 records a request back to back, 1 client polling /healthz back to ' +
+        'back, /metrics scraped every 250 ms. Baseline: 5 s of that load with no seal; seal: the same load from the ' +
+        'admin seal request until it answers (the records registered meanwhile wait for the next seal).',
+      "Event-loop delay is the server's own (perf_hooks monitorEventLoopDelay via prom-client's nodejs_eventloop_lag_max_seconds, " +
+        'reset at each scrape): the largest per-scrape maximum, and how many of the scrapes saw more than 50 ms.',
+    ],
+    targets: [
+      {
+        id: 'seal-stall',
+        case: 'seal-stall',
+        target: `a ${waiting.toLocaleString('en')}-leaf seal stalls the API's event loop at most ${STALL_TARGET_MS} ms at a time`,
+        figure: runs
+          .map(
+            (r) =>
+              `${r.backend}: longest delay ${num(r.duringSeal.loopMaxMs, 1)} ms (seal ${num(r.sealMs)} ms)`,
+          )
+          .join('; '),
+        pass: worst <= STALL_TARGET_MS,
+        provisional: waiting < 1_000_000,
+      },
+    ],
+  };
+}
+
+const lat = (l: Latency | null) => (l ? `${num(l.p50, 1)} / ${num(l.p99, 1)} / ${num(l.max, 1)}` : '-');
+
+/** The report's section: per backend, the seal and the load's latencies with and without it. */
+export const sealStallReport: CaseReport<SealStallResult> = {
+  title: 'Seal stall',
+  section: (r) =>
+    [
+      table(
+        [
+          'backend',
+          'window',
+          'ms',
+          'event-loop max ms',
+          'scrapes > 50 ms',
+          'ingest ms p50 / p99 / max (n)',
+          'healthz ms p50 / p99 / max',
+          'load',
+        ],
+        r.runs.flatMap((x) =>
+          (['baseline', 'duringSeal'] as const).map((w) => [
+            x.backend,
+            w === 'baseline'
+              ? 'no seal'
+              : `seal of ${x.batches.map((b) => num(b)).join(' + ')}: **${num(x.sealMs)} ms**`,
+            num(x[w].ms),
+            `**${num(x[w].loopMaxMs, 1)}**`,
+            `${x[w].scrapesOver50}/${x[w].scrapes}`,
+            `${lat(x[w].ingest)} (${x[w].ingest?.n ?? 0})`,
+            lat(x[w].healthz),
+            num(w === 'baseline' ? x.loadBefore : x.loadAfter, 2),
+          ]),
+        ),
+      ),
+      '',
+      ...r.skipped.map((s) => `Skipped: ${s}.`),
+      ...r.notes.map((x) => `- ${x}`),
+    ].join('\n'),
+};
+
+if (isMain(import.meta.url)) await caseMain(runSealStall);
