@@ -28,7 +28,7 @@ export const SEALER_LEASE_MS = 10_000;
 const STEP_TARGET_MS = 20;
 /** The first step's size; later steps follow the time each step took, within the bounds below. */
 export const FIRST_STEP_LEAVES = 2000;
-const MIN_STEP_LEAVES = 250;
+const MIN_STEP_LEAVES = 1000;
 const MAX_STEP_LEAVES = 50_000;
 /** Leaves read back per statement when taking up an open seal. */
 const RESUME_PAGE_LEAVES = 10_000;
@@ -116,6 +116,9 @@ async function sealInSteps(
   opts: SealOptions,
 ): Promise<BatchRow | null> {
   const { batches, events } = ctx.storage;
+  // Only what waits now: events that keep arriving go to the next batch, so a seal under steady
+  // ingest ends instead of chasing it up to maxLeaves.
+  const createdUpTo = iso(ctx);
   const parts: Uint8Array[] = [];
   for (let from = 0; from < open.leaf_count; from += RESUME_PAGE_LEAVES) {
     parts.push(await events.batchLeaves(open.id, from, Math.min(RESUME_PAGE_LEAVES, open.leaf_count - from)));
@@ -125,7 +128,7 @@ async function sealInSteps(
   for (let step = FIRST_STEP_LEAVES; count < maxLeaves;) {
     const want = Math.min(step, maxLeaves - count);
     const started = performance.now();
-    const leaves = await events.assignToSeal(open.id, want, lease.fence);
+    const leaves = await events.assignToSeal(open.id, want, createdUpTo, lease.fence);
     if (leaves === null) throw lease.lost();
     parts.push(leaves);
     count += leaves.length / NODE_SIZE;

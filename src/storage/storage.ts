@@ -136,12 +136,18 @@ export interface EventStore {
    */
   assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array>;
   /**
-   * One step of a seal in steps: gives the oldest unbatched events (in the order above), at most
-   * `maxLeaves`, to open seal `batchId` at the leaf indexes after its leaves, adds them to its
-   * leaf_count, and returns their leaves packed in leaf order (empty when nothing waits). Null, and
-   * nothing written, when `fence` no longer holds its lease or `batchId` is not an open seal.
+   * One step of a seal in steps: gives the oldest unbatched events created at or before
+   * `createdUpTo` (in the order above), at most `maxLeaves`, to open seal `batchId` at the leaf
+   * indexes after its leaves, adds them to its leaf_count, and returns their leaves packed in leaf
+   * order (empty when none waits). Null, and nothing written, when `fence` no longer holds its lease
+   * or `batchId` is not an open seal.
    */
-  assignToSeal(batchId: number, maxLeaves: number, fence: LeaseFence): Promise<Uint8Array | null>;
+  assignToSeal(
+    batchId: number,
+    maxLeaves: number,
+    createdUpTo: string,
+    fence: LeaseFence,
+  ): Promise<Uint8Array | null>;
   /**
    * The leaves of the events at leaf indexes `from`.. of batch `batchId` (an open seal's too), at
    * most `count`, packed 32 bytes each in leaf order; it stops at the first index no event holds.

@@ -81,13 +81,18 @@ export class MemoryEventStore implements EventStore {
   }
 
   async assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array> {
-    return this.assignOldest(batchId, maxLeaves, 0);
+    return this.assignOldest(batchId, maxLeaves, 0, null);
   }
 
-  async assignToSeal(batchId: number, maxLeaves: number, fence: LeaseFence): Promise<Uint8Array | null> {
+  async assignToSeal(
+    batchId: number,
+    maxLeaves: number,
+    createdUpTo: string,
+    fence: LeaseFence,
+  ): Promise<Uint8Array | null> {
     const seal = this.t.seals.get(String(batchId));
     if (!seal || !holdsLease(this.t, fence)) return null;
-    const leaves = await this.assignOldest(batchId, maxLeaves, seal.leaf_count);
+    const leaves = await this.assignOldest(batchId, maxLeaves, seal.leaf_count, createdUpTo);
     this.t.seals.set(String(batchId), { ...seal, leaf_count: seal.leaf_count + leaves.length / NODE_SIZE });
     return leaves;
   }
@@ -111,9 +116,20 @@ export class MemoryEventStore implements EventStore {
     });
   }
 
-  /** The oldest unbatched events, at most `maxLeaves`, into batch `batchId` from leaf index `first`. */
-  private async assignOldest(batchId: number, maxLeaves: number, first: number): Promise<Uint8Array> {
-    const oldest = [...this.t.unbatched.values()].sort(queueOrder).slice(0, Math.max(0, maxLeaves));
+  /**
+   * The oldest unbatched events (created at or before `upTo`, when given), at most `maxLeaves`, into
+   * batch `batchId` from leaf index `first`.
+   */
+  private async assignOldest(
+    batchId: number,
+    maxLeaves: number,
+    first: number,
+    upTo: string | null,
+  ): Promise<Uint8Array> {
+    const oldest = [...this.t.unbatched.values()]
+      .filter((event) => upTo === null || compareText(event.created_at, upTo) <= 0)
+      .sort(queueOrder)
+      .slice(0, Math.max(0, maxLeaves));
     const placed = oldest.map((event, i) => ({ ...event, batch_id: batchId, leaf_index: first + i }));
     // SQL's unique (batch_id, leaf_index): a batch id that already holds leaves takes no more.
     assertUniqueKeys(this.t.leafSlots, placed.map(slotKey), 'event (batch_id, leaf_index)');

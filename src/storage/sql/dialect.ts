@@ -46,20 +46,23 @@ export const IDS_PER_IN_LIST = 500;
 
 /**
  * Assigns batch `batchId` and leaf indexes firstIndex, firstIndex + 1, ... to the oldest `maxLeaves`
- * unbatched events (by created_at, record_id, seq) in one statement. SQLite (3.33 and later) and
- * PostgreSQL both take UPDATE ... FROM with a window function; the ORDER BY inside keeps LIMIT on
- * the oldest, served by the partial index events_pending_idx.
+ * unbatched events (by created_at, record_id, seq), created at or before `createdUpTo` when given,
+ * in one statement. SQLite (3.33 and later) and PostgreSQL both take UPDATE ... FROM with a window
+ * function; the ORDER BY inside keeps LIMIT on the oldest, served by the partial index
+ * events_pending_idx.
  */
 export function assignOldestUnbatchedSql(
   batchId: number,
   maxLeaves: number,
   firstIndex = 0,
+  createdUpTo?: string,
 ): RawBuilder<unknown> {
+  const upTo = createdUpTo === undefined ? sql`` : sql`AND created_at <= ${createdUpTo}`;
   return sql`
     UPDATE events SET batch_id = ${batchId}, leaf_index = ${firstIndex} + ranked.position
     FROM (
       SELECT record_id, seq, row_number() OVER (ORDER BY created_at, record_id, seq) - 1 AS position
-      FROM events WHERE batch_id IS NULL
+      FROM events WHERE batch_id IS NULL ${upTo}
       ORDER BY created_at, record_id, seq
       LIMIT ${maxLeaves}
     ) AS ranked

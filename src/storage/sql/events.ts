@@ -136,7 +136,12 @@ export class SqlEventStore implements EventStore {
     );
   }
 
-  async assignToSeal(batchId: number, maxLeaves: number, fence: LeaseFence): Promise<Uint8Array | null> {
+  async assignToSeal(
+    batchId: number,
+    maxLeaves: number,
+    createdUpTo: string,
+    fence: LeaseFence,
+  ): Promise<Uint8Array | null> {
     return write(() =>
       fenced(this.ctx, fence, async (db) => {
         const seal = await db
@@ -146,7 +151,7 @@ export class SqlEventStore implements EventStore {
           .where('status', '=', SEALING)
           .executeTakeFirst();
         if (!seal) return null;
-        await assignOldestUnbatchedSql(batchId, maxLeaves, seal.leaf_count).execute(db);
+        await assignOldestUnbatchedSql(batchId, maxLeaves, seal.leaf_count, createdUpTo).execute(db);
         const leaves = await leavesFrom(db, batchId, seal.leaf_count, maxLeaves);
         await db
           .updateTable('batches')

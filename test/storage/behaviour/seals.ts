@@ -25,6 +25,9 @@ async function storeAll(s: Storage, id: number, tree: SealedTree, fence: LeaseFe
   return calls;
 }
 
+/** A cut-off later than every fixture event. */
+const LATER = at(1_000_000);
+
 const hexLeaves = (packed: Uint8Array) =>
   Array.from({ length: packed.length / NODE_SIZE }, (_, i) =>
     bytesToHex(packed.subarray(i * NODE_SIZE, (i + 1) * NODE_SIZE)),
@@ -42,12 +45,15 @@ export function sealBehaviour(storage: () => Storage): void {
     expect(await s.batches.openSeal()).toEqual({ id: 1, leaf_count: 0 });
     expect(await s.batches.nextId()).toBe(2);
 
-    const first = await s.events.assignToSeal(1, 2, fence);
-    const rest = await s.events.assignToSeal(1, 10, fence);
-    expect((await s.events.assignToSeal(1, 10, fence))?.length).toBe(0);
+    const first = await s.events.assignToSeal(1, 2, LATER, fence);
+    // Only events created up to the cut-off: re (at 4 s) waits while the cut-off is 3 s.
+    const upTo3 = await s.events.assignToSeal(1, 10, at(3), fence);
+    const rest = await s.events.assignToSeal(1, 10, LATER, fence);
+    expect((await s.events.assignToSeal(1, 10, LATER, fence))?.length).toBe(0);
     const leaves = await Promise.all(ids.map(async (id) => (await s.events.leafAt(id, 0))!));
     expect(hexLeaves(first!)).toEqual(leaves.slice(0, 2));
-    expect(hexLeaves(rest!)).toEqual(leaves.slice(2));
+    expect(hexLeaves(upTo3!)).toEqual(leaves.slice(2, 4));
+    expect(hexLeaves(rest!)).toEqual(leaves.slice(4));
     expect(await s.batches.openSeal()).toEqual({ id: 1, leaf_count: 5 });
 
     // Invisible: no batch to read, its events look unbatched, yet they count as awaiting final.
@@ -91,7 +97,7 @@ export function sealBehaviour(storage: () => Storage): void {
     await seedRecords(s, 'm1', ['ra']);
     const fence = await sealer(s);
     expect(await s.batches.beginSeal(1, fence)).toBe(true);
-    expect((await s.events.assignToSeal(1, 1, fence))?.length).toBe(NODE_SIZE);
+    expect((await s.events.assignToSeal(1, 1, LATER, fence))?.length).toBe(NODE_SIZE);
     // A sealer that died halfway left a tree of other nodes; the next one stores the right tree whole.
     const stale = treeOf(20_000, 'stale');
     await s.batches.storeSealNodes(1, stale, 0, fence);
@@ -127,19 +133,19 @@ export function sealBehaviour(storage: () => Storage): void {
     await seedRecords(s, 'm1', ['ra', 'rb']);
     const stale = await sealer(s);
     expect(await s.batches.beginSeal(1, stale)).toBe(true);
-    expect((await s.events.assignToSeal(1, 1, stale))?.length).toBe(NODE_SIZE);
+    expect((await s.events.assignToSeal(1, 1, LATER, stale))?.length).toBe(NODE_SIZE);
     // The lease expires and passes to another sealer, which takes the open seal up.
     const next = await sealer(s, 'sealer-b', NOW_MS + 120_000);
     const tree = treeOf(1);
-    expect(await s.events.assignToSeal(1, 1, stale)).toBeNull();
+    expect(await s.events.assignToSeal(1, 1, LATER, stale)).toBeNull();
     expect(await s.batches.storeSealNodes(1, tree, 0, stale)).toBeNull();
     expect(await s.batches.completeSeal(1, tree.root, 1, at(100), stale)).toBe(false);
     expect(await s.batches.beginSeal(2, stale)).toBe(false);
     expect(await s.batches.openSeal()).toEqual({ id: 1, leaf_count: 1 });
     expect(await s.events.unbatched(10)).toMatchObject({ count: 1 });
 
-    expect((await s.events.assignToSeal(1, 5, next))?.length).toBe(NODE_SIZE);
-    expect(await s.events.assignToSeal(2, 5, next)).toBeNull();
+    expect((await s.events.assignToSeal(1, 5, LATER, next))?.length).toBe(NODE_SIZE);
+    expect(await s.events.assignToSeal(2, 5, LATER, next)).toBeNull();
     expect(await s.batches.storeSealNodes(2, tree, 0, next)).toBeNull();
     expect(await s.batches.completeSeal(2, tree.root, 0, at(100), next)).toBe(false);
     expect(await s.batches.openSeal()).toEqual({ id: 1, leaf_count: 2 });
