@@ -4,21 +4,15 @@
  * takes the admin token or, better for a scraper, METRICS_TOKEN, which opens nothing else.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { requireMetricsReader } from '../auth.ts';
-import { bearerAuth, errorResponses } from './schemas.ts';
 
 export const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/metrics',
     {
       preHandler: requireMetricsReader,
-      schema: {
-        tags: ['operator'],
-        summary: 'Metrics in Prometheus text format (admin token or METRICS_TOKEN)',
-        security: bearerAuth,
-        response: { 200: Type.String(), ...errorResponses },
-      },
+      // For Prometheus, not part of the API: documented in docs/operations.md, not in /openapi.json.
+      schema: { hide: true },
     },
     async (_request, reply) => {
       const { metrics } = app.services;
