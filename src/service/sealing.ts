@@ -29,7 +29,7 @@ const STEP_TARGET_MS = 20;
 /** The first step's size; later steps follow the time each step took, within the bounds below. */
 export const FIRST_STEP_LEAVES = 2000;
 const MIN_STEP_LEAVES = 1000;
-const MAX_STEP_LEAVES = 50_000;
+const MAX_STEP_LEAVES = 10_000;
 /** Leaves read back per statement when taking up an open seal. */
 const RESUME_PAGE_LEAVES = 10_000;
 
