@@ -24,12 +24,17 @@ import { buildInline } from './tree-builder.ts';
 export const SEALER_LEASE = 'sealer';
 /** A sealer renews its lease at every step; one that dies holds sealing up this long at most. */
 export const SEALER_LEASE_MS = 10_000;
-/** What one step may cost: well inside the 50 ms an API request may be stalled. */
+/**
+ * What one step may cost the event loop: well inside the 50 ms an API request may be stalled. Steps
+ * are sized by the event loop's active time, not the wall clock: on SQLite a step's statements run
+ * on the event loop, so the two are the same; on PostgreSQL the loop is idle while the server works,
+ * so steps grow (to MAX_STEP_LEAVES) and a large seal takes fewer round trips.
+ */
 const STEP_TARGET_MS = 20;
 /** The first step's size; later steps follow the time each step took, within the bounds below. */
 export const FIRST_STEP_LEAVES = 2000;
 const MIN_STEP_LEAVES = 1000;
-const MAX_STEP_LEAVES = 10_000;
+const MAX_STEP_LEAVES = 50_000;
 /** Leaves read back per statement when taking up an open seal. */
 const RESUME_PAGE_LEAVES = 10_000;
 
@@ -127,14 +132,14 @@ async function sealInSteps(
   let count = open.leaf_count;
   for (let step = FIRST_STEP_LEAVES; count < maxLeaves;) {
     const want = Math.min(step, maxLeaves - count);
-    const started = performance.now();
+    const loopBefore = performance.eventLoopUtilization();
     const leaves = await events.assignToSeal(open.id, want, createdUpTo, lease.fence);
     if (leaves === null) throw lease.lost();
     parts.push(leaves);
     count += leaves.length / NODE_SIZE;
     opts.afterStep?.();
     if (leaves.length / NODE_SIZE < want) break;
-    step = nextStepSize(step, performance.now() - started);
+    step = nextStepSize(step, performance.eventLoopUtilization(loopBefore).active);
     await lease.renew();
     await yieldToEventLoop();
   }
@@ -157,9 +162,12 @@ async function sealInSteps(
   return batch;
 }
 
-/** The next step's size: scaled towards STEP_TARGET_MS by how long this one took, at most doubled. */
-function nextStepSize(step: number, tookMs: number): number {
-  const scaled = step * Math.min(2, STEP_TARGET_MS / Math.max(tookMs, 1));
+/**
+ * The next step's size: scaled towards STEP_TARGET_MS by the event-loop time this one took (which
+ * includes the requests served meanwhile, so it errs small), at most doubled.
+ */
+function nextStepSize(step: number, loopMs: number): number {
+  const scaled = step * Math.min(2, STEP_TARGET_MS / Math.max(loopMs, 1));
   return Math.round(Math.min(MAX_STEP_LEAVES, Math.max(MIN_STEP_LEAVES, scaled)));
 }
 
