@@ -1,6 +1,7 @@
 /**
  * Case: what a large seal costs the API while it serves. A server process (SQLite, then PostgreSQL)
- * holds 1,000,000 waiting records (quick: 100,000), registered through the API; then, with 2 clients
+ * holds 1,000,000 waiting records (quick: 100,000), written into its database through the stores
+ * before it starts (registering them through the API would take minutes); then, with 2 clients
  * registering 100-record requests and one polling /healthz back to back, an admin seal of them all
  * runs. Measured from outside: the seal's time and every request's latency during it, against the
  * same load for the same time with no seal (the baseline, same run). Measured inside: the server's
@@ -12,12 +13,19 @@
  * 127.0.0.1:5432, user postgres, or BENCH_POSTGRES_URL; skipped with a note when unreachable).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
-import { apiOf, ingest, recordBodies, sealNow, verifiedMerchant, type RecordsBody } from '../lib/api.ts';
+import { bytesToHex, ZERO32 } from '../../src/core/index.ts';
+import type { EventRow, RecordRow } from '../../src/storage/rows.ts';
+import { openStorage } from '../../src/storage/sql/open.ts';
+import { apiOf, recordBodies, sealNow, verifiedMerchant, type RecordsBody } from '../lib/api.ts';
 import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
 import { load1 } from '../lib/machine.ts';
+import { Prng } from '../lib/prng.ts';
 import { num, table } from '../lib/markdown.ts';
 import { startBenchServer, type BenchServer } from '../lib/server.ts';
 import { latency, round, type Latency } from '../lib/stats.ts';
@@ -41,7 +49,8 @@ export interface LoadWindow {
 export interface SealStallRun {
   backend: 'sqlite' | 'postgres';
   waiting: number;
-  ingestMs: number;
+  /** Writing the waiting records into the database before the server starts. */
+  fixtureMs: number;
   sealMs: number;
   batches: number[];
   baseline: LoadWindow;
@@ -130,6 +139,74 @@ function roundLatency(l: Latency): Latency {
   };
 }
 
+const FIXTURE_PER_TRANSACTION = 5000;
+
+/**
+ * Writes `count` waiting records, each with its issuance event, straight into the stores, oldest
+ * first, 1,000 to a millisecond (as 1,000-record requests leave them), the newest created now. The leaves are random: the
+ * seal hashes leaves, it does not recompute them.
+ */
+async function writeWaiting(dataDir: string, databaseUrl: string | undefined, count: number): Promise<void> {
+  const storage = await openStorage({ dataDir, ...(databaseUrl && { databaseUrl }) });
+  const prng = new Prng(0x5ea1);
+  // Recent, so none has waited BATCH_MAX_AGE_MS: the batcher's loop leaves them to the admin seal.
+  const start = Date.now() - Math.ceil(count / 1000);
+  try {
+    await storage.merchants.insert({
+      id: 'm_fixture',
+      name: 'Fixture Merchant',
+      contact_email: null,
+      status: 'verified',
+      created_at: new Date(start).toISOString(),
+      verified_at: new Date(start).toISOString(),
+      suspended_at: null,
+    });
+    for (let i = 0; i < count;) {
+      const records: RecordRow[] = [];
+      const events: EventRow[] = [];
+      for (const end = Math.min(count, i + FIXTURE_PER_TRANSACTION); i < end; i++) {
+        const id = Buffer.from(prng.bytes(16)).toString('base64url');
+        const at = new Date(start + Math.floor(i / 1000)).toISOString();
+        records.push({
+          id,
+          merchant_id: 'm_fixture',
+          external_id: `fixture-${i}`,
+          kind: 'licence',
+          sku: `SKU-${i % 97}`,
+          product_name: 'Stellar Frontier: Deluxe Edition (PC, global key)',
+          serial: `SN-${i.toString(36).padStart(8, '0')}`,
+          metadata: '{"region":"EU"}',
+          secret_salt: null,
+          secret_commitment: null,
+          fingerprint: bytesToHex(prng.bytes(32)),
+          head_seq: 0,
+          state: 'active',
+          sold: 0,
+          activated: 0,
+          created_at: at,
+        });
+        events.push({
+          record_id: id,
+          seq: 0,
+          type: 'issued',
+          content: `{"at":"${at}","serial":"SN-${i}","type":"issued"}`,
+          leaf: bytesToHex(prng.bytes(32)),
+          prev_leaf: ZERO32,
+          created_at: at,
+          batch_id: null,
+          leaf_index: null,
+        });
+      }
+      await storage.transaction(async (tx) => {
+        await tx.records.insertMany(records);
+        await tx.events.insertMany(events);
+      });
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
 async function oneBackend(backend: 'sqlite' | 'postgres', waiting: number): Promise<SealStallRun> {
   let databaseUrl: string | undefined;
   let dropDatabase = async () => {};
@@ -149,7 +226,13 @@ async function oneBackend(backend: 'sqlite' | 'postgres', waiting: number): Prom
       await c.end();
     };
   }
+  const dataDir = mkdtempSync(join(tmpdir(), 'proofmark-bench-'));
+  progress(`seal-stall ${backend}: writing ${waiting.toLocaleString('en')} waiting records`);
+  const t0Fixture = performance.now();
+  await writeWaiting(dataDir, databaseUrl, waiting);
+  const fixtureMs = performance.now() - t0Fixture;
   const server = await startBenchServer({
+    dataDir,
     env: {
       BATCH_MAX_AGE_MS: '86400000',
       BATCH_MAX_LEAVES: '1000000',
@@ -159,8 +242,6 @@ async function oneBackend(backend: 'sqlite' | 'postgres', waiting: number): Prom
   });
   try {
     const apiKey = await verifiedMerchant(server);
-    progress(`seal-stall ${backend}: registering ${waiting.toLocaleString('en')} records`);
-    const ingested = await ingest(server, apiKey, recordBodies(`stall-${backend}`, waiting / 1000), 2);
     const loadBefore = load1();
     progress(`seal-stall ${backend}: baseline load (load ${loadBefore})`);
     const baselineMs = 5000;
@@ -185,7 +266,7 @@ async function oneBackend(backend: 'sqlite' | 'postgres', waiting: number): Prom
     return {
       backend,
       waiting,
-      ingestMs: round(ingested.wallMs, 0),
+      fixtureMs: round(fixtureMs, 0),
       sealMs: round(sealMs, 0),
       batches,
       baseline,
@@ -223,7 +304,8 @@ export async function runSealStall(opts: CaseOptions): Promise<SealStallResult> 
     skipped,
     notes: [
       'One server process per backend (development chain; BATCH_MAX_LEAVES=1,000,000 and a day of BATCH_MAX_AGE_MS, so ' +
-        'nothing seals until asked). The records are registered through the API, 1,000 a request, 2 clients.',
+        'nothing seals until asked). The waiting records (each with its issuance event) are written into its database ' +
+        'through the stores before it starts, 5,000 a transaction.',
       'Load in each window: 2 clients registering 100 records a request back to back, 1 client polling /healthz back to ' +
         'back, /metrics scraped every 250 ms. Baseline: 5 s of that load with no seal; seal: the same load from the ' +
         'admin seal request until it answers (the records registered meanwhile wait for the next seal).',

@@ -15,6 +15,7 @@
  * (once the lease has expired) takes up and completes before anything else.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NODE_SIZE } from '../core/index.ts';
 import type { BatchRow, LeaseFence, OpenSeal, SealedTree } from '../storage/rows.ts';
@@ -25,10 +26,12 @@ export const SEALER_LEASE = 'sealer';
 /** A sealer renews its lease at every step; one that dies holds sealing up this long at most. */
 export const SEALER_LEASE_MS = 10_000;
 /**
- * What one step may cost the event loop: well inside the 50 ms an API request may be stalled. Steps
- * are sized by the event loop's active time, not the wall clock: on SQLite a step's statements run
- * on the event loop, so the two are the same; on PostgreSQL the loop is idle while the server works,
- * so steps grow (to MAX_STEP_LEAVES) and a large seal takes fewer round trips.
+ * How long one step may stall the event loop: well inside the 50 ms an API request may be delayed.
+ * Steps are sized by the longest stall measured while each ran (perf_hooks monitorEventLoopDelay),
+ * not by its wall time: on SQLite a step's statements run on the event loop, so a step stalls it for
+ * as long as it takes; on PostgreSQL the loop turns while the server works, so steps grow (up to
+ * MAX_STEP_LEAVES) and a large seal takes fewer round trips. Stalls by anything else meanwhile count
+ * too, so it errs small.
  */
 const STEP_TARGET_MS = 20;
 /** The first step's size; later steps follow the time each step took, within the bounds below. */
@@ -130,18 +133,26 @@ async function sealInSteps(
     await yieldToEventLoop();
   }
   let count = open.leaf_count;
-  for (let step = FIRST_STEP_LEAVES; count < maxLeaves;) {
-    const want = Math.min(step, maxLeaves - count);
-    const loopBefore = performance.eventLoopUtilization();
-    const leaves = await events.assignToSeal(open.id, want, createdUpTo, lease.fence);
-    if (leaves === null) throw lease.lost();
-    parts.push(leaves);
-    count += leaves.length / NODE_SIZE;
-    opts.afterStep?.();
-    if (leaves.length / NODE_SIZE < want) break;
-    step = nextStepSize(step, performance.eventLoopUtilization(loopBefore).active);
-    await lease.renew();
-    await yieldToEventLoop();
+  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  stalls.enable();
+  try {
+    for (let step = FIRST_STEP_LEAVES; count < maxLeaves;) {
+      const want = Math.min(step, maxLeaves - count);
+      const leaves = await events.assignToSeal(open.id, want, createdUpTo, lease.fence);
+      if (leaves === null) throw lease.lost();
+      parts.push(leaves);
+      count += leaves.length / NODE_SIZE;
+      opts.afterStep?.();
+      if (leaves.length / NODE_SIZE < want) break;
+      await yieldToEventLoop();
+      // The longest stall since the last reading: this step's, or (if the monitor's timer has not
+      // fired since) the previous one's; none is missed, at worst it is counted one step late.
+      step = nextStepSize(step, stalls.max / 1e6);
+      stalls.reset();
+      await lease.renew();
+    }
+  } finally {
+    stalls.disable();
   }
   // Nothing waited after all (only an open seal taken up with no leaves): it stays open for the next.
   if (count === 0) return null;
@@ -162,12 +173,9 @@ async function sealInSteps(
   return batch;
 }
 
-/**
- * The next step's size: scaled towards STEP_TARGET_MS by the event-loop time this one took (which
- * includes the requests served meanwhile, so it errs small), at most doubled.
- */
-function nextStepSize(step: number, loopMs: number): number {
-  const scaled = step * Math.min(2, STEP_TARGET_MS / Math.max(loopMs, 1));
+/** The next step's size: scaled towards STEP_TARGET_MS by the longest stall this one saw, at most doubled. */
+function nextStepSize(step: number, stalledMs: number): number {
+  const scaled = step * Math.min(2, STEP_TARGET_MS / Math.max(stalledMs, 1));
   return Math.round(Math.min(MAX_STEP_LEAVES, Math.max(MIN_STEP_LEAVES, scaled)));
 }
 
