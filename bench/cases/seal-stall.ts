@@ -1,6 +1,7 @@
 /**
  * Case: what a large seal costs the API while it serves. A server process (SQLite, then PostgreSQL)
- * holds 1,000,000 waiting records (quick: 100,000), written into its database through the stores
+ * holds 950,000 waiting records (quick: 100,000; with those the baseline's load registers, the seal
+ * is about a million leaves), written into its database through the stores
  * before it starts (registering them through the API would take minutes); then, with 2 clients
  * registering 100-record requests and one polling /healthz back to back, an admin seal of them all
  * runs. Measured from outside: the seal's time and every request's latency during it, against the
@@ -292,7 +293,9 @@ async function postgresReachable(): Promise<string | null> {
 }
 
 export async function runSealStall(opts: CaseOptions): Promise<SealStallResult> {
-  const waiting = opts.quick ? 100_000 : 1_000_000;
+  // Fewer than BATCH_MAX_LEAVES (1,000,000) wait, or the batcher's own loop would seal them as soon
+  // as the server starts; the admin seal takes them and what the baseline's load registered.
+  const waiting = opts.quick ? 100_000 : 950_000;
   const runs = [await oneBackend('sqlite', waiting)];
   const skipped: string[] = [];
   const pgSkip = await postgresReachable();
@@ -316,7 +319,7 @@ export async function runSealStall(opts: CaseOptions): Promise<SealStallResult> 
       {
         id: 'seal-stall',
         case: 'seal-stall',
-        target: `a ${waiting.toLocaleString('en')}-leaf seal stalls the API's event loop at most ${STALL_TARGET_MS} ms at a time`,
+        target: `a seal of ${waiting.toLocaleString('en')}+ leaves stalls the API's event loop at most ${STALL_TARGET_MS} ms at a time`,
         figure: runs
           .map(
             (r) =>
@@ -324,7 +327,7 @@ export async function runSealStall(opts: CaseOptions): Promise<SealStallResult> 
           )
           .join('; '),
         pass: worst <= STALL_TARGET_MS,
-        provisional: waiting < 1_000_000,
+        provisional: opts.quick,
       },
     ],
   };
