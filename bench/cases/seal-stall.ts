@@ -1,9 +1,9 @@
 /**
  * Case: what a large seal costs the API while it serves. A server process (SQLite, then PostgreSQL)
- * holds 950,000 waiting records (quick: 100,000; with those the baseline's load registers, the seal
- * is about a million leaves), written into its database through the stores
- * before it starts (registering them through the API would take minutes); then, with 2 clients
- * registering 100-record requests and one polling /healthz back to back, an admin seal of them all
+ * holds 950,000 waiting records (quick: 100,000), written into its database through the stores before
+ * it starts (registering them through the API would take minutes); with those its baseline's load
+ * registers, the seal is about a million leaves. With 2 clients registering 100-record requests and
+ * one polling /healthz back to back, an admin seal of them all
  * runs. Measured from outside: the seal's time and every request's latency during it, against the
  * same load for the same time with no seal (the baseline, same run). Measured inside: the server's
  * own event-loop delay (perf_hooks monitorEventLoopDelay, through prom-client's
