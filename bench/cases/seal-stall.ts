@@ -3,9 +3,9 @@
  * holds 950,000 waiting records (quick: 100,000), written into its database through the stores before
  * it starts (registering them through the API would take minutes); with those its baseline's load
  * registers, the seal is about a million leaves. With 2 clients registering 100-record requests and
- * one polling /healthz back to back, an admin seal of them all
- * runs. Measured from outside: the seal's time and every request's latency during it, against the
- * same load for the same time with no seal (the baseline, same run). Measured inside: the server's
+ * one polling /healthz back to back, an admin seal of them all runs. Measured from outside: the
+ * seal's time and every request's latency during it, against the same load for the same time with no
+ * seal (the baseline, same run). Measured inside: the server's
  * own event-loop delay (perf_hooks monitorEventLoopDelay, through prom-client's
  * nodejs_eventloop_lag_max_seconds, scraped from /metrics every 250 ms: the max since the last
  * scrape). Target: no stall over 50 ms.
