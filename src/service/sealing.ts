@@ -15,7 +15,6 @@
  * (once the lease has expired) takes up and completes before anything else.
  */
 import { randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NODE_SIZE } from '../core/index.ts';
 import type { BatchRow, LeaseFence, OpenSeal, SealedTree } from '../storage/rows.ts';
@@ -27,16 +26,15 @@ export const SEALER_LEASE = 'sealer';
 export const SEALER_LEASE_MS = 10_000;
 /**
  * How long one step may stall the event loop: well inside the 50 ms an API request may be delayed.
- * Steps are sized by the longest stall measured while each ran (perf_hooks monitorEventLoopDelay),
- * not by its wall time: on SQLite a step's statements run on the event loop, so a step stalls it for
- * as long as it takes; on PostgreSQL the loop turns while the server works, so steps grow (up to
- * MAX_STEP_LEAVES) and a large seal takes fewer round trips. Stalls by anything else meanwhile count
- * too, so it errs small.
+ * Steps are sized by the stall each one caused (measureStall), not by its wall time: on SQLite a
+ * step's statements run on the event loop, so it stalls it for as long as it takes; on PostgreSQL
+ * the loop turns while the server works, so steps grow (up to MAX_STEP_LEAVES) and a large seal
+ * takes fewer round trips.
  */
 const STEP_TARGET_MS = 20;
 /** The first step's size; later steps follow the time each step took, within the bounds below. */
 export const FIRST_STEP_LEAVES = 2000;
-const MIN_STEP_LEAVES = 1000;
+const MIN_STEP_LEAVES = 500;
 const MAX_STEP_LEAVES = 50_000;
 /** Leaves read back per statement when taking up an open seal. */
 const RESUME_PAGE_LEAVES = 10_000;
@@ -133,26 +131,19 @@ async function sealInSteps(
     await yieldToEventLoop();
   }
   let count = open.leaf_count;
-  const stalls = monitorEventLoopDelay({ resolution: 10 });
-  stalls.enable();
-  try {
-    for (let step = FIRST_STEP_LEAVES; count < maxLeaves;) {
-      const want = Math.min(step, maxLeaves - count);
-      const leaves = await events.assignToSeal(open.id, want, createdUpTo, lease.fence);
-      if (leaves === null) throw lease.lost();
-      parts.push(leaves);
-      count += leaves.length / NODE_SIZE;
-      opts.afterStep?.();
-      if (leaves.length / NODE_SIZE < want) break;
-      await yieldToEventLoop();
-      // The longest stall since the last reading: this step's, or (if the monitor's timer has not
-      // fired since) the previous one's; none is missed, at worst it is counted one step late.
-      step = nextStepSize(step, stalls.max / 1e6);
-      stalls.reset();
-      await lease.renew();
-    }
-  } finally {
-    stalls.disable();
+  for (let step = FIRST_STEP_LEAVES; count < maxLeaves;) {
+    const want = Math.min(step, maxLeaves - count);
+    const { result: leaves, stalledMs } = await measureStall(() =>
+      events.assignToSeal(open.id, want, createdUpTo, lease.fence),
+    );
+    if (leaves === null) throw lease.lost();
+    parts.push(leaves);
+    count += leaves.length / NODE_SIZE;
+    opts.afterStep?.();
+    if (leaves.length / NODE_SIZE < want) break;
+    step = nextStepSize(step, stalledMs);
+    await lease.renew();
+    await yieldToEventLoop();
   }
   // Nothing waited after all (only an open seal taken up with no leaves): it stays open for the next.
   if (count === 0) return null;
@@ -173,7 +164,18 @@ async function sealInSteps(
   return batch;
 }
 
-/** The next step's size: scaled towards STEP_TARGET_MS by the longest stall this one saw, at most doubled. */
+/**
+ * Runs `work` and measures how long the event loop could not turn from its start: on SQLite the
+ * whole step (its statements run synchronously), on PostgreSQL only until the query is sent.
+ */
+async function measureStall<T>(work: () => Promise<T>): Promise<{ result: T; stalledMs: number }> {
+  const started = performance.now();
+  const turned = new Promise<number>((resolve) => setImmediate(() => resolve(performance.now() - started)));
+  const result = await work();
+  return { result, stalledMs: await turned };
+}
+
+/** The next step's size: scaled towards STEP_TARGET_MS by the stall this one caused, at most doubled. */
 function nextStepSize(step: number, stalledMs: number): number {
   const scaled = step * Math.min(2, STEP_TARGET_MS / Math.max(stalledMs, 1));
   return Math.round(Math.min(MAX_STEP_LEAVES, Math.max(MIN_STEP_LEAVES, scaled)));
