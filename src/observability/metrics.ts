@@ -269,18 +269,19 @@ async function batchCounts(
   return counts;
 }
 
-/** One read shared by the metrics of one scrape (they are collected in parallel). */
+/**
+ * One read shared by the metrics of one scrape. prom-client starts every metric's collect in the
+ * same turn of the event loop, so a read is shared for that turn only: the next scrape reads anew.
+ */
 class EveryScrape<T> {
   private value: Promise<T> | null = null;
-  private readAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly read: () => Promise<T>) {}
 
   get(): Promise<T> {
-    const now = performance.now();
-    if (!this.value || now - this.readAt > 500) {
-      this.readAt = now;
+    if (!this.value) {
       this.value = this.read();
+      setImmediate(() => (this.value = null));
     }
     return this.value;
   }
