@@ -171,10 +171,11 @@ export class Batcher {
    * - a batch sealed earlier still waits to be sent (anchoring is behind, or at its limit of
    *   transactions in flight): nothing, so waiting events gather into one larger batch later instead
    *   of queueing as many small ones;
-   * - an anchor transaction is in flight: one batch of everything waiting, up to BATCH_CEILING_LEAVES,
-   *   once BATCH_MAX_LEAVES wait or the oldest has waited BATCH_MAX_AGE_MS;
-   * - anchoring is idle: batches of BATCH_MAX_LEAVES while that many wait, and the rest once the
-   *   oldest has waited BATCH_MAX_AGE_MS (the normal case).
+   * - an earlier batch is on its way (sent, or mined and not yet final): one batch of everything
+   *   waiting, up to BATCH_CEILING_LEAVES, once BATCH_MAX_LEAVES wait or the oldest has waited
+   *   BATCH_MAX_AGE_MS;
+   * - anchoring has caught up (every batch final): batches of BATCH_MAX_LEAVES while that many
+   *   wait, and the rest once the oldest has waited BATCH_MAX_AGE_MS (the normal case).
    * A seal a dead sealer left open is completed first, due or not. Another instance's seal in
    * progress (an operator's) is left alone until the next tick.
    */
@@ -186,15 +187,15 @@ export class Batcher {
       if (await batches.openSeal()) await this.sealLogged(maxLeaves);
       const open = await batches.unfinished();
       if (open.some((b) => b.status === 'sealed')) return;
-      const inFlight = open.some((b) => b.status === 'submitted');
+      const behind = open.length > 0;
       for (;;) {
         const waiting = await events.unbatched(maxLeaves);
         if (waiting.oldestAt === null) return;
         const full = waiting.count >= maxLeaves;
         const age = ctx.now().getTime() - Date.parse(waiting.oldestAt);
         if (!full && age < maxAgeMs) return;
-        const batch = await this.sealLogged(inFlight ? ceilingLeaves : maxLeaves);
-        if (!batch || inFlight) return;
+        const batch = await this.sealLogged(behind ? ceilingLeaves : maxLeaves);
+        if (!batch || behind) return;
       }
     } catch (err) {
       if (err instanceof SealerBusyError) return;
