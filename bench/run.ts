@@ -16,7 +16,9 @@ import { directoryReport } from './cases/directory.ts';
 import { httpReport } from './cases/http.ts';
 import { ingestReport } from './cases/ingest.ts';
 import { proofLookupReport } from './cases/proof-lookup.ts';
+import { realChainReport } from './cases/real-chain.ts';
 import { sealAnchorReport } from './cases/seal-anchor.ts';
+import { sealStallReport } from './cases/seal-stall.ts';
 import { treeBuildReport } from './cases/tree-build.ts';
 import type { BenchCase, Target } from './lib/case.ts';
 import { runTs } from './lib/child.ts';
@@ -30,9 +32,11 @@ const CASES: readonly BenchCase[] = [
   { id: 'proof-lookup', report: proofLookupReport },
   { id: 'ingest', report: ingestReport },
   { id: 'seal-anchor', report: sealAnchorReport },
+  { id: 'seal-stall', report: sealStallReport },
   { id: 'http', report: httpReport },
   { id: 'chain-cost', report: chainCostReport },
   { id: 'directory', report: directoryReport },
+  { id: 'real-chain', report: realChainReport },
 ];
 const CASE_IDS = CASES.map((c) => c.id);
 

@@ -28,9 +28,13 @@ export interface Config {
   /** FINALITY_STALL_MS: how long the node's safe/finalized block may stand still before /healthz says so. */
   finalityStallMs: number;
   adminToken: string | undefined;
+  /** A token that opens GET /metrics and nothing else (for a Prometheus scraper); unset: admin only. */
+  metricsToken: string | undefined;
   /** SECRET_KEY's bytes; unset: generated into DATA_DIR in development (required on a real chain). */
   secretKey: Uint8Array | undefined;
   batchMaxLeaves: number;
+  /** How large a batch may grow while anchoring is behind; at least batchMaxLeaves. */
+  batchCeilingLeaves: number;
   batchMaxAgeMs: number;
   chainPollMs: number;
   leaseMs: number;
@@ -155,6 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
   if (realChain && adminToken === undefined)
     throw new ConfigError('ADMIN_TOKEN is required with a real chain (RPC_URL)');
+  const metricsToken = str(env, 'METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
   const secretKeyText = str(env, 'SECRET_KEY');
   const secretKey = secretKeyText === undefined ? undefined : keyBytes(secretKeyText);
   if (secretKey === null) {
@@ -167,6 +174,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const batchMaxLeaves = int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000);
+  const batchCeilingLeaves = int(
+    env,
+    'BATCH_CEILING_LEAVES',
+    Math.max(1_000_000, batchMaxLeaves),
+    1,
+    4_000_000,
+  );
+  if (batchCeilingLeaves < batchMaxLeaves) {
+    throw new ConfigError(`BATCH_CEILING_LEAVES must be at least BATCH_MAX_LEAVES (${batchMaxLeaves})`);
+  }
   const databaseUrl = str(env, 'DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -191,8 +209,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxInFlight: int(env, 'MAX_IN_FLIGHT', DEFAULT_MAX_IN_FLIGHT, 1, 64),
     finalityStallMs: int(env, 'FINALITY_STALL_MS', 30 * 60_000, 1000, 7 * 86_400_000),
     adminToken,
+    metricsToken,
     secretKey,
-    batchMaxLeaves: int(env, 'BATCH_MAX_LEAVES', 10_000, 1, 1_000_000),
+    batchMaxLeaves,
+    batchCeilingLeaves,
     batchMaxAgeMs: int(env, 'BATCH_MAX_AGE_MS', 10_000, 10, 86_400_000),
     chainPollMs: int(env, 'CHAIN_POLL_MS', realChain ? 2000 : 200, 10, 600_000),
     leaseMs: int(env, 'LEADER_LEASE_MS', 5000, 500, 600_000),

@@ -30,6 +30,8 @@ import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { sealStoredSalts } from './service/stored-salts.ts';
 import { privateDirectory } from './storage/private-files.ts';
 import { WebhookWorker } from './service/webhooks/worker.ts';
+import { TreeBuilder } from './service/tree-builder.ts';
+import { Metrics } from './observability/metrics.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
 export interface Runtime {
@@ -101,25 +103,30 @@ export async function startRuntime(
     scanWindowMs: config.scanWindowDays * DAY_MS,
     secretGuesses: config.secretGuesses,
     recordLimits: config.recordLimits,
+    trees: new TreeBuilder(),
     log,
   });
   const sealed = await sealStoredSalts(ctx);
   if (sealed > 0) log.info({ sealed }, 'sealed secret salts stored in the clear by an older version');
   await keyMerchantNames(ctx, log);
+  const backlog = new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config));
+  const metrics = new Metrics({ stores: storage, backlog, balance: () => chain.balance() });
   const batcher = new Batcher({
     ctx,
+    metrics,
     chain,
     lease,
     confirmations: finality,
     maxInFlight: config.maxInFlight,
     finalityStallMs: config.finalityStallMs,
     maxLeaves: config.batchMaxLeaves,
+    ceilingLeaves: config.batchCeilingLeaves,
     maxAgeMs: config.batchMaxAgeMs,
     tickMs: config.chainPollMs,
     log: log.child({ component: 'batcher' }),
   });
+  metrics.readFinalityFrom(() => batcher.status.finalizedHeadAgeSeconds);
 
-  const backlog = new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config));
   const services: Services = {
     ctx,
     chain,
@@ -127,6 +134,7 @@ export async function startRuntime(
     log,
     adminTokenHash: sha256Hex(adminToken(config, log)),
     finality,
+    metricsTokenHash: config.metricsToken === undefined ? null : sha256Hex(config.metricsToken),
     publicRpcUrl:
       devChain?.url ??
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
@@ -141,6 +149,7 @@ export async function startRuntime(
     ),
     qrRendersPerSecond: config.qrRendersPerSecond,
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
+    metrics,
   };
   const webhookWorker = new WebhookWorker({
     ctx,
@@ -155,6 +164,7 @@ export async function startRuntime(
     async close() {
       await webhookWorker.stop();
       await batcher.stop();
+      await ctx.trees?.close();
       await ctx.scans.flush();
       chain.close();
       await devChain?.close();

@@ -39,8 +39,10 @@ describe('loadConfig', () => {
       maxInFlight: 8,
       finalityStallMs: 1_800_000,
       adminToken: undefined,
+      metricsToken: undefined,
       secretKey: undefined,
       batchMaxLeaves: 10_000,
+      batchCeilingLeaves: 1_000_000,
       batchMaxAgeMs: 10_000,
       chainPollMs: 200,
       leaseMs: 5000,
@@ -173,6 +175,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...REAL, MAX_IN_FLIGHT: '1' }).maxInFlight).toBe(1);
     expect(loadConfig({ FINALITY_STALL_MS: '60000' }).finalityStallMs).toBe(60_000);
     expect(failure({ CONFIRMATIONS: 'latest' }).message).toContain('"safe" or "finalized"');
+  });
+
+  it('BATCH_CEILING_LEAVES: how far batches grow while anchoring is behind, never below BATCH_MAX_LEAVES', () => {
+    expect(loadConfig({ BATCH_CEILING_LEAVES: '200000' }).batchCeilingLeaves).toBe(200_000);
+    expect(loadConfig({ BATCH_MAX_LEAVES: '500', BATCH_CEILING_LEAVES: '500' }).batchCeilingLeaves).toBe(500);
+    expect(failure({ BATCH_MAX_LEAVES: '5000', BATCH_CEILING_LEAVES: '4999' }).message).toMatch(
+      /BATCH_CEILING_LEAVES must be at least BATCH_MAX_LEAVES/,
+    );
+    expect(failure({ BATCH_CEILING_LEAVES: '4000001' }).message).toMatch(/BATCH_CEILING_LEAVES/);
+  });
+
+  it('METRICS_TOKEN: a scraper credential of at least 16 characters', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
+    expect(failure({ METRICS_TOKEN: 'short' }).message).toMatch(/METRICS_TOKEN must be at least 16/);
   });
 
   it('RPC_TIMEOUT_MS: how long one JSON-RPC request may take, from 100 ms to 10 minutes', () => {

@@ -18,6 +18,7 @@
  *
  * Alone: `npx tsx bench/cases/directory.ts [--quick] [--runs n] [--json-out file]`.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,6 @@ import {
   type Hex,
 } from '../../src/core/index.ts';
 import { type ServiceContext, createServiceContext, iso } from '../../src/service/context.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import { catchUpDirectory, stateProof, updateDirectory } from '../../src/service/directory.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchRow, EventRow } from '../../src/storage/rows.ts';

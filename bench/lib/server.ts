@@ -59,14 +59,21 @@ const CONFIG_VARS = [
   'RATE_LIMIT_VERIFY_PER_MINUTE',
   'RATE_LIMIT_MERCHANT_PER_MINUTE',
   'MAX_PENDING_EVENTS',
+  'BATCH_CEILING_LEAVES',
+  'METRICS_TOKEN',
 ];
 
 export const SERVER_LOG_LEVEL = 'warn';
 
 export async function startBenchServer(
-  opts: { env?: Record<string, string>; cpuProfDir?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    cpuProfDir?: string;
+    /** A DATA_DIR prepared beforehand (made with mkdtemp; removed at stop like a fresh one). */
+    dataDir?: string;
+  } = {},
 ): Promise<BenchServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'proofmark-bench-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'proofmark-bench-'));
   const adminToken = randomBytes(24).toString('base64url');
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONFIG_VARS) delete env[name];

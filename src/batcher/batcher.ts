@@ -1,13 +1,14 @@
 /**
  * The batching loop. Every instance runs one; only the lease holder seals and anchors. A batch is
- * sealed when BATCH_MAX_LEAVES events wait or the oldest has waited BATCH_MAX_AGE_MS. RPC failures
- * back off exponentially while the API keeps accepting records.
+ * sealed when BATCH_MAX_LEAVES events wait or the oldest has waited BATCH_MAX_AGE_MS; while anchoring
+ * is behind, batches grow instead (see sealIfDue). RPC failures back off exponentially while the API
+ * keeps accepting records.
  */
 import type { Logger } from 'pino';
 import type { FinalityRule } from '../chain/finality.ts';
 import type { AnchorChain, TxReceipt } from '../chain/registry.ts';
 import { rpcErrorKind, type RpcErrorKind } from '../chain/rpc-provider.ts';
-import { sealBatch } from '../service/batches.ts';
+import { sealBatch, SealerBusyError, SEALER_LEASE_MS } from '../service/sealing.ts';
 import type { ServiceContext } from '../service/context.ts';
 import { isDuplicateKey } from '../storage/errors.ts';
 import type { BatchRow } from '../storage/rows.ts';
@@ -22,6 +23,7 @@ import {
 import { crashPoint } from './crash-points.ts';
 import { FinalityWatch } from './finality-watch.ts';
 import type { Lease } from './lease.ts';
+import type { BatcherMetrics } from '../observability/metrics.ts';
 
 export interface BatcherOptions {
   ctx: ServiceContext;
@@ -34,10 +36,17 @@ export interface BatcherOptions {
   /** FINALITY_STALL_MS, for a tag rule: how long the node's mark may stand still; 30 min unless given. */
   finalityStallMs?: number;
   maxLeaves: number;
+  /**
+   * BATCH_CEILING_LEAVES: how large a batch may grow while anchoring is behind (at least maxLeaves).
+   * Unset: maxLeaves, so batches never grow.
+   */
+  ceilingLeaves?: number;
   maxAgeMs: number;
   /** How often an idle loop looks for work. */
   tickMs: number;
   log: Logger;
+  /** Where seals, failed steps and mined anchors are counted (GET /metrics); unset: nowhere. */
+  metrics?: BatcherMetrics;
 }
 
 export interface BatcherStatus {
@@ -64,6 +73,8 @@ const DEFAULT_MAX_IN_FLIGHT = 8;
 const DEFAULT_FINALITY_STALL_MS = 30 * 60_000;
 
 const MAX_BACKOFF_MS = 30_000;
+/** How often an operator's seal asks again while another instance's seal holds the sealer lease. */
+const SEALER_BUSY_RETRY_MS = 100;
 
 export class Batcher {
   private timer: NodeJS.Timeout | null = null;
@@ -81,6 +92,8 @@ export class Batcher {
     rpcErrors: {} as Partial<Record<RpcErrorKind, number>>,
     balance: null as bigint | null,
   };
+  /** Seals of this instance (the loop's and the operator's) run one after another. */
+  private sealing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: BatcherOptions) {
     const { confirmations } = opts;
@@ -143,12 +156,26 @@ export class Batcher {
     if (!this.stopped && !this.running && this.failures === 0) this.schedule(0);
   }
 
-  /** Seals everything pending now, in as many batches as BATCH_MAX_LEAVES needs. */
+  /**
+   * Seals everything pending now, in as many batches as BATCH_MAX_LEAVES needs: it stops after the
+   * first batch that is not full, so records that keep arriving meanwhile do not keep it going.
+   * While another instance is sealing it waits for it (up to a minute past that seal's lease).
+   */
   async sealNow(): Promise<BatchRow[]> {
+    const { maxLeaves } = this.opts;
     const sealed: BatchRow[] = [];
-    for (let batch = await this.sealOne(); batch;) {
-      sealed.push(batch);
-      batch = await this.sealOne();
+    const giveUpAt = Date.now() + 60_000 + SEALER_LEASE_MS;
+    for (;;) {
+      let batch: BatchRow | null;
+      try {
+        batch = await this.sealOne(maxLeaves);
+      } catch (err) {
+        if (!(err instanceof SealerBusyError) || Date.now() > giveUpAt) throw err;
+        await new Promise((resolve) => setTimeout(resolve, SEALER_BUSY_RETRY_MS));
+        continue;
+      }
+      if (batch) sealed.push(batch);
+      if (!batch || batch.leaf_count < maxLeaves) break;
     }
     this.kick();
     return sealed;
@@ -199,6 +226,7 @@ export class Batcher {
     spent: (receipt: TxReceipt) => {
       this.figures.gasUsed += receipt.gasUsed;
       this.figures.gasSpentWei += receipt.gasUsed * receipt.gasPrice;
+      this.opts.metrics?.anchorMined(receipt);
     },
     refused: (kind) => this.countRpcError(kind),
     inFlight: (count) => {
@@ -208,38 +236,78 @@ export class Batcher {
 
   private countRpcError(kind: RpcErrorKind): void {
     this.figures.rpcErrors[kind] = (this.figures.rpcErrors[kind] ?? 0) + 1;
-  }
-
-  private async sealIfDue(): Promise<void> {
-    const { ctx, maxLeaves, maxAgeMs, log } = this.opts;
-    for (;;) {
-      const waiting = await ctx.storage.events.unbatched(maxLeaves);
-      if (waiting.oldestAt === null) return;
-      const full = waiting.count >= maxLeaves;
-      const age = ctx.now().getTime() - Date.parse(waiting.oldestAt);
-      if (!full && age < maxAgeMs) return;
-      const batch = await this.sealOne();
-      if (!batch) return;
-      log.info({ batchId: batch.id, leaves: batch.leaf_count, root: batch.root }, 'batch sealed');
-    }
+    this.opts.metrics?.rpcError(kind);
   }
 
   /**
-   * Seals one batch. Seals may race (an operator's seal on another instance, the leader's loop): the
-   * batch id and leaf positions are unique keys, so the loser's transaction fails whole and it tries
-   * again with the next id.
+   * Seals what is due, sized by how anchoring keeps up:
+   * - a batch sealed earlier still waits to be sent (anchoring is behind, or at its limit of
+   *   transactions in flight): nothing, so waiting events gather into one larger batch later instead
+   *   of queueing as many small ones;
+   * - an earlier batch is on its way (sent, or mined and not yet final): one batch of everything
+   *   waiting, up to BATCH_CEILING_LEAVES, once BATCH_MAX_LEAVES wait or the oldest has waited
+   *   BATCH_MAX_AGE_MS;
+   * - anchoring has caught up (every batch final): batches of BATCH_MAX_LEAVES while that many
+   *   wait, and the rest once the oldest has waited BATCH_MAX_AGE_MS (the normal case).
+   * A seal a dead sealer left open is completed first, due or not. Another instance's seal in
+   * progress (an operator's) is left alone until the next tick.
    */
-  private async sealOne(): Promise<BatchRow | null> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const batch = await sealBatch(this.opts.ctx, this.opts.maxLeaves);
-        if (batch) crashPoint('after-seal');
-        return batch;
-      } catch (err) {
-        if (attempt < 5 && isDuplicateKey(err)) continue;
-        throw err;
+  private async sealIfDue(): Promise<void> {
+    const { ctx, maxLeaves, maxAgeMs } = this.opts;
+    const ceilingLeaves = Math.max(maxLeaves, this.opts.ceilingLeaves ?? maxLeaves);
+    const { batches, events } = ctx.storage;
+    try {
+      if (await batches.openSeal()) await this.sealLogged(maxLeaves);
+      const open = await batches.unfinished();
+      if (open.some((b) => b.status === 'sealed')) return;
+      const behind = open.length > 0;
+      for (;;) {
+        const waiting = await events.unbatched(maxLeaves);
+        if (waiting.oldestAt === null) return;
+        const full = waiting.count >= maxLeaves;
+        const age = ctx.now().getTime() - Date.parse(waiting.oldestAt);
+        if (!full && age < maxAgeMs) return;
+        const batch = await this.sealLogged(behind ? ceilingLeaves : maxLeaves);
+        if (!batch || behind) return;
       }
+    } catch (err) {
+      if (err instanceof SealerBusyError) return;
+      throw err;
     }
+  }
+
+  private async sealLogged(maxLeaves: number): Promise<BatchRow | null> {
+    const batch = await this.sealOne(maxLeaves);
+    if (batch) {
+      this.opts.log.info({ batchId: batch.id, leaves: batch.leaf_count, root: batch.root }, 'batch sealed');
+    }
+    return batch;
+  }
+
+  /**
+   * Seals one batch of at most `maxLeaves`, after any seal of this instance still running. Seals on
+   * several instances exclude each other through the sealer lease (SealerBusyError); a seal racing a
+   * unique key (a batch id taken meanwhile) fails whole and is tried again.
+   */
+  private sealOne(maxLeaves: number): Promise<BatchRow | null> {
+    const run = this.sealing.then(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const started = performance.now();
+          const batch = await sealBatch(this.opts.ctx, maxLeaves, { holder: this.opts.lease.holder });
+          if (batch) {
+            this.opts.metrics?.batchSealed(batch.leaf_count, (performance.now() - started) / 1000);
+            crashPoint('after-seal');
+          }
+          return batch;
+        } catch (err) {
+          if (attempt < 5 && isDuplicateKey(err)) continue;
+          throw err;
+        }
+      }
+    });
+    this.sealing = run.catch(() => {});
+    return run;
   }
 
   private schedule(delayMs: number): void {
@@ -254,6 +322,7 @@ export class Batcher {
         })
         .catch((err: Error) => {
           this.failures++;
+          this.opts.metrics?.stepFailed();
           this.lastError = err.message;
           if (!(err instanceof LeaseLostError)) this.countRpcError(rpcErrorKind(err));
           const level = err instanceof LeaseLostError ? 'warn' : this.failures > 3 ? 'error' : 'warn';

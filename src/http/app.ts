@@ -22,6 +22,7 @@ import { batchRoutes } from './routes/batches.ts';
 import { qrRoutes } from './routes/qr.ts';
 import { pageRoutes } from './routes/page.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 
 export async function buildApp(
   services: Services,
@@ -47,6 +48,11 @@ export async function buildApp(
   installStrictJsonParser(app);
   closeAfterUnreadBodies(app);
   noStoreByDefault(app);
+  // Labelled by the route's pattern, never the raw URL (ids would make every request a new series).
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    services.metrics.requestServed(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -73,6 +79,7 @@ export async function buildApp(
   await app.register(qrRoutes);
   await app.register(pageRoutes);
   await app.register(webhookRoutes);
+  await app.register(metricsRoutes);
   return app;
 }
 

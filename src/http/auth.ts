@@ -18,6 +18,19 @@ export async function requireAdmin(request: FastifyRequest): Promise<void> {
   if (!timingSafeEqual(given, expected)) throw unauthorized('invalid admin token');
 }
 
+/**
+ * The admin token, or METRICS_TOKEN when one is set: a scraper's credential that opens /metrics and
+ * nothing else.
+ */
+export async function requireMetricsReader(request: FastifyRequest): Promise<void> {
+  const given = Buffer.from(sha256Hex(bearer(request)), 'hex');
+  const { adminTokenHash, metricsTokenHash } = request.server.services;
+  const matches = (hash: string) => timingSafeEqual(given, Buffer.from(hash, 'hex'));
+  if (!matches(adminTokenHash) && !(metricsTokenHash !== null && matches(metricsTokenHash))) {
+    throw unauthorized('invalid admin or metrics token');
+  }
+}
+
 export async function requireMerchant(request: FastifyRequest): Promise<void> {
   request.merchant = await authenticateMerchant(request.server.services.ctx, bearer(request));
 }

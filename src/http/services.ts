@@ -5,6 +5,7 @@ import type { Batcher } from '../batcher/batcher.ts';
 import type { FinalityRule } from '../chain/finality.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import type { Config, HttpTimeouts, TrustProxy } from '../config.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { MerchantBacklog } from '../service/merchant-backlog.ts';
@@ -20,6 +21,8 @@ export interface Services {
   adminTokenHash: string;
   /** When an anchor is final (CONFIRMATIONS, as chosen at start): POST /v1/verify holds bundles to it. */
   finality: FinalityRule;
+  /** sha256 of METRICS_TOKEN (opens GET /metrics only), or null when unset. */
+  metricsTokenHash: string | null;
   /** Published in /v1/chain: the development chain's URL, or null for a private RPC. */
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
@@ -38,6 +41,8 @@ export interface Services {
   qrRendersPerSecond: number;
   /** Where webhook endpoints may point (WEBHOOK_ALLOW_PRIVATE). */
   webhooks: WebhookSettings;
+  /** Every metric GET /metrics exports; the app counts each response into it. */
+  metrics: Metrics;
 }
 
 /** Route hooks (onRequest or preHandler) that answer 429 rate_limited past a budget. */

@@ -1,42 +1,10 @@
 /**
- * Sealing batches and reading them back. Sealing gives the oldest unbatched events the next batch
- * id, builds the tree once and stores every node, so proofs are point lookups, never a rebuild.
+ * Reading batches back: the batches, their proofs and their leaves. (Sealing them: sealing.ts.)
  */
-import { bytesToHex, MerkleTree, NODE_SIZE, proofPositions, type Hex } from '../core/index.ts';
+import { bytesToHex, NODE_SIZE, proofPositions, type Hex } from '../core/index.ts';
 import type { BatchRow, BatchStatus } from '../storage/rows.ts';
-import { iso, type ServiceContext } from './context.ts';
+import type { ServiceContext } from './context.ts';
 import { notFound } from './errors.ts';
-
-/**
- * Seals up to `maxLeaves` pending events into batch max(id)+1, in one transaction: either the batch,
- * its nodes and every event's place in it are saved, or none of them. Returns null when nothing waits.
- * Seals racing on another instance make one of them fail with DuplicateKeyError (the batch id and
- * leaf places are unique keys); it may try again.
- */
-export async function sealBatch(ctx: ServiceContext, maxLeaves: number): Promise<BatchRow | null> {
-  return ctx.storage.transaction(async (tx) => {
-    const batchId = await tx.batches.nextId();
-    const leaves = await tx.events.assignOldestUnbatched(batchId, maxLeaves);
-    if (leaves.length === 0) return null;
-    const tree = MerkleTree.fromPacked(leaves);
-    const batch: BatchRow = {
-      id: batchId,
-      root: tree.root,
-      leaf_count: tree.leafCount,
-      status: 'sealed',
-      sealed_at: iso(ctx),
-      raw_tx: null,
-      tx_hash: null,
-      block_number: null,
-      block_hash: null,
-      anchored_at: null,
-      final_at: null,
-      chain_root: null,
-    };
-    await tx.batches.insertSealed(batch, { root: tree.root, levels: tree.levels });
-    return batch;
-  });
-}
 
 /** 404 batch_not_found when there is no such batch. */
 export async function getBatch(ctx: ServiceContext, id: number): Promise<BatchRow> {

@@ -8,6 +8,7 @@ import { ProofCache } from './proof-cache.ts';
 import { DAY_MS, ScanCounter } from './scans.ts';
 import { SecretAttempts, type SecretGuessPolicy } from './secret-attempts.ts';
 import type { ServerKey } from './server-key.ts';
+import type { TreeBuilder } from './tree-builder.ts';
 
 export interface ServiceContext {
   storage: Storage;
@@ -23,6 +24,8 @@ export interface ServiceContext {
   secretAttempts: SecretAttempts;
   /** What one record may hold, so no record grows into a page or a verdict that stalls the server. */
   recordLimits: RecordLimits;
+  /** Builds large batch trees in a worker thread; without it every tree is built inline. */
+  trees?: TreeBuilder;
 }
 
 /** MAX_EVENTS_PER_RECORD and MAX_EVENT_DATA_BYTES. */
@@ -57,6 +60,8 @@ export function createServiceContext(opts: {
   recordLimits?: RecordLimits;
   /** Keep proofs of final batches in memory (default true). */
   proofCache?: boolean;
+  /** Build large trees in a worker thread (the runtime does; default: inline). */
+  trees?: TreeBuilder;
   log?: Logger;
 }): ServiceContext {
   const now = opts.now ?? (() => new Date());
@@ -79,6 +84,7 @@ export function createServiceContext(opts: {
       log.child({ component: 'secrets' }),
     ),
     recordLimits: opts.recordLimits ?? CONTEXT_DEFAULTS.recordLimits,
+    ...(opts.trees && { trees: opts.trees }),
   };
 }
 

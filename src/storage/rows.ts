@@ -132,6 +132,15 @@ export interface BatchRow {
   chain_root: string | null;
 }
 
+/**
+ * A batch being sealed in steps (BatchStore.beginSeal): its id is taken and `leaf_count` events hold
+ * leaf indexes 0..leaf_count-1 in it, but it is invisible until completed (see beginSeal).
+ */
+export interface OpenSeal {
+  id: number;
+  leaf_count: number;
+}
+
 /** What a batch transition may change besides the status; the id and root never change. */
 export type BatchChange = Partial<Omit<BatchRow, 'id' | 'root' | 'leaf_count' | 'status' | 'sealed_at'>>;
 

@@ -14,7 +14,7 @@
  *   (the call reports whether the row was still as expected, and changes nothing when it was not).
  * - Rows come back as plain objects the caller may keep; changing them changes nothing stored.
  */
-import type { DirectoryPageKey, DirectoryPageWrite, NodePosition } from '../core/index.ts';
+import type { DirectoryPageKey, DirectoryPageWrite, Hex, NodePosition } from '../core/index.ts';
 import type {
   ApiKeyRow,
   BatchChange,
@@ -28,6 +28,7 @@ import type {
   EvidenceRow,
   LeaseFence,
   MerchantRow,
+  OpenSeal,
   RecordHead,
   RecordRow,
   ScanRow,
@@ -172,7 +173,10 @@ export interface EventStore {
    * that) and when the oldest was created.
    */
   unbatched(countUpTo: number): Promise<{ count: number; oldestAt: string | null }>;
-  /** Events acknowledged but not yet in a final batch: unbatched ones plus unfinished batches' leaves. */
+  /**
+   * Events acknowledged but not yet in a final batch: unbatched ones plus unfinished batches' leaves
+   * (an open seal's included).
+   */
   countAwaitingFinal(): Promise<number>;
   /**
    * The same events counted per merchant (the merchant of each event's record), merchants with none
@@ -187,6 +191,29 @@ export interface EventStore {
   assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array>;
   /** The events of batch `batchId` in leaf order (empty for an unknown batch). */
   ofBatch(batchId: number): Promise<BatchEventRow[]>;
+  /**
+   * One step of a seal in steps: gives the oldest unbatched events created at or before
+   * `createdUpTo` (in the order above), at most `maxLeaves`, to open seal `batchId` at the leaf
+   * indexes after its leaves, adds them to its leaf_count, and returns their leaves packed in leaf
+   * order (empty when none waits). Null, and nothing written, when `fence` no longer holds its lease
+   * or `batchId` is not an open seal.
+   */
+  assignToSeal(
+    batchId: number,
+    maxLeaves: number,
+    createdUpTo: string,
+    fence: LeaseFence,
+  ): Promise<Uint8Array | null>;
+  /**
+   * The leaves of the events at leaf indexes `from`.. of batch `batchId` (an open seal's too), at
+   * most `count`, packed 32 bytes each in leaf order; it stops at the first index no event holds.
+   */
+  batchLeaves(batchId: number, from: number, count: number): Promise<Uint8Array>;
+  /**
+   * When the events at these leaf indexes of batch `batchId` were created, in the order asked;
+   * undefined where no event holds the index.
+   */
+  createdAtOfLeaves(batchId: number, indexes: readonly number[]): Promise<(string | undefined)[]>;
 }
 
 /**
@@ -195,7 +222,7 @@ export interface EventStore {
  * the development chain's replay transition).
  */
 export interface BatchStore {
-  /** One more than the highest batch id stored (1 when there is none). */
+  /** One more than the highest batch id stored or taken by an open seal (1 when there is none). */
   nextId(): Promise<number>;
   /**
    * Stores a sealed batch (status 'sealed') with every node of its tree, so a proof is a handful of
@@ -221,6 +248,40 @@ export interface BatchStore {
     from: BatchStatus,
     to: BatchStatus,
     change: BatchChange,
+    fence: LeaseFence,
+  ): Promise<boolean>;
+  /**
+   * The batch a sealer began in steps and has not completed, if any. A seal takes the next id and
+   * is completed (or taken up after a crash) before another begins, so this is the newest batch id
+   * when it is one.
+   */
+  openSeal(): Promise<OpenSeal | undefined>;
+  /**
+   * Begins sealing batch `id` in steps (EventStore.assignToSeal, storeSealNodes, completeSeal), with
+   * no leaves yet. Until completed the batch is invisible: get, list, unfinished, newestFinal and
+   * withStatus leave it out, and its events' batch fields (ofRecord, issuanceStatuses) read as if
+   * they were unbatched; nextId counts its id and countAwaitingFinal its leaves. Every step is
+   * fenced by the sealer's lease. DuplicateKeyError if the id exists; false, and nothing written,
+   * when `fence` no longer holds its lease.
+   */
+  beginSeal(id: number, fence: LeaseFence): Promise<boolean>;
+  /**
+   * Stores a bounded part (about 256 KB) of open seal `id`'s tree, from node `from` (nodes counted
+   * level by level, leaves first, from 0), replacing whatever an interrupted sealer stored there.
+   * Returns where the next part starts: the tree's node count once it is all stored. Null, and
+   * nothing written, when `fence` no longer holds its lease or `id` is not an open seal.
+   */
+  storeSealNodes(id: number, tree: SealedTree, from: number, fence: LeaseFence): Promise<number | null>;
+  /**
+   * Completes open seal `id`: it becomes a visible batch, status 'sealed', with `root`, sealed at
+   * `sealedAt`, if it holds exactly `leafCount` leaves. False, and nothing written, when it does not,
+   * when `id` is not an open seal, or when `fence` no longer holds its lease.
+   */
+  completeSeal(
+    id: number,
+    root: Hex,
+    leafCount: number,
+    sealedAt: string,
     fence: LeaseFence,
   ): Promise<boolean>;
   /**

@@ -4,6 +4,7 @@
  * sealed batches of fixed records, instances that each hold or wait for the anchorer lease on a
  * clock the test moves, and what a pass does as a running batcher's tick does it.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import { Transaction } from 'ethers';
 import pino from 'pino';
 import { expect } from 'vitest';
@@ -12,7 +13,6 @@ import { Lease } from '../../src/batcher/lease.ts';
 import type { FinalityRule } from '../../src/chain/finality.ts';
 import type { TxReceipt } from '../../src/chain/registry.ts';
 import type { RpcErrorKind } from '../../src/chain/rpc-provider.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import type { FaultTiming } from '../../src/storage/memory/faults.ts';
 import type { BatchRow } from '../../src/storage/rows.ts';
 import { memoryService } from '../helpers/memory-context.ts';

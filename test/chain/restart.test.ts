@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hex, ProofBundleV1 } from '../../src/core/index.ts';
-import { sealBatch } from '../../src/service/batches.ts';
+import { sealBatch } from '../../src/service/sealing.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { registerMany } from '../helpers/records.ts';

@@ -20,7 +20,7 @@ import { Batcher } from '../../src/batcher/batcher.ts';
 import { ANCHORER_LEASE, Lease } from '../../src/batcher/lease.ts';
 import { keccak256Hex, utf8, type Hex, type ProofBundleV1 } from '../../src/core/index.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { sealBatch } from '../../src/service/batches.ts';
+import { sealBatch } from '../../src/service/sealing.ts';
 import type { BatchRow } from '../../src/storage/rows.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { registerMany } from '../helpers/records.ts';

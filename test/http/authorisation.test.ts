@@ -114,6 +114,7 @@ const TABLE: Row[] = [
                                           statuses: [401, 401,  401,  401,  401,  200,  401] },
   { route: 'POST /v1/admin/webhooks/endpoints/:id/deliveries/:messageId/replay',
                                           statuses: [401, 401,  401,  401,  401,  202,  401] },
+  { route: 'GET /metrics',                statuses: [401, 401,  401,  401,  401,  200,  401] },
 
   // Merchant routes: a verified merchant's current key; events only by the record's issuer.
   { route: 'POST /v1/records',            statuses: [401, 401,  201,  401,  401,  401,  201],

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANCHORER_LEASE } from '../../src/batcher/lease.ts';
 import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 import {
@@ -122,7 +123,11 @@ describe('leader failover with real processes (SIGKILL)', () => {
         60_000,
         5,
       );
-      const lease = await db.selectFrom('leases').selectAll().executeTakeFirstOrThrow();
+      const lease = await db
+        .selectFrom('leases')
+        .selectAll()
+        .where('name', '=', ANCHORER_LEASE)
+        .executeTakeFirstOrThrow();
       const holderPid = Number(lease.holder.split('-')[0]);
       const target = instances.find((i) => i.child.pid === holderPid);
       expect(target, `lease holder ${lease.holder}`).toBeDefined();
@@ -219,7 +224,11 @@ describe('leader failover with real processes (SIGKILL)', () => {
     // A graceful stop hands the lease back at once.
     survivor.child.kill('SIGTERM');
     expect((await survivor.exited).code).toBe(0);
-    const lease = await db.selectFrom('leases').selectAll().executeTakeFirstOrThrow();
+    const lease = await db
+      .selectFrom('leases')
+      .selectAll()
+      .where('name', '=', ANCHORER_LEASE)
+      .executeTakeFirstOrThrow();
     expect(Number(lease.expires_at)).toBe(0);
     expect(Number(lease.token)).toBeGreaterThan(tokenAtKill);
   });

@@ -5,7 +5,8 @@
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MerkleTree } from '../../src/core/index.ts';
-import { batchLeaves, sealBatch } from '../../src/service/batches.ts';
+import { batchLeaves } from '../../src/service/batches.ts';
+import { sealBatch } from '../../src/service/sealing.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { openStorage, type SqlStorage } from '../../src/storage/sql/open.ts';
 import type { Database } from '../../src/storage/sql/schema.ts';

@@ -3,9 +3,9 @@
  * a final batch), when it reads the store again, what it adds in between, and the refusal it gives
  * once MAX_PENDING_EVENTS wait.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { BacklogGauge, backlogRetryAfterSeconds } from '../../src/service/backlog.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import { appendEvent } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';
 import { memoryService, moveBatch, verifiedMerchant } from '../helpers/memory-context.ts';

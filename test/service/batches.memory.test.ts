@@ -18,8 +18,8 @@ import {
   listBatches,
   proofFromStore,
   proofOfEvent,
-  sealBatch,
 } from '../../src/service/batches.ts';
+import { sealBatch } from '../../src/service/sealing.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import type { Merchant } from '../../src/service/merchants.ts';
 import { recordBundles } from '../../src/service/proofs.ts';

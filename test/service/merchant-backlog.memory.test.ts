@@ -4,8 +4,8 @@
  * leaves other merchants writing, and that it reads the store in one grouped read at most once a
  * refresh, adding what was accepted in between.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import { describe, expect, it, vi } from 'vitest';
-import { sealBatch } from '../../src/service/batches.ts';
 import { MerchantBacklog } from '../../src/service/merchant-backlog.ts';
 import type { Merchant } from '../../src/service/merchants.ts';
 import { appendEvent } from '../../src/service/record-events.ts';

@@ -3,9 +3,9 @@
  * idempotent replays, conflicts, and two registrations of the same externalIds racing. The HTTP and
  * SQL side of the same rules is test/service/records.test.ts.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { ISSUED, keccak256Hex, secretCommitment, utf8, ZERO32 } from '../../src/core/index.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import { leafOfJson } from '../../src/service/leaves.ts';
 import { registerRecords } from '../../src/service/registration.ts';
 import { saltOf } from '../../src/service/secrets.ts';

@@ -4,11 +4,11 @@
  * root, invalid when it does not, revoked, merchant_suspended, not_found; and the scans a verdict
  * counts. The HTTP and SQL side is test/service/verdicts.test.ts.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AnchorChain } from '../../src/chain/registry.ts';
 import type { Hex } from '../../src/core/index.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import { strikeMerchant } from '../../src/service/merchants.ts';
 import { appendEvent } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';

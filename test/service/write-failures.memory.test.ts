@@ -9,9 +9,9 @@
  * Two writes cannot notice a repeat: an event and a strike carry no idempotency key, so a caller
  * that retries one after an ambiguous failure records it twice. Those cases pin what happens.
  */
+import { sealBatch } from '../../src/service/sealing.ts';
 import { describe, expect, it } from 'vitest';
 import { MerkleTree } from '../../src/core/index.ts';
-import { sealBatch } from '../../src/service/batches.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { authenticateMerchant, rotateKey, strikeMerchant } from '../../src/service/merchants.ts';
 import { appendEvent } from '../../src/service/record-events.ts';

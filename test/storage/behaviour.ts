@@ -18,6 +18,7 @@ import { merchantBehaviour } from './behaviour/merchants.ts';
 import { recordBehaviour } from './behaviour/records.ts';
 import { scanBehaviour } from './behaviour/scans.ts';
 import { secretAttemptBehaviour } from './behaviour/secret-attempts.ts';
+import { sealBehaviour } from './behaviour/seals.ts';
 import { transactionBehaviour } from './behaviour/transactions.ts';
 import { webhookBehaviour } from './behaviour/webhooks.ts';
 
@@ -44,6 +45,7 @@ export function describeStorageBehaviour(
     describe('records', () => recordBehaviour(storage));
     describe('events', () => eventBehaviour(storage));
     describe('batches', () => batchBehaviour(storage));
+    describe('seals in steps', () => sealBehaviour(storage));
     describe('scans', () => scanBehaviour(storage));
     describe('leases', () => leaseBehaviour(storage));
     describe('secret attempts', () => secretAttemptBehaviour(storage));

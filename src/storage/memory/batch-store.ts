@@ -1,9 +1,9 @@
 /** BatchStore over memory tables. See storage.ts for the contract of each method. */
-import { NODE_SIZE, type NodePosition } from '../../core/index.ts';
-import type { BatchChange, BatchRow, BatchStatus, LeaseFence, SealedTree } from '../rows.ts';
+import { NODE_SIZE, type Hex, type NodePosition } from '../../core/index.ts';
+import type { BatchChange, BatchRow, BatchStatus, LeaseFence, OpenSeal, SealedTree } from '../rows.ts';
 import type { BatchStore } from '../storage.ts';
 import { copyRow, withChange } from './copies.ts';
-import { fences } from './lease-store.ts';
+import { holdsLease } from './lease-store.ts';
 import type { MemoryTables } from './tables.ts';
 import { assertUniqueKeys } from './unique.ts';
 
@@ -13,11 +13,13 @@ export class MemoryBatchStore implements BatchStore {
   async nextId(): Promise<number> {
     let max = 0;
     for (const batch of this.t.batches.values()) max = Math.max(max, batch.id);
+    for (const seal of this.t.seals.values()) max = Math.max(max, seal.id);
     return max + 1;
   }
 
   async insertSealed(batch: BatchRow, tree: SealedTree): Promise<void> {
     assertUniqueKeys(this.t.batches, [String(batch.id)], 'batch id');
+    assertUniqueKeys(this.t.seals, [String(batch.id)], 'batch id');
     this.t.batches.set(String(batch.id), { ...batch, status: 'sealed' });
     this.t.trees.set(
       String(batch.id),
@@ -48,6 +50,62 @@ export class MemoryBatchStore implements BatchStore {
     return sortedBatches(this.t, (b) => statuses.includes(b.status));
   }
 
+  async openSeal(): Promise<OpenSeal | undefined> {
+    const newest = (await this.nextId()) - 1;
+    const seal = this.t.seals.get(String(newest));
+    return seal && { ...seal };
+  }
+
+  async beginSeal(id: number, fence: LeaseFence): Promise<boolean> {
+    assertUniqueKeys(this.t.batches, [String(id)], 'batch id');
+    assertUniqueKeys(this.t.seals, [String(id)], 'batch id');
+    if (!holdsLease(this.t, fence)) return false;
+    this.t.seals.set(String(id), { id, leaf_count: 0 });
+    return true;
+  }
+
+  /** Stores the whole tree at once: memory has no statement to keep short. */
+  async storeSealNodes(
+    id: number,
+    tree: SealedTree,
+    _from: number,
+    fence: LeaseFence,
+  ): Promise<number | null> {
+    if (!this.t.seals.has(String(id)) || !holdsLease(this.t, fence)) return null;
+    this.t.trees.set(
+      String(id),
+      tree.levels.map((level) => level.slice()),
+    );
+    return tree.levels.reduce((n, level) => n + level.length / NODE_SIZE, 0);
+  }
+
+  async completeSeal(
+    id: number,
+    root: Hex,
+    leafCount: number,
+    sealedAt: string,
+    fence: LeaseFence,
+  ): Promise<boolean> {
+    const seal = this.t.seals.get(String(id));
+    if (!seal || seal.leaf_count !== leafCount || !holdsLease(this.t, fence)) return false;
+    this.t.seals.delete(String(id));
+    this.t.batches.set(String(id), {
+      id,
+      root,
+      leaf_count: leafCount,
+      status: 'sealed',
+      sealed_at: sealedAt,
+      raw_tx: null,
+      tx_hash: null,
+      block_number: null,
+      block_hash: null,
+      anchored_at: null,
+      final_at: null,
+      chain_root: null,
+    });
+    return true;
+  }
+
   async transition(
     id: number,
     from: BatchStatus,
@@ -56,9 +114,8 @@ export class MemoryBatchStore implements BatchStore {
     fence: LeaseFence,
   ): Promise<boolean> {
     const row = this.t.batches.get(String(id));
-    const lease = this.t.leases.get(fence.name);
     if (!row || row.status !== from) return false;
-    if (!lease || !fences(lease, fence)) return false;
+    if (!holdsLease(this.t, fence)) return false;
     const { id: _id, root, leaf_count, sealed_at } = row;
     this.t.batches.set(String(id), {
       ...withChange(row, change),

@@ -1,9 +1,10 @@
 /** EventStore over memory tables. See storage.ts for the contract of each method. */
 import { hexToBytes, NODE_SIZE } from '../../core/index.ts';
-import type { BatchEventRow, BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
+import type { BatchEventRow, BatchStatus, EventRow, EventWithBatch, LeaseFence } from '../rows.ts';
 import type { EventStore } from '../storage.ts';
 import { compareText, copyRow } from './copies.ts';
 import { compositeKey } from './journal.ts';
+import { holdsLease } from './lease-store.ts';
 import type { MemoryTables } from './tables.ts';
 import { assertUniqueKeys } from './unique.ts';
 
@@ -80,6 +81,7 @@ export class MemoryEventStore implements EventStore {
   async countAwaitingFinal(): Promise<number> {
     let count = this.t.unbatched.size;
     for (const batch of this.t.batches.values()) if (batch.status !== 'final') count += batch.leaf_count;
+    for (const seal of this.t.seals.values()) count += seal.leaf_count;
     return count;
   }
 
@@ -100,8 +102,56 @@ export class MemoryEventStore implements EventStore {
   }
 
   async assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array> {
-    const oldest = [...this.t.unbatched.values()].sort(queueOrder).slice(0, Math.max(0, maxLeaves));
-    const placed = oldest.map((event, leafIndex) => ({ ...event, batch_id: batchId, leaf_index: leafIndex }));
+    return this.assignOldest(batchId, maxLeaves, 0, null);
+  }
+
+  async assignToSeal(
+    batchId: number,
+    maxLeaves: number,
+    createdUpTo: string,
+    fence: LeaseFence,
+  ): Promise<Uint8Array | null> {
+    const seal = this.t.seals.get(String(batchId));
+    if (!seal || !holdsLease(this.t, fence)) return null;
+    const leaves = await this.assignOldest(batchId, maxLeaves, seal.leaf_count, createdUpTo);
+    this.t.seals.set(String(batchId), { ...seal, leaf_count: seal.leaf_count + leaves.length / NODE_SIZE });
+    return leaves;
+  }
+
+  async batchLeaves(batchId: number, from: number, count: number): Promise<Uint8Array> {
+    const leaves: string[] = [];
+    for (let index = from; index < from + count; index++) {
+      const key = this.t.leafSlots.get(compositeKey(batchId, index));
+      if (key === undefined) break;
+      leaves.push(this.t.events.get(key)!.leaf);
+    }
+    const packed = new Uint8Array(leaves.length * NODE_SIZE);
+    leaves.forEach((leaf, i) => packed.set(hexToBytes(leaf), i * NODE_SIZE));
+    return packed;
+  }
+
+  async createdAtOfLeaves(batchId: number, indexes: readonly number[]): Promise<(string | undefined)[]> {
+    return indexes.map((index) => {
+      const key = this.t.leafSlots.get(compositeKey(batchId, index));
+      return key === undefined ? undefined : this.t.events.get(key)!.created_at;
+    });
+  }
+
+  /**
+   * The oldest unbatched events (created at or before `upTo`, when given), at most `maxLeaves`, into
+   * batch `batchId` from leaf index `first`.
+   */
+  private async assignOldest(
+    batchId: number,
+    maxLeaves: number,
+    first: number,
+    upTo: string | null,
+  ): Promise<Uint8Array> {
+    const oldest = [...this.t.unbatched.values()]
+      .filter((event) => upTo === null || compareText(event.created_at, upTo) <= 0)
+      .sort(queueOrder)
+      .slice(0, Math.max(0, maxLeaves));
+    const placed = oldest.map((event, i) => ({ ...event, batch_id: batchId, leaf_index: first + i }));
     // SQL's unique (batch_id, leaf_index): a batch id that already holds leaves takes no more.
     assertUniqueKeys(this.t.leafSlots, placed.map(slotKey), 'event (batch_id, leaf_index)');
     const packed = new Uint8Array(placed.length * NODE_SIZE);

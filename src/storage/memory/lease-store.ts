@@ -34,3 +34,9 @@ export class MemoryLeaseStore implements LeaseStore {
 export function fences(lease: { holder: string; token: number }, fence: LeaseFence): boolean {
   return lease.holder === fence.holder && lease.token === fence.token;
 }
+
+/** Whether `fence` still holds its lease in `t`: what every fenced write checks. */
+export function holdsLease(t: MemoryTables, fence: LeaseFence): boolean {
+  const lease = t.leases.get(fence.name);
+  return lease !== undefined && fences(lease, fence);
+}

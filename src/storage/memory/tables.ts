@@ -10,6 +10,7 @@ import type {
   EventRow,
   EvidenceRow,
   MerchantRow,
+  OpenSeal,
   RecordRow,
   ScanRow,
   SecretAttemptRow,
@@ -55,7 +56,9 @@ export class MemoryTables {
   readonly leafSlots = this.table<string>();
   /** By id. */
   readonly batches = this.table<BatchRow>();
-  /** Each sealed tree's levels (leaves first, root last), by batch id. */
+  /** Open seals (BatchStore.beginSeal), by id: apart from `batches`, so no read of batches sees them. */
+  readonly seals = this.table<OpenSeal>();
+  /** Each sealed tree's levels (leaves first, root last), by batch id (an open seal's as stored so far). */
   readonly trees = this.table<readonly Uint8Array[]>();
   /** By record_id. */
   readonly scans = this.table<ScanRow>();

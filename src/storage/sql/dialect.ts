@@ -46,19 +46,30 @@ export function rowsPerInsert(columns: number, most: number): number {
 export const IDS_PER_IN_LIST = 500;
 
 /**
- * Assigns batch `batchId` and leaf indexes 0, 1, ... to the oldest `maxLeaves` unbatched events (by
- * created_at, record_id, seq) in one statement. SQLite (3.33 and later) and PostgreSQL both take
- * UPDATE ... FROM with a window function; the ORDER BY inside keeps LIMIT on the oldest, served by
- * the partial index events_pending_idx.
+ * Assigns batch `batchId` and leaf indexes firstIndex, firstIndex + 1, ... to the oldest `maxLeaves`
+ * unbatched events (by created_at, record_id, seq), created at or before `createdUpTo` when given,
+ * in one statement. SQLite (3.33 and later) and PostgreSQL both take UPDATE ... FROM with a window
+ * function. The oldest are picked first (ORDER BY and LIMIT on the partial index events_pending_idx)
+ * and numbered after, so a step costs its own size whatever the backlog behind it: numbering the
+ * whole backlog and then cutting it let PostgreSQL sort every waiting event at every step.
  */
-export function assignOldestUnbatchedSql(batchId: number, maxLeaves: number): RawBuilder<unknown> {
+export function assignOldestUnbatchedSql(
+  batchId: number,
+  maxLeaves: number,
+  firstIndex = 0,
+  createdUpTo?: string,
+): RawBuilder<unknown> {
+  const upTo = createdUpTo === undefined ? sql`` : sql`AND created_at <= ${createdUpTo}`;
   return sql`
-    UPDATE events SET batch_id = ${batchId}, leaf_index = ranked.position
+    UPDATE events SET batch_id = ${batchId}, leaf_index = ${firstIndex} + ranked.position
     FROM (
       SELECT record_id, seq, row_number() OVER (ORDER BY created_at, record_id, seq) - 1 AS position
-      FROM events WHERE batch_id IS NULL
-      ORDER BY created_at, record_id, seq
-      LIMIT ${maxLeaves}
+      FROM (
+        SELECT record_id, seq, created_at FROM events
+        WHERE batch_id IS NULL ${upTo}
+        ORDER BY created_at, record_id, seq
+        LIMIT ${maxLeaves}
+      ) AS oldest
     ) AS ranked
     WHERE events.record_id = ranked.record_id AND events.seq = ranked.seq`;
 }

@@ -1,11 +1,11 @@
 /** EventStore on SQL: lifecycle events, their place in batches, and the queue waiting to be sealed. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { hexToBytes, NODE_SIZE } from '../../core/index.ts';
-import type { BatchEventRow, BatchStatus, EventRow, EventWithBatch } from '../rows.ts';
+import type { BatchEventRow, BatchStatus, EventRow, EventWithBatch, LeaseFence } from '../rows.ts';
 import type { EventStore } from '../storage.ts';
-import { atomically, slices, type SqlContext } from './context.ts';
+import { atomically, fenced, slices, type SqlContext } from './context.ts';
 import { aggregate, assignOldestUnbatchedSql, IDS_PER_IN_LIST, rowsPerInsert, write } from './dialect.ts';
-import type { Database } from './schema.ts';
+import { SEALING, type Database } from './schema.ts';
 
 const EVENTS_PER_INSERT = rowsPerInsert(9, 2000);
 
@@ -74,7 +74,9 @@ export class SqlEventStore implements EventStore {
       for (const ids of lists) {
         const rows = await db
           .selectFrom('events')
-          .leftJoin('batches', 'batches.id', 'events.batch_id')
+          .leftJoin('batches', (join) =>
+            join.onRef('batches.id', '=', 'events.batch_id').on('batches.status', '!=', SEALING),
+          )
           .select(['events.record_id', 'batches.status'])
           .where('events.record_id', 'in', ids)
           .where('events.seq', '=', 0)
@@ -177,15 +179,7 @@ export class SqlEventStore implements EventStore {
     return write(() =>
       atomically(this.ctx, async (db) => {
         await assignOldestUnbatchedSql(batchId, maxLeaves).execute(db);
-        const leaves = await db
-          .selectFrom('events')
-          .select('leaf')
-          .where('batch_id', '=', batchId)
-          .orderBy('leaf_index')
-          .execute();
-        const packed = new Uint8Array(leaves.length * NODE_SIZE);
-        leaves.forEach((row, i) => packed.set(hexToBytes(row.leaf), i * NODE_SIZE));
-        return packed;
+        return leavesFrom(db, batchId, 0, maxLeaves);
       }),
     );
   }
@@ -198,20 +192,95 @@ export class SqlEventStore implements EventStore {
       .orderBy('leaf_index')
       .execute();
   }
+
+  async assignToSeal(
+    batchId: number,
+    maxLeaves: number,
+    createdUpTo: string,
+    fence: LeaseFence,
+  ): Promise<Uint8Array | null> {
+    return write(() =>
+      fenced(this.ctx, fence, async (db) => {
+        const seal = await db
+          .selectFrom('batches')
+          .select('leaf_count')
+          .where('id', '=', batchId)
+          .where('status', '=', SEALING)
+          .executeTakeFirst();
+        if (!seal) return null;
+        await assignOldestUnbatchedSql(batchId, maxLeaves, seal.leaf_count, createdUpTo).execute(db);
+        const leaves = await leavesFrom(db, batchId, seal.leaf_count, maxLeaves);
+        await db
+          .updateTable('batches')
+          .set({ leaf_count: seal.leaf_count + leaves.length / NODE_SIZE })
+          .where('id', '=', batchId)
+          .execute();
+        return leaves;
+      }),
+    );
+  }
+
+  batchLeaves(batchId: number, from: number, count: number): Promise<Uint8Array> {
+    return leavesFrom(this.ctx.db, batchId, from, count);
+  }
+
+  async createdAtOfLeaves(batchId: number, indexes: readonly number[]): Promise<(string | undefined)[]> {
+    const found = new Map<number, string>();
+    for (const slice of slices(indexes, IDS_PER_IN_LIST)) {
+      const rows = await this.ctx.db
+        .selectFrom('events')
+        .select(['leaf_index', 'created_at'])
+        .where('batch_id', '=', batchId)
+        .where('leaf_index', 'in', slice)
+        .execute();
+      for (const row of rows) found.set(row.leaf_index!, row.created_at);
+    }
+    return indexes.map((index) => found.get(index));
+  }
+}
+
+/**
+ * The leaves at leaf indexes from.. of batch `batchId`, at most `count`, packed; a range read on
+ * events_batch_idx that stops at the first missing index.
+ */
+async function leavesFrom(
+  db: Kysely<Database>,
+  batchId: number,
+  from: number,
+  count: number,
+): Promise<Uint8Array> {
+  const rows = await db
+    .selectFrom('events')
+    .select(['leaf', 'leaf_index'])
+    .where('batch_id', '=', batchId)
+    .where('leaf_index', '>=', from)
+    .where('leaf_index', '<', from + count)
+    .orderBy('leaf_index')
+    .execute();
+  let n = 0;
+  while (n < rows.length && rows[n]!.leaf_index === from + n) n++;
+  const packed = new Uint8Array(n * NODE_SIZE);
+  for (let i = 0; i < n; i++) packed.set(hexToBytes(rows[i]!.leaf), i * NODE_SIZE);
+  return packed;
 }
 
 /** Events with the state of the batch holding each (every batch field null while unbatched). */
 function withBatch(db: Kysely<Database>) {
-  return db
-    .selectFrom('events')
-    .leftJoin('batches', 'batches.id', 'events.batch_id')
-    .selectAll('events')
-    .select([
-      'batches.status as batch_status',
-      'batches.tx_hash',
-      'batches.block_number',
-      'batches.root',
-      'batches.leaf_count as batch_leaf_count',
-      'batches.chain_root',
-    ]);
+  return (
+    db
+      .selectFrom('events')
+      // An open seal's row joins nothing (a literal in the ON, so compiled queries keep their parameters).
+      .leftJoin('batches', (join) =>
+        join.onRef('batches.id', '=', 'events.batch_id').on('batches.status', '!=', sql.lit(SEALING)),
+      )
+      .selectAll('events')
+      .select([
+        'batches.status as batch_status',
+        'batches.tx_hash',
+        'batches.block_number',
+        'batches.root',
+        'batches.leaf_count as batch_leaf_count',
+        'batches.chain_root',
+      ])
+  );
 }

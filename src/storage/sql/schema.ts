@@ -1,9 +1,8 @@
 /**
  * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the ones below are
- * the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
- * Table types for Kysely. Most tables hold exactly the rows of src/storage/rows.ts; the three below
- * are the SQL backend's own layout. One schema serves SQLite and PostgreSQL: timestamps are ISO-8601
- * text, hashes 0x-hex text, JSON text, tree nodes blobs (bytea on PostgreSQL).
+ * the SQL backend's own layout (and `batches` also holds open seals: see SEALING). One schema serves
+ * SQLite and PostgreSQL: timestamps are ISO-8601 text, hashes 0x-hex text, JSON text, tree nodes
+ * blobs (bytea on PostgreSQL).
  */
 import type {
   ApiKeyRow,
@@ -37,6 +36,13 @@ export interface DirectoryPagesTable {
   path: string;
   page: Uint8Array;
 }
+
+/**
+ * The status of an open seal's row in `batches` (see BatchStore.beginSeal). Typed as a BatchStatus
+ * so queries can name it, though it is none: every read of visible batches filters it out, so it
+ * never leaves src/storage/sql.
+ */
+export const SEALING = 'sealing' as unknown as BatchRow['status'];
 
 export interface LeasesTable {
   name: string;
