@@ -46,10 +46,14 @@ describe('16 connections hammering qr.png (issue 13, point 10)', () => {
       await res.arrayBuffer();
     };
     const statuses = new Map<number, number>();
+    /** Codes answered 200 at least once: each was rendered once (later answers come from the cache). */
+    const renderedIds = new Set<string>();
     const qr = (id: () => string) => async () => {
-      const res = await fetch(`${target.url}/v1/records/${id()}/qr.png`);
+      const requested = id();
+      const res = await fetch(`${target.url}/v1/records/${requested}/qr.png`);
       await res.arrayBuffer();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status === 200) renderedIds.add(requested);
     };
 
     for (let i = 0; i < 20; i++) await verdict(); // warm up
@@ -68,6 +72,7 @@ describe('16 connections hammering qr.png (issue 13, point 10)', () => {
       verdict,
     );
     const renderedAnswers = new Map(statuses);
+    const distinctRendered = renderedIds.size;
     statuses.clear();
     const same = await probeUnderLoad(
       target.pid,
@@ -92,6 +97,7 @@ describe('16 connections hammering qr.png (issue 13, point 10)', () => {
         qrRequests: distinct.load,
         cpuMsPerRequest: cpuPerRequest(distinct),
         answers: Object.fromEntries(renderedAnswers),
+        codesRendered: distinctRendered,
       },
       oneCode: {
         ...summary(same.probes),
@@ -106,9 +112,13 @@ describe('16 connections hammering qr.png (issue 13, point 10)', () => {
     );
 
     // New codes: rendered within the budget (a second's worth at once, then 50 a second), the rest
-    // refused cheaply. One code: rendered once, then served as kept, every time.
-    expect(distinct.load).toBeLessThan(RECORDS);
-    expect(renderedAnswers.get(200) ?? 0).toBeLessThanOrEqual(50 * (LOAD_MS / 1000 + 1));
+    // refused cheaply. A fast machine cycles through all RECORDS codes more than once; a code asked
+    // for again after its render is served as kept, so the budget bounds the distinct codes answered.
+    // One code: rendered once, then served as kept, every time.
+    expect(distinctRendered).toBeGreaterThan(0);
+    // (A second's slack: requests already in flight when the load stops still take renders.)
+    expect(distinctRendered).toBeLessThanOrEqual(50 * (LOAD_MS / 1000 + 2));
+    if (distinct.load <= RECORDS) expect(renderedAnswers.get(200)).toBe(distinctRendered);
     expect((renderedAnswers.get(200) ?? 0) + (renderedAnswers.get(503) ?? 0)).toBe(distinct.load);
     expect(statuses.get(200)).toBe(same.load);
     // Before: 10-11 ms of CPU per qr.png, new code or not, and the verdict's p50 went from 4 to 420-480
