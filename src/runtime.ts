@@ -110,7 +110,12 @@ export async function startRuntime(
   if (sealed > 0) log.info({ sealed }, 'sealed secret salts stored in the clear by an older version');
   await keyMerchantNames(ctx, log);
   const backlog = new BacklogGauge(storage.events, config.maxPendingEvents, backlogRetryAfterSeconds(config));
-  const metrics = new Metrics({ stores: storage, backlog, balance: () => chain.balance() });
+  const metrics = new Metrics({
+    stores: storage,
+    backlog,
+    balance: () => chain.balance(),
+    abuse: { secrets: ctx.secretAttempts.counters, scans: ctx.scans.tally },
+  });
   const batcher = new Batcher({
     ctx,
     metrics,

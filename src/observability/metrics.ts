@@ -12,6 +12,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ScanTally } from '../service/scans.ts';
+import type { SecretAbuseCounters } from '../service/secret-attempts.ts';
 import type { BatchStatus } from '../storage/rows.ts';
 import type { BatchStore, EventStore } from '../storage/storage.ts';
 import { AckToFinal } from './ack-to-final.ts';
@@ -45,6 +47,8 @@ export interface MetricSources {
   backlog: { pending(): Promise<number>; readonly maxPending: number };
   /** The anchorer account's balance in wei (null: no anchorer key). */
   balance(): Promise<bigint | null>;
+  /** What this instance's secret checks and scan counter refused or counted since start. */
+  abuse?: { secrets: Readonly<SecretAbuseCounters>; scans: Readonly<ScanTally> };
 }
 
 /** The balance is read from the chain at most this often; a scrape never waits for the RPC. */
@@ -188,6 +192,49 @@ export class Metrics implements BatcherMetrics, HttpMetrics {
       registers,
       collect: () => {
         headAge.set(this.finalizedHeadAge() ?? Number.NaN);
+      },
+    });
+    if (sources.abuse) this.exportAbuseCounters(sources.abuse, registers);
+  }
+
+  /** Counters kept by the services themselves, exported as they stand at each scrape. */
+  private exportAbuseCounters(abuse: NonNullable<MetricSources['abuse']>, registers: Registry[]): void {
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    counter(
+      'proofmark_secret_wrong_guesses_total',
+      'Secrets checked against a record and found wrong.',
+      () => abuse.secrets.wrongGuesses,
+    );
+    counter(
+      'proofmark_secret_checks_refused_total',
+      'Secret checks refused with 429 secret_attempts_exhausted (the record had no try left).',
+      () => abuse.secrets.refused,
+    );
+    counter(
+      'proofmark_secret_records_exhausted_total',
+      'Times a record used its last wrong-secret try of a window (each is also logged at warn).',
+      () => abuse.secrets.exhausted,
+    );
+    new Counter({
+      name: 'proofmark_scans_total',
+      help: 'Verification page and verdict reads by what the scan counter did with them.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        const { counted, repeated, notCounted } = abuse.scans;
+        this.inc({ outcome: 'counted' }, counted);
+        this.inc({ outcome: 'repeated' }, repeated);
+        for (const [why, n] of Object.entries(notCounted)) this.inc({ outcome: `not_counted_${why}` }, n);
       },
     });
   }

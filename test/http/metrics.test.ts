@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
 import { parsePrometheusText, valueOf, type Family } from '../helpers/prometheus-text.ts';
-import { registerMany } from '../helpers/records.ts';
+import { recordBody, registerMany } from '../helpers/records.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const METRICS_TOKEN = 'metrics-scraper-token-0123456789';
@@ -53,6 +53,10 @@ describe('GET /metrics', () => {
       'proofmark_http_request_duration_seconds',
       'proofmark_batch_leaves',
       'proofmark_seal_duration_seconds',
+      'proofmark_secret_wrong_guesses_total',
+      'proofmark_secret_checks_refused_total',
+      'proofmark_secret_records_exhausted_total',
+      'proofmark_scans_total',
       'nodejs_eventloop_lag_max_seconds',
     ]) {
       expect(before.has(name), name).toBe(true);
@@ -90,5 +94,33 @@ describe('GET /metrics', () => {
     // The balance is read in the background: by a later scrape it is known, and the dev account is rich.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(valueOf(await scrape(), 'proofmark_anchorer_balance_wei')).toBeGreaterThan(1e18);
+  });
+
+  it('counts wrong secrets, exhausted records, refused checks and scans', async () => {
+    const before = await scrape();
+    const { apiKey } = await h.verifiedMerchant('Guess Shop');
+    const created = await h.call('POST', '/v1/records', {
+      token: apiKey,
+      body: { records: [{ ...recordBody('guess-1'), secret: '4821' }] },
+    });
+    expect(created.statusCode).toBe(201);
+    const id = (created.json() as { records: Array<{ id: string }> }).records[0]!.id;
+    const statuses: number[] = [];
+    // The default budget is five wrong secrets per record per hour: the sixth is refused.
+    for (let pin = 0; pin < 6; pin++) {
+      const res = await h.call('POST', `/v1/verify/${id}/secret`, { body: { secret: String(pin) } });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    expect((await h.call('GET', `/v1/verify/${id}`)).statusCode).toBe(200);
+    const after = await scrape();
+    const moved = (name: string, labels?: Record<string, string>) =>
+      (valueOf(after, name, labels) ?? 0) - (valueOf(before, name, labels) ?? 0);
+    expect(moved('proofmark_secret_wrong_guesses_total')).toBe(5);
+    expect(moved('proofmark_secret_records_exhausted_total')).toBe(1);
+    expect(moved('proofmark_secret_checks_refused_total')).toBe(1);
+    const scans = (f: Map<string, Family>) =>
+      f.get('proofmark_scans_total')!.samples.reduce((sum, s) => sum + s.value, 0);
+    expect(scans(after)).toBeGreaterThan(scans(before));
   });
 });
