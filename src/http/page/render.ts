@@ -40,11 +40,13 @@ export interface PageView {
   secretCheck?: SecretCheck;
   /** The record's key/PIN tries, shown with the form (records with a secret). */
   secretTries?: SecretTries;
+  /** The IANA zone times are shown in (DISPLAY_TIME_ZONE). */
+  timeZone: string;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
 
-function document(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
+export function pageDocument(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
   return markup`<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -74,8 +76,8 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
-  return document(`${label.zh} ${label.en}`, v.verdict, body);
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
+  return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
 const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: string; en: string }> = {
@@ -136,6 +138,7 @@ const wholeLifecycle = (r: PublicRecord): LifecyclePosition => ({
 function recordSections(
   r: PublicRecord,
   lifecycle: LifecyclePosition,
+  zone: string,
   scans: ScanStats | undefined,
   scanWindowDays: number | undefined,
   explorerUrl?: string,
@@ -146,7 +149,7 @@ function recordSections(
 <h2>商品 <span class="en" lang="en">Item</span></h2>
 <dl>
 <dt>类型 <span class="en" lang="en">Kind</span></dt><dd>${both(labelOf(KIND_LABELS, r.kind))}</dd>
-${scans && scanLine(scans, scanWindowDays)}
+${scans && scanLine(scans, zone, scanWindowDays)}
 </dl>
 ${merchantBox(markup`<dl>
 <dt>名称 <span class="en" lang="en">Product</span></dt><dd>${said(r.productName)}</dd>
@@ -157,23 +160,23 @@ ${merchantBox(markup`<dl>
 <section>
 <h2>商家 <span class="en" lang="en">Merchant</span></h2>
 <dl>
-<dt>名称 <span class="en" lang="en">Name</span></dt><dd><strong>${said(m.name)}</strong>
+<dt>名称 <span class="en" lang="en">Name</span></dt><dd><a class="merchant" href="/m/${m.id}"><strong>${said(m.name)}</strong></a>
 <br><span class="who">编号 <span class="en" lang="en">id</span> <code>${m.id}</code>
-${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified since</span> ${time(m.verifiedSince)}` : markup` · 未认证 <span class="en" lang="en">not verified</span>`}</span></dd>
+${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified since</span> ${time(m.verifiedSince, zone)}` : markup` · 未认证 <span class="en" lang="en">not verified</span>`}</span></dd>
 <dt>状态 <span class="en" lang="en">Status</span></dt>
 <dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span></dd>
 </dl>
 </section>
-${lifecycleSection(r.id, r.events, lifecycle, explorerUrl)}
+${lifecycleSection(r.id, r.events, lifecycle, zone, explorerUrl)}
 ${r.hasSecret && secretForm(r.id, tries)}
 <footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
 }
 
 /** The scan count, and what it counts: networks, not requests. */
-function scanLine(scans: ScanStats, windowDays = 30): SafeHtml {
+function scanLine(scans: ScanStats, zone: string, windowDays = 30): SafeHtml {
   return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 个网络 <span class="en" lang="en">networks</span>
-· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}
+· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt, zone)}
 <br><span class="scan-note">不同网络打开此码的次数：同一网络每 ${windowDays} 天只计一次，链接预览和预加载不计。
 <span class="en" lang="en">How many different networks opened this code: one network counts once every ${windowDays} days; link previews and prefetches do not count.</span></span></dd>`;
 }
@@ -226,5 +229,5 @@ export function renderErrorPage(statusCode: number, backTo?: string): string {
 <p lang="en">${e.en}</p>
 </header>
 ${backTo && markup`<footer><p><a href="${backTo}">返回 <span lang="en">back</span></a></p></footer>`}`;
-  return document(e.zh, null, body);
+  return pageDocument(e.zh, null, body);
 }

@@ -86,7 +86,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     page: number,
     check?: { outcome: SecretCheck; tries?: SecretTries },
   ) {
-    const { ctx, explorerUrl } = app.services;
+    const { ctx, explorerUrl, displayTimeZone } = app.services;
     let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
     if (v.record && v.merchant) {
       const lifecycle = await lifecyclePage(ctx, v.record, page, LIFECYCLE_PAGE_EVENTS);
@@ -102,6 +102,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(v.scans && { scans: v.scans }),
       scanWindowDays: Math.round(ctx.scans.windowMs / DAY_MS),
       explorerUrl,
+      timeZone: displayTimeZone,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
     });
