@@ -15,6 +15,7 @@
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import type { MerchantStatus } from '../../storage/rows.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
 import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
@@ -46,7 +47,13 @@ export interface PageView {
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
 
-export function pageDocument(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
+/** The page around `body`; `verdict` or, on a merchant's page, its status marks <body> for the CSS and tests. */
+export function pageDocument(
+  title: string,
+  verdict: VerdictWord | null,
+  body: SafeHtml,
+  merchantStatus?: MerchantStatus,
+): string {
   return markup`<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -57,7 +64,7 @@ export function pageDocument(title: string, verdict: VerdictWord | null, body: S
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
-<body${verdict && markup` data-verdict="${verdict}"`}>
+<body${verdict && markup` data-verdict="${verdict}"`}${merchantStatus && markup` data-merchant="${merchantStatus}"`}>
 <main>
 ${body}
 </main>
@@ -215,6 +222,7 @@ function triesLine(t: SecretTries): SafeHtml {
 
 const ERRORS: Record<number, Label> = {
   400: { zh: '请求无效', en: 'The request was not understood.' },
+  404: { zh: '未找到', en: 'There is nothing here.' },
   413: { zh: '输入过长', en: 'The input is too long.' },
   429: { zh: '尝试次数过多，请一分钟后再试', en: 'Too many attempts; try again in a minute.' },
   500: { zh: '服务暂时不可用', en: 'Something went wrong; try again later.' },

@@ -68,6 +68,10 @@ li .said .anchor{margin:0}
 .who,.scan-note{font-size:.8rem;color:var(--mute)}
 .erased{color:var(--mute);font-style:italic}
 a{color:#0969da}
+body[data-merchant=verified]{--tone:var(--ok)}
+body[data-merchant=suspended]{--tone:var(--bad)}
+.src{display:block;font-size:.75rem;color:var(--mute)}
+.figure{font-size:1.15rem;font-weight:600}
 `;
 
 const CSS_HASH = createHash('sha256').update(PAGE_CSS, 'utf8').digest('base64');

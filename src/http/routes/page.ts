@@ -8,7 +8,7 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { badRequest } from '../../service/errors.ts';
+import { badRequest, notFound } from '../../service/errors.ts';
 import { publicRecord } from '../../service/public-view.ts';
 import { lifecyclePage } from '../../service/records.ts';
 import type { ScanRequest } from '../../service/scanners.ts';
@@ -16,8 +16,10 @@ import { DAY_MS } from '../../service/scans.ts';
 import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
 import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
 import { verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { BRIEFLY } from '../cache-control.ts';
 import { clientGroup } from '../client-address.ts';
 import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
+import { renderMerchantPage } from '../page/merchant.ts';
 import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
 import { setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
@@ -58,8 +60,9 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'page failed');
     const id = (request.params as { id?: string } | undefined)?.id;
+    const back = request.routeOptions.url?.startsWith('/m/') ? '/m/' : '/v/';
     setPageHeaders(reply);
-    reply.status(status).send(renderErrorPage(status, id && isId(id) ? `/v/${id}` : undefined));
+    reply.status(status).send(renderErrorPage(status, id && isId(id) ? `${back}${id}` : undefined));
   });
 
   /**
@@ -129,6 +132,27 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const page = lifecyclePageAsked(request.query);
       // Only the landing view counts a scan: turning the lifecycle's pages is not another scan.
       return send(reply, await lookup(request.params.id, page === 1 ? request : null), page);
+    },
+  );
+
+  app.get(
+    '/m/:id',
+    {
+      onRequest: app.limits.verdict,
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "A merchant's credit page (HTML): GET /v1/merchants/:id/profile for people",
+        params: PageParams,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!isId(id)) throw notFound('merchant_not_found', 'no such merchant');
+      const credit = await app.services.credit.get(app.services.ctx, id);
+      setPageHeaders(reply);
+      reply.header('cache-control', BRIEFLY);
+      return reply.send(renderMerchantPage(credit, app.services.displayTimeZone));
     },
   );
 
