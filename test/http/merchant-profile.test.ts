@@ -133,7 +133,9 @@ describe.each(BACKENDS)('merchant credit record over a real port (%s)', (backend
     expect(html).toContain('(25.0%)');
     expect(html).toContain('2 分钟 <span class="en" lang="en">2 min</span>'); // 90 s, to the minute
     expect(html).toContain('Source: ');
-    expect(html).toMatch(/<time datetime="[^"]+Z">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+08:00\)<\/time>/);
+    expect(html).toMatch(
+      /<time datetime="[^"]+Z"><span>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d<\/span> <span>\(UTC\+08:00\)<\/span><\/time>/,
+    );
     expect(html).toContain(`<time datetime="${strikeAt}">`);
     expect(html).not.toContain(REASON);
   });
@@ -142,7 +144,7 @@ describe.each(BACKENDS)('merchant credit record over a real port (%s)', (backend
     if (skip) return t.skip(skip);
     const html = (await api('GET', `/v/${recordIds[3]}`)).text;
     expect(html).toContain(`<a class="merchant" href="/m/${merchantId}">`);
-    expect(html).toMatch(/\(UTC\+08:00\)<\/time>/);
+    expect(html).toMatch(/<span>\(UTC\+08:00\)<\/span><\/time>/);
     expect(html).not.toMatch(/ UTC<\/time>/);
   });
 });

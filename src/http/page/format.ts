@@ -43,10 +43,16 @@ export function formatTime(iso: string, zone: string): string {
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} (UTC${offset})`;
 }
 
-/** An ISO timestamp in a <time> element, shown in `zone` with its offset (formatTime); — for none. */
+/**
+ * An ISO timestamp in a <time> element, shown in `zone` with its offset (formatTime); — for none. The
+ * offset may go to the next line on a narrow screen; the date and time stay together.
+ */
 export function time(iso: string | null, zone: string): SafeHtml {
   if (!iso) return markup`—`;
-  return markup`<time datetime="${iso}">${formatTime(iso, zone)}</time>`;
+  const shown = formatTime(iso, zone);
+  const cut = shown.lastIndexOf(' (');
+  if (cut < 0) return markup`<time datetime="${iso}">${shown}</time>`;
+  return markup`<time datetime="${iso}"><span>${shown.slice(0, cut)}</span> <span>${shown.slice(cut + 1)}</span></time>`;
 }
 
 /** A merchant's text: isolated from the text around it, forbidden characters shown as U+FFFD. */

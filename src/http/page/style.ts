@@ -26,7 +26,7 @@ section{background:#fff;border:1px solid var(--line);border-radius:.5rem;margin:
 h2{margin:0 0 .5rem;font-size:1.05rem}
 section p{margin:.5rem 0 0}
 .note{font-size:.9rem}
-time{white-space:nowrap}
+time>span{white-space:nowrap}
 h2 .en,.en{color:var(--mute);font-weight:400}
 .verdict .en{color:inherit}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem .9rem;margin:0}
