@@ -65,7 +65,7 @@ export const CREDIT_SOURCES: Record<CreditFigureName, { zh: string; en: string }
   },
   medianResponseSeconds: {
     zh: '同一商品 dispute_opened 至 dispute_answered 两事件时间（at）之差的中位数',
-    en: 'median of the time (each event’s anchored `at`) from dispute_opened to the dispute_answered after it on the same item',
+    en: 'median time from dispute_opened to the dispute_answered after it on the same item, by the time each event holds in its anchored content',
   },
   strikes: {
     zh: '运营方记录的警告次数与日期（未上链；原因不公开）',

@@ -46,16 +46,16 @@ export function renderMerchantPage(c: MerchantCredit, zone: string): string {
 </section>
 <section id="admission">
 <h2>认证 <span class="en" lang="en">Admission</span></h2>
-<dl>
+<dl class="figures">
 <dt>认证于 <span class="en" lang="en">Verified since</span></dt>
 <dd>${c.verifiedSince ? time(c.verifiedSince, zone) : markup`未认证 <span class="en" lang="en">not verified</span>`}${source('verifiedSince')}</dd>
 <dt>证明文件 <span class="en" lang="en">Evidence</span></dt>
-<dd>${c.evidence.length === 0 ? markup`—` : markup`<ul>${c.evidence.map((e) => markup`<li>${said(e.description)}<br><code>sha256 ${e.sha256}</code></li>`)}</ul>`}${source('evidence')}</dd>
+<dd>${c.evidence.length === 0 ? markup`—` : c.evidence.map((e) => markup`<p class="evidence">${said(e.description)}<br><code>sha256 ${e.sha256}</code></p>`)}${source('evidence')}</dd>
 </dl>
 </section>
 <section id="items">
 <h2>商品 <span class="en" lang="en">Items</span></h2>
-<dl>
+<dl class="figures">
 <dt>已发行 <span class="en" lang="en">Issued</span></dt>
 <dd><span class="figure" data-figure="itemsIssued">${c.itemsIssued}</span>${source('itemsIssued')}</dd>
 <dt>已作废 <span class="en" lang="en">Revoked</span></dt>
@@ -66,7 +66,7 @@ export function renderMerchantPage(c: MerchantCredit, zone: string): string {
 </section>
 <section id="disputes">
 <h2>纠纷 <span class="en" lang="en">Disputes</span></h2>
-<dl>
+<dl class="figures">
 <dt>买家发起 <span class="en" lang="en">Opened</span></dt>
 <dd><span class="figure" data-figure="disputesOpened">${c.disputesOpened}</span>${source('disputesOpened')}</dd>
 <dt>判买家胜 <span class="en" lang="en">Lost</span></dt>
@@ -77,7 +77,7 @@ export function renderMerchantPage(c: MerchantCredit, zone: string): string {
 </section>
 <section id="strikes">
 <h2>处分 <span class="en" lang="en">Strikes</span></h2>
-<dl>
+<dl class="figures">
 <dt>警告次数 <span class="en" lang="en">Strikes</span></dt>
 <dd><span class="figure" data-figure="strikes">${c.strikes.count}</span>${c.strikes.dates.map((d) => markup`<br>${time(d, zone)}`)}${source('strikes')}</dd>
 <dt>状态 <span class="en" lang="en">Status</span></dt>

@@ -72,6 +72,10 @@ body[data-merchant=verified]{--tone:var(--ok)}
 body[data-merchant=suspended]{--tone:var(--bad)}
 .src{display:block;font-size:.75rem;color:var(--mute)}
 .figure{font-size:1.15rem;font-weight:600}
+dl.figures{display:block}
+dl.figures dt{margin-top:.7rem}
+dl.figures dt:first-child{margin-top:0}
+p.evidence{margin:0 0 .3rem}
 `;
 
 const CSS_HASH = createHash('sha256').update(PAGE_CSS, 'utf8').digest('base64');
