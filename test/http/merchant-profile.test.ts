@@ -108,7 +108,10 @@ describe.each(BACKENDS)('merchant credit record over a real port (%s)', (backend
     expect(missing.json().code).toBe('merchant_not_found');
     expect(missing.headers.get('cache-control')).toBe('no-store');
     expect((await api('GET', '/v1/merchants/%3Cx%3E/profile')).status).toBe(400);
-    expect((await api('GET', '/m/m_nobody')).status).toBe(404);
+    const page = await api('GET', '/m/m_nobody');
+    expect(page.status).toBe(404);
+    expect(page.text).toContain('未找到');
+    expect(page.text).not.toContain('href="/m/m_nobody"');
   });
 
   it('the page /m/:id shows the figures, their sources and Beijing times, never the reason', async (t) => {

@@ -1,8 +1,9 @@
 /**
  * The verification page behind every QR code: `GET /v/:id` renders the verdict as HTML (and counts a
  * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form, within the
- * same per-address and per-record limits as the API's check, and says how many tries are left. Both
- * are hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
+ * same per-address and per-record limits as the API's check, and says how many tries are left.
+ * `GET /m/:id` is a merchant's credit page, linked from the merchant's name. All are hidden from
+ * OpenAPI. This plugin's scope has its own form-body parser and an error handler that
  * answers in HTML, so neither leaks into the JSON API.
  */
 import type { FastifyReply } from 'fastify';
@@ -61,8 +62,10 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (status === 500) request.log.error({ err }, 'page failed');
     const id = (request.params as { id?: string } | undefined)?.id;
     const back = request.routeOptions.url?.startsWith('/m/') ? '/m/' : '/v/';
+    // A 404 has nothing to go back to: the page it would link is the one not found.
+    const backTo = id && isId(id) && status !== 404 ? `${back}${id}` : undefined;
     setPageHeaders(reply);
-    reply.status(status).send(renderErrorPage(status, id && isId(id) ? `${back}${id}` : undefined));
+    reply.status(status).send(renderErrorPage(status, backTo));
   });
 
   /**
