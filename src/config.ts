@@ -39,6 +39,11 @@ export interface Config {
   chainPollMs: number;
   leaseMs: number;
   explorerUrl: string | undefined;
+  /**
+   * DISPLAY_TIME_ZONE: the IANA zone the pages show times in, with the offset (the API stays ISO UTC).
+   * Canonical spelling (`asia/shanghai` becomes `Asia/Shanghai`).
+   */
+  displayTimeZone: string;
   logLevel: string;
   bodyLimitBytes: number;
   /** How long each phase of a request may take; see `HttpTimeouts`. */
@@ -217,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     chainPollMs: int(env, 'CHAIN_POLL_MS', realChain ? 2000 : 200, 10, 600_000),
     leaseMs: int(env, 'LEADER_LEASE_MS', 5000, 500, 600_000),
     explorerUrl,
+    displayTimeZone: displayTimeZone(env),
     logLevel,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     timeouts: timeouts(env),
@@ -349,6 +355,20 @@ function finality(env: NodeJS.ProcessEnv, realChain: boolean): Pick<Config, 'fin
     );
   }
   return { finality: 'depth', confirmations: Number(raw) };
+}
+
+/** Beijing time by default: the pages speak Chinese first, to buyers in China (README). */
+export const DEFAULT_DISPLAY_TIME_ZONE = 'Asia/Shanghai';
+
+function displayTimeZone(env: NodeJS.ProcessEnv): string {
+  const zone = str(env, 'DISPLAY_TIME_ZONE') ?? DEFAULT_DISPLAY_TIME_ZONE;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    throw new ConfigError(
+      `DISPLAY_TIME_ZONE must be an IANA time zone name such as Asia/Shanghai or UTC; "${zone}" is not one`,
+    );
+  }
 }
 
 function str(env: NodeJS.ProcessEnv, name: string): string | undefined {

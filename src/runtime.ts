@@ -31,6 +31,7 @@ import { sealStoredSalts } from './service/stored-salts.ts';
 import { privateDirectory } from './storage/private-files.ts';
 import { WebhookWorker } from './service/webhooks/worker.ts';
 import { TreeBuilder } from './service/tree-builder.ts';
+import { CreditCache } from './service/merchant-credit.ts';
 import { Metrics } from './observability/metrics.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
 
@@ -144,6 +145,8 @@ export async function startRuntime(
       devChain?.url ??
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
     explorerUrl: config.explorerUrl,
+    displayTimeZone: config.displayTimeZone,
+    credit: new CreditCache(),
     bodyLimitBytes: config.bodyLimitBytes,
     timeouts: config.timeouts,
     trustProxy: config.trustProxy,

@@ -26,6 +26,15 @@ function failure(env: NodeJS.ProcessEnv): ConfigError {
 }
 
 describe('loadConfig', () => {
+  it('DISPLAY_TIME_ZONE: an IANA name, spelled canonically; anything else refused with a clear message', () => {
+    expect(loadConfig({ DISPLAY_TIME_ZONE: 'UTC' }).displayTimeZone).toBe('UTC');
+    expect(loadConfig({ DISPLAY_TIME_ZONE: ' asia/shanghai ' }).displayTimeZone).toBe('Asia/Shanghai');
+    expect(loadConfig({ DISPLAY_TIME_ZONE: 'Europe/Berlin' }).displayTimeZone).toBe('Europe/Berlin');
+    expect(() => loadConfig({ DISPLAY_TIME_ZONE: 'Mars/Olympus_Mons' })).toThrow(
+      'DISPLAY_TIME_ZONE must be an IANA time zone name such as Asia/Shanghai or UTC; "Mars/Olympus_Mons" is not one',
+    );
+  });
+
   it('defaults: SQLite in ./data, the development chain, one confirmation', () => {
     expect(loadConfig({})).toEqual({
       port: 8080,
@@ -47,6 +56,7 @@ describe('loadConfig', () => {
       chainPollMs: 200,
       leaseMs: 5000,
       explorerUrl: undefined,
+      displayTimeZone: 'Asia/Shanghai',
       logLevel: 'info',
       bodyLimitBytes: 4 * 1024 * 1024,
       timeouts: { headersMs: 10_000, requestMs: 30_000, idleMs: 60_000, keepAliveMs: 72_000 },
@@ -288,6 +298,8 @@ describe('loadConfig', () => {
     ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '10' }],
     ['PUBLIC_BASE_URL', { PUBLIC_BASE_URL: 'verify.example' }],
     ['EXPLORER_URL', { EXPLORER_URL: 'ftp://explorer.example' }],
+    ['DISPLAY_TIME_ZONE', { DISPLAY_TIME_ZONE: 'Beijing' }],
+    ['DISPLAY_TIME_ZONE', { DISPLAY_TIME_ZONE: '+08:00' }],
     ['PUBLISH_RPC_URL', { ...REAL, PUBLISH_RPC_URL: 'yes' }],
     ['DEV_CHAIN_PORT', { DEV_CHAIN_PORT: 'x' }],
     ['RPC_TIMEOUT_MS', { RPC_TIMEOUT_MS: '99' }],

@@ -16,6 +16,7 @@ import type {
   EventAck,
   Evidence,
   Health,
+  MerchantCredit,
   MerchantKey,
   MerchantProfile,
   NewEvent,
@@ -157,6 +158,11 @@ export class ApiClient {
 
   merchant(id: string): Promise<MerchantProfile> {
     return this.json('GET', merchantPath(id));
+  }
+
+  /** The merchant's credit record: items, revoked and refunded shares, disputes, strikes. */
+  merchantCredit(id: string): Promise<MerchantCredit> {
+    return this.json('GET', `${merchantPath(id)}/profile`);
   }
 
   record(id: string): Promise<PublicRecord> {

@@ -24,6 +24,7 @@ import type { WebhookEventType } from '../service/webhooks/events.ts';
 
 export type { ErasedEvent } from '../service/erasure.ts';
 export type { Evidence, MerchantProfile, StrikeRecord } from '../service/merchants.ts';
+export type { MerchantCredit } from '../service/merchant-credit.ts';
 
 export type AnchorStatus = Static<typeof AnchorStatusSchema>;
 export type Batch = Static<typeof BatchSchema>;

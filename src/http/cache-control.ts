@@ -11,6 +11,12 @@ import type { FastifyInstance } from 'fastify';
 
 /** Never store: the next request may get another answer. */
 export const NO_STORE = 'no-store';
+/**
+ * A merchant's public credit record (GET /v1/merchants/:id/profile, /m/:id): figures over a whole
+ * merchant that move slowly, so a minute's staleness is harmless and a cache in front absorbs the
+ * aggregate queries behind them.
+ */
+export const BRIEFLY = 'public, max-age=60';
 /** Fixed for good: any cache may keep it for a year and need not ask again. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 

@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { MerchantBacklog } from '../service/merchant-backlog.ts';
+import type { CreditCache } from '../service/merchant-credit.ts';
 import type { Merchant } from '../service/merchants.ts';
 import type { WebhookSettings } from '../service/webhooks/endpoints.ts';
 
@@ -26,6 +27,10 @@ export interface Services {
   /** Published in /v1/chain: the development chain's URL, or null for a private RPC. */
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
+  /** The IANA zone the pages show times in (DISPLAY_TIME_ZONE). */
+  displayTimeZone: string;
+  /** Merchants' credit records, each computed at most once a minute (profile route and page). */
+  credit: CreditCache;
   bodyLimitBytes: number;
   /** How long each phase of a request may take (Node's http server enforces them). */
   timeouts: HttpTimeouts;

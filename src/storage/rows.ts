@@ -41,6 +41,17 @@ export interface StrikeRow {
   created_at: string;
 }
 
+/**
+ * What a merchant's credit figures are made of (core/merchant-credit.ts): its records, those that
+ * ended revoked or refunded, and every dispute event of its records (types DISPUTE_EVENT_TYPES).
+ */
+export interface MerchantCreditRows {
+  issued: number;
+  revoked: number;
+  refunded: number;
+  disputes: Array<Pick<EventRow, 'record_id' | 'seq' | 'type' | 'content'>>;
+}
+
 export interface ApiKeyRow {
   /** sha256 of the key; the key itself is shown once and never stored. */
   key_hash: string;

@@ -27,6 +27,7 @@ import type {
   EventWithBatch,
   EvidenceRow,
   LeaseFence,
+  MerchantCreditRows,
   MerchantRow,
   OpenSeal,
   RecordHead,
@@ -109,6 +110,13 @@ export interface MerchantStore {
   strikes(merchantId: string): Promise<StrikeRow[]>;
   /** DuplicateKeyError if the merchant already has a strike with this number. */
   addStrike(row: StrikeRow): Promise<void>;
+  /**
+   * What the merchant's credit figures count: its records, those in state revoked or refunded, and
+   * its records' events of the dispute types (core DISPUTE_EVENT_TYPES), in no particular order.
+   * Indexed: costs time in proportion to the merchant's records (an index-only count) plus its ended
+   * records and the disputes, never a scan of its events.
+   */
+  credit(merchantId: string): Promise<MerchantCreditRows>;
   /** DuplicateKeyError if the key hash exists. */
   insertKey(row: ApiKeyRow): Promise<void>;
   /** Marks every unrevoked key of the merchant revoked at `at`. */

@@ -43,6 +43,7 @@ describe('the typed API client on the app (sqlite)', () => {
       status: 'verified',
       evidence: [{ sha256: 'ab'.repeat(32) }],
     });
+    expect(await api.merchantCredit(created.id)).toMatchObject({ itemsIssued: 0, revokedShare: null });
 
     const shop = api.withToken(created.apiKey);
     const records = [recordBody('client-1', { secret: 'PIN-4711' }), recordBody('client-2')];

@@ -68,6 +68,9 @@ const TABLE: Row[] = [
   { route: 'GET /docs/yaml',              statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/chain',               statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/merchants/:id',       statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/merchants/:id/profile',
+                                          statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /m/:id',                  statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id',         statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id/proofs',  statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id/qr.png',  statuses: [200, 200,  200,  200,  200,  200,  200] },
@@ -177,11 +180,12 @@ function urlOf(route: string): string {
     const owner = hooks[1] ? 'operator' : 'merchant';
     return path.replace(':id', world.endpoints[owner]).replace(':messageId', world.messages[owner]);
   }
-  const id = path.startsWith('/v1/merchants/')
-    ? world.ownerId
-    : path.startsWith('/v1/batches/')
-      ? String(world.batchId)
-      : world.recordId;
+  const id =
+    path.startsWith('/v1/merchants/') || path.startsWith('/m/')
+      ? world.ownerId
+      : path.startsWith('/v1/batches/')
+        ? String(world.batchId)
+        : world.recordId;
   return path.replace(':id', id).replace(':seq', '1').replace('*', 'swagger-ui.css');
 }
 

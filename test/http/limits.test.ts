@@ -39,6 +39,7 @@ describe('rate limits', () => {
   const MERCHANT_MAX = 4;
   let h: Harness;
   let recordId: string;
+  let merchantId: string;
 
   beforeAll(async () => {
     h = await startHarness({
@@ -52,6 +53,7 @@ describe('rate limits', () => {
       },
     });
     const setup = await h.verifiedMerchant('Setup Shop');
+    merchantId = setup.id;
     const res = await h.call('POST', '/v1/records', {
       token: setup.apiKey,
       body: { records: [recordBody('limits-1', { secret: 'PIN-4711' })] },
@@ -141,6 +143,20 @@ describe('rate limits', () => {
     // Another IP, and the secret check's own budget, are untouched.
     expect((await from('10.7.2.2').verdict()).statusCode).toBe(200);
     expect((await client.apiSecret()).statusCode).toBe(200);
+  });
+
+  it("a merchant's credit record, API and page, spends the same verdict budget", async () => {
+    const ip = '10.7.2.3';
+    const profile = () =>
+      h.app.inject({ method: 'GET', url: `/v1/merchants/${merchantId}/profile`, remoteAddress: ip });
+    const page = () => h.app.inject({ method: 'GET', url: `/m/${merchantId}`, remoteAddress: ip });
+    const allowed = [profile, page, from(ip).verdict, profile, page];
+    expect(allowed).toHaveLength(VERIFY_MAX);
+    for (const [i, send] of allowed.entries())
+      expect((await send()).statusCode, `request ${i + 1}`).toBe(200);
+    expectRateLimited(await profile(), 'GET /v1/merchants/:id/profile past the limit');
+    expect((await page()).statusCode).toBe(429);
+    expectRateLimited(await from(ip).verdict(), 'GET /v1/verify/:id past the limit');
   });
 
   it('the merchant routes: RATE_LIMIT_MERCHANT_PER_MINUTE per merchant, not per IP', async () => {

@@ -512,6 +512,20 @@ describe.skipIf(skipBrowser)('the page in headless Chromium on a phone', () => {
     expect(cspViolations).toEqual([]);
   });
 
+  it("the merchant's name leads to its credit page, which fits the phone without CSP errors", async () => {
+    const page = await phone();
+    await page.goto(`${base}/v/${ids.genuine}`);
+    await Promise.all([page.waitForURL(/\/m\/m_/), page.locator('a.merchant').click()]);
+    expect(await page.locator('body').getAttribute('data-merchant')).toBe('verified');
+    expect(await page.locator('h1').innerText()).toMatch(/^已认证\s*Verified$/);
+    expect(await bannerColour(page)).toBe('rgb(26, 127, 55)');
+    expect(await page.locator('[data-figure="itemsIssued"]').innerText()).toMatch(/^[1-9]\d*$/);
+    expect(await page.locator('time').first().innerText()).toMatch(/\(UTC\+08:00\)$/);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await screenshot(page, 'merchant');
+    expect(cspViolations).toEqual([]);
+  });
+
   it('has a Chinese font, so the screenshots show glyphs rather than boxes', async () => {
     // Missing glyphs all render as the same box; two different characters rendering alike means
     // no CJK font (Debian: fonts-noto-cjk).

@@ -73,6 +73,7 @@ describe('migrations on PostgreSQL', () => {
         '004-identity',
         '005-webhooks',
         '006-directory',
+        '007-merchant-credit',
       ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining([
@@ -80,6 +81,8 @@ describe('migrations on PostgreSQL', () => {
           'events_batch_idx',
           'records_plain_salt_idx',
           'webhook_deliveries_due_idx',
+          'records_ended_idx',
+          'events_dispute_idx',
         ]),
       );
       // Every instance sees the same schema, and each can use it.

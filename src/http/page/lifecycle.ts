@@ -28,12 +28,13 @@ export function lifecycleSection(
   recordId: string,
   events: readonly PublicEvent[],
   at: LifecyclePosition,
+  zone: string,
   explorerUrl?: string,
 ): SafeHtml {
   return markup`<section id="lifecycle">
 <h2>生命周期 <span class="en" lang="en">Lifecycle</span></h2>
 ${at.pages > 1 && shown(events, at)}
-<ol>${events.map((e) => event(e, explorerUrl))}</ol>
+<ol>${events.map((e) => event(e, zone, explorerUrl))}</ol>
 ${at.pages > 1 && pageLinks(recordId, at)}
 </section>`;
 }
@@ -57,27 +58,27 @@ function pageLinks(recordId: string, at: LifecyclePosition): SafeHtml {
   return markup`<nav class="pages">${newer} <span>第 ${at.page} / ${at.pages} 页 <span class="en" lang="en">page ${at.page} of ${at.pages}</span></span> ${older}</nav>`;
 }
 
-function event(e: PublicEvent, explorerUrl?: string): SafeHtml {
+function event(e: PublicEvent, zone: string, explorerUrl?: string): SafeHtml {
   const a = e.anchor;
   const ends = endsRecord(e.type);
   // Each pair isolated on its own, so right-to-left text in one cannot reorder its neighbours.
   const data = Object.entries(e.data).map(([k, val], i) => [i > 0 && ' · ', said(`${k}: ${String(val)}`)]);
   return markup`
 <li class="${a.status}">
-<span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at)}</span>
+<span class="${ends ? 'ev stop' : 'ev'}">${both(labelOf(EVENT_LABELS, e.type))}</span> <span class="when">${time(e.at, zone)}</span>
 <div class="anchor"><span class="badge ${a.status}">${both(labelOf(ANCHOR_LABELS, a.status))}</span>
 ${a.batchId !== null && markup`批次 <span class="en" lang="en">batch</span> #${a.batchId}`}
 ${a.blockNumber !== null && markup`· 区块 <span class="en" lang="en">block</span> ${a.blockNumber}`}</div>
 ${a.txHash && txLine(a.txHash, explorerUrl)}
 ${data.length > 0 && merchantBox(markup`<p class="anchor">${data}</p>`)}
-${e.erased && erasedLine(e.erased)}
+${e.erased && erasedLine(e.erased, zone)}
 </li>`;
 }
 
 /** An event whose content the operator erased: who and when; the data is gone. */
-function erasedLine(erased: { at: string; by: string }): SafeHtml {
+function erasedLine(erased: { at: string; by: string }, zone: string): SafeHtml {
   return markup`<div class="anchor erased">内容已删除 <span class="en" lang="en">content erased</span>
-· ${said(erased.by)} · ${time(erased.at)}</div>`;
+· ${said(erased.by)} · ${time(erased.at, zone)}</div>`;
 }
 
 function txLine(txHash: string, explorerUrl?: string): SafeHtml {

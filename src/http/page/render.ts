@@ -15,6 +15,7 @@
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import type { MerchantStatus } from '../../storage/rows.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
 import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
@@ -40,11 +41,19 @@ export interface PageView {
   secretCheck?: SecretCheck;
   /** The record's key/PIN tries, shown with the form (records with a secret). */
   secretTries?: SecretTries;
+  /** The IANA zone times are shown in (DISPLAY_TIME_ZONE). */
+  timeZone: string;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
 
-function document(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
+/** The page around `body`; `verdict` or, on a merchant's page, its status marks <body> for the CSS and tests. */
+export function pageDocument(
+  title: string,
+  verdict: VerdictWord | null,
+  body: SafeHtml,
+  merchantStatus?: MerchantStatus,
+): string {
   return markup`<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -55,7 +64,7 @@ function document(title: string, verdict: VerdictWord | null, body: SafeHtml): s
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
-<body${verdict && markup` data-verdict="${verdict}"`}>
+<body${verdict && markup` data-verdict="${verdict}"`}${merchantStatus && markup` data-merchant="${merchantStatus}"`}>
 <main>
 ${body}
 </main>
@@ -74,8 +83,8 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
-  return document(`${label.zh} ${label.en}`, v.verdict, body);
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
+  return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
 const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: string; en: string }> = {
@@ -136,6 +145,7 @@ const wholeLifecycle = (r: PublicRecord): LifecyclePosition => ({
 function recordSections(
   r: PublicRecord,
   lifecycle: LifecyclePosition,
+  zone: string,
   scans: ScanStats | undefined,
   scanWindowDays: number | undefined,
   explorerUrl?: string,
@@ -146,7 +156,7 @@ function recordSections(
 <h2>商品 <span class="en" lang="en">Item</span></h2>
 <dl>
 <dt>类型 <span class="en" lang="en">Kind</span></dt><dd>${both(labelOf(KIND_LABELS, r.kind))}</dd>
-${scans && scanLine(scans, scanWindowDays)}
+${scans && scanLine(scans, zone, scanWindowDays)}
 </dl>
 ${merchantBox(markup`<dl>
 <dt>名称 <span class="en" lang="en">Product</span></dt><dd>${said(r.productName)}</dd>
@@ -157,23 +167,23 @@ ${merchantBox(markup`<dl>
 <section>
 <h2>商家 <span class="en" lang="en">Merchant</span></h2>
 <dl>
-<dt>名称 <span class="en" lang="en">Name</span></dt><dd><strong>${said(m.name)}</strong>
+<dt>名称 <span class="en" lang="en">Name</span></dt><dd><a class="merchant" href="/m/${m.id}"><strong>${said(m.name)}</strong></a>
 <br><span class="who">编号 <span class="en" lang="en">id</span> <code>${m.id}</code>
-${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified since</span> ${time(m.verifiedSince)}` : markup` · 未认证 <span class="en" lang="en">not verified</span>`}</span></dd>
+${m.verifiedSince ? markup` · 认证于 <span class="en" lang="en">verified since</span> ${time(m.verifiedSince, zone)}` : markup` · 未认证 <span class="en" lang="en">not verified</span>`}</span></dd>
 <dt>状态 <span class="en" lang="en">Status</span></dt>
 <dd><span class="${m.status === 'verified' ? 'ok' : 'no'}">${both(labelOf(MERCHANT_LABELS, m.status))}</span></dd>
 </dl>
 </section>
-${lifecycleSection(r.id, r.events, lifecycle, explorerUrl)}
+${lifecycleSection(r.id, r.events, lifecycle, zone, explorerUrl)}
 ${r.hasSecret && secretForm(r.id, tries)}
 <footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
 }
 
 /** The scan count, and what it counts: networks, not requests. */
-function scanLine(scans: ScanStats, windowDays = 30): SafeHtml {
+function scanLine(scans: ScanStats, zone: string, windowDays = 30): SafeHtml {
   return markup`<dt>扫描 <span class="en" lang="en">Scans</span></dt><dd>${scans.count} 个网络 <span class="en" lang="en">networks</span>
-· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt)}
+· 首次 <span class="en" lang="en">first</span> ${time(scans.firstAt, zone)}
 <br><span class="scan-note">不同网络打开此码的次数：同一网络每 ${windowDays} 天只计一次，链接预览和预加载不计。
 <span class="en" lang="en">How many different networks opened this code: one network counts once every ${windowDays} days; link previews and prefetches do not count.</span></span></dd>`;
 }
@@ -212,6 +222,7 @@ function triesLine(t: SecretTries): SafeHtml {
 
 const ERRORS: Record<number, Label> = {
   400: { zh: '请求无效', en: 'The request was not understood.' },
+  404: { zh: '未找到', en: 'There is nothing here.' },
   413: { zh: '输入过长', en: 'The input is too long.' },
   429: { zh: '尝试次数过多，请一分钟后再试', en: 'Too many attempts; try again in a minute.' },
   500: { zh: '服务暂时不可用', en: 'Something went wrong; try again later.' },
@@ -226,5 +237,5 @@ export function renderErrorPage(statusCode: number, backTo?: string): string {
 <p lang="en">${e.en}</p>
 </header>
 ${backTo && markup`<footer><p><a href="${backTo}">返回 <span lang="en">back</span></a></p></footer>`}`;
-  return document(e.zh, null, body);
+  return pageDocument(e.zh, null, body);
 }

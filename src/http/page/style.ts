@@ -26,7 +26,7 @@ section{background:#fff;border:1px solid var(--line);border-radius:.5rem;margin:
 h2{margin:0 0 .5rem;font-size:1.05rem}
 section p{margin:.5rem 0 0}
 .note{font-size:.9rem}
-time{white-space:nowrap}
+time>span{white-space:nowrap}
 h2 .en,.en{color:var(--mute);font-weight:400}
 .verdict .en{color:inherit}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem .9rem;margin:0}
@@ -68,6 +68,14 @@ li .said .anchor{margin:0}
 .who,.scan-note{font-size:.8rem;color:var(--mute)}
 .erased{color:var(--mute);font-style:italic}
 a{color:#0969da}
+body[data-merchant=verified]{--tone:var(--ok)}
+body[data-merchant=suspended]{--tone:var(--bad)}
+.src{display:block;font-size:.75rem;color:var(--mute)}
+.figure{font-size:1.15rem;font-weight:600}
+dl.figures{display:block}
+dl.figures dt{margin-top:.7rem}
+dl.figures dt:first-child{margin-top:0}
+p.evidence{margin:0 0 .3rem}
 `;
 
 const CSS_HASH = createHash('sha256').update(PAGE_CSS, 'utf8').digest('base64');

@@ -9,6 +9,8 @@ import {
   strikeMerchant,
   verifyMerchant,
 } from '../../service/merchants.ts';
+import { CREDIT_SOURCES, type CreditFigureName } from '../../service/merchant-credit.ts';
+import { BRIEFLY } from '../cache-control.ts';
 import { bearerAuth, errorResponses, IdParams, TextField } from './schemas.ts';
 
 const MerchantStatus = Type.Union([
@@ -28,6 +30,40 @@ const Profile = Type.Object({
   }),
   evidence: Type.Array(
     Type.Object({ description: Type.String(), sha256: Type.String(), addedAt: Type.String() }),
+  ),
+});
+/** A figure's description: what it is, then where it comes from (CREDIT_SOURCES). */
+const from = (figure: CreditFigureName, what: string) => ({
+  description: `${what}. Source: ${CREDIT_SOURCES[figure].en}.`,
+});
+const Share = (figure: CreditFigureName, what: string) =>
+  Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], from(figure, what));
+const Credit = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: MerchantStatus,
+  suspended: Type.Boolean(from('suspended', 'whether the merchant is suspended')),
+  verifiedSince: Type.Union([Type.String(), Type.Null()], from('verifiedSince', 'when it was verified')),
+  suspendedSince: Type.Union([Type.String(), Type.Null()], from('suspended', 'when it was suspended')),
+  evidence: Type.Array(
+    Type.Object({ description: Type.String(), sha256: Type.String(), addedAt: Type.String() }),
+    from('evidence', 'the admission evidence: descriptions and hashes only'),
+  ),
+  itemsIssued: Type.Integer(from('itemsIssued', 'items the merchant registered')),
+  revoked: Type.Integer(from('revoked', 'items revoked')),
+  revokedShare: Share('revoked', 'revoked / itemsIssued to 4 places (null when none was issued)'),
+  refunded: Type.Integer(from('refunded', 'items refunded')),
+  refundedShare: Share('refunded', 'refunded / itemsIssued to 4 places (null when none was issued)'),
+  disputesOpened: Type.Integer(from('disputesOpened', 'disputes buyers opened on its items')),
+  disputesLost: Type.Integer(from('disputesLost', 'disputes decided for the buyer')),
+  disputesAnswered: Type.Integer(from('medianResponseSeconds', 'disputes the merchant answered')),
+  medianResponseSeconds: Type.Union(
+    [Type.Integer(), Type.Null()],
+    from('medianResponseSeconds', 'median seconds to answer a dispute (null when none was answered)'),
+  ),
+  strikes: Type.Object(
+    { count: Type.Integer(), dates: Type.Array(Type.String()) },
+    from('strikes', 'how many strikes and when; never why'),
   ),
 });
 const Strikes = Type.Object({
@@ -89,6 +125,28 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => merchantProfile(ctx(), request.params.id),
+  );
+
+  app.get(
+    '/v1/merchants/:id/profile',
+    {
+      onRequest: app.limits.verdict,
+      schema: {
+        tags: ['public'],
+        summary:
+          "A merchant's credit record: evidence, items, revoked and refunded shares, disputes, strikes",
+        description:
+          "Each figure's description says which data it derives from. Cached for a minute (Cache-Control), " +
+          'rate-limited with the verdict routes. The page /m/:id shows the same.',
+        params: IdParams,
+        response: { 200: Credit, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const credit = await app.services.credit.get(ctx(), request.params.id);
+      reply.header('cache-control', BRIEFLY);
+      return credit;
+    },
   );
 
   app.post(

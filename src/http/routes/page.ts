@@ -1,14 +1,15 @@
 /**
  * The verification page behind every QR code: `GET /v/:id` renders the verdict as HTML (and counts a
  * scan, like GET /v1/verify/:id); `POST /v/:id/secret` answers the page's key/PIN form, within the
- * same per-address and per-record limits as the API's check, and says how many tries are left. Both
- * are hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
+ * same per-address and per-record limits as the API's check, and says how many tries are left.
+ * `GET /m/:id` is a merchant's credit page, linked from the merchant's name. All are hidden from
+ * OpenAPI. This plugin's scope has its own form-body parser and an error handler that
  * answers in HTML, so neither leaks into the JSON API.
  */
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { badRequest } from '../../service/errors.ts';
+import { badRequest, notFound } from '../../service/errors.ts';
 import { publicRecord } from '../../service/public-view.ts';
 import { lifecyclePage } from '../../service/records.ts';
 import type { ScanRequest } from '../../service/scanners.ts';
@@ -16,8 +17,10 @@ import { DAY_MS } from '../../service/scans.ts';
 import { SecretAttemptsExhausted, type SecretTries } from '../../service/secret-attempts.ts';
 import { checkSecret, isBlankSecret, secretTries } from '../../service/secrets.ts';
 import { verdictFor, type Verdict } from '../../service/verdicts.ts';
+import { BRIEFLY } from '../cache-control.ts';
 import { clientGroup } from '../client-address.ts';
 import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
+import { renderMerchantPage } from '../page/merchant.ts';
 import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
 import { setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
@@ -58,8 +61,11 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'page failed');
     const id = (request.params as { id?: string } | undefined)?.id;
+    const back = request.routeOptions.url?.startsWith('/m/') ? '/m/' : '/v/';
+    // A 404 has nothing to go back to: the page it would link is the one not found.
+    const backTo = id && isId(id) && status !== 404 ? `${back}${id}` : undefined;
     setPageHeaders(reply);
-    reply.status(status).send(renderErrorPage(status, id && isId(id) ? `/v/${id}` : undefined));
+    reply.status(status).send(renderErrorPage(status, backTo));
   });
 
   /**
@@ -86,7 +92,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     page: number,
     check?: { outcome: SecretCheck; tries?: SecretTries },
   ) {
-    const { ctx, explorerUrl } = app.services;
+    const { ctx, explorerUrl, displayTimeZone } = app.services;
     let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
     if (v.record && v.merchant) {
       const lifecycle = await lifecyclePage(ctx, v.record, page, LIFECYCLE_PAGE_EVENTS);
@@ -102,6 +108,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(v.scans && { scans: v.scans }),
       scanWindowDays: Math.round(ctx.scans.windowMs / DAY_MS),
       explorerUrl,
+      timeZone: displayTimeZone,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
     });
@@ -128,6 +135,27 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const page = lifecyclePageAsked(request.query);
       // Only the landing view counts a scan: turning the lifecycle's pages is not another scan.
       return send(reply, await lookup(request.params.id, page === 1 ? request : null), page);
+    },
+  );
+
+  app.get(
+    '/m/:id',
+    {
+      onRequest: app.limits.verdict,
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "A merchant's credit page (HTML): GET /v1/merchants/:id/profile for people",
+        params: PageParams,
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!isId(id)) throw notFound('merchant_not_found', 'no such merchant');
+      const credit = await app.services.credit.get(app.services.ctx, id);
+      setPageHeaders(reply);
+      reply.header('cache-control', BRIEFLY);
+      return reply.send(renderMerchantPage(credit, app.services.displayTimeZone));
     },
   );
 

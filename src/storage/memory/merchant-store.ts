@@ -1,5 +1,6 @@
 /** MerchantStore over memory tables. See storage.ts for the contract of each method. */
-import type { ApiKeyRow, EvidenceRow, MerchantRow, StrikeRow } from '../rows.ts';
+import { DISPUTE_EVENT_TYPES } from '../../core/index.ts';
+import type { ApiKeyRow, EvidenceRow, MerchantCreditRows, MerchantRow, StrikeRow } from '../rows.ts';
 import type { MerchantStore } from '../storage.ts';
 import { compareText, copyRow, withChange } from './copies.ts';
 import { compositeKey } from './journal.ts';
@@ -81,6 +82,25 @@ export class MemoryMerchantStore implements MerchantStore {
     const key = compositeKey(row.merchant_id, row.number);
     assertUniqueKeys(this.t.strikes, [key], 'strike (merchant_id, number)');
     this.t.strikes.set(key, copyRow(row));
+  }
+
+  async credit(merchantId: string): Promise<MerchantCreditRows> {
+    const disputeTypes: readonly string[] = DISPUTE_EVENT_TYPES;
+    const out: MerchantCreditRows = { issued: 0, revoked: 0, refunded: 0, disputes: [] };
+    const mine = new Set<string>();
+    for (const r of this.t.records.values()) {
+      if (r.merchant_id !== merchantId) continue;
+      mine.add(r.id);
+      out.issued++;
+      if (r.state === 'revoked') out.revoked++;
+      if (r.state === 'refunded') out.refunded++;
+    }
+    for (const e of this.t.events.values()) {
+      if (mine.has(e.record_id) && disputeTypes.includes(e.type)) {
+        out.disputes.push({ record_id: e.record_id, seq: e.seq, type: e.type, content: e.content });
+      }
+    }
+    return out;
   }
 
   async insertKey(row: ApiKeyRow): Promise<void> {

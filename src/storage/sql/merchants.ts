@@ -1,10 +1,16 @@
 /** MerchantStore on SQL: merchants, their evidence, strikes and API keys. */
-import type { ApiKeyRow, EvidenceRow, MerchantRow, StrikeRow } from '../rows.ts';
+import { sql } from 'kysely';
+import type { ApiKeyRow, EvidenceRow, MerchantCreditRows, MerchantRow, StrikeRow } from '../rows.ts';
 import type { MerchantStore } from '../storage.ts';
 import { atomically, slices, type SqlContext } from './context.ts';
 import { rowsPerInsert, write } from './dialect.ts';
 
 const EVIDENCE_PER_INSERT = rowsPerInsert(5, 1000);
+
+// The predicates of the partial indexes records_ended_idx and events_dispute_idx (migration 007),
+// word for word, so both planners use them. The event types are core's DISPUTE_EVENT_TYPES.
+const ENDED = sql<boolean>`records.state <> 'active'`;
+const DISPUTE = sql<boolean>`events.type IN ('dispute_opened', 'dispute_answered', 'dispute_decided')`;
 
 export class SqlMerchantStore implements MerchantStore {
   constructor(private readonly ctx: SqlContext) {}
@@ -88,6 +94,33 @@ export class SqlMerchantStore implements MerchantStore {
 
   async addStrike(row: StrikeRow): Promise<void> {
     await write(() => this.ctx.db.insertInto('merchant_strikes').values(row).execute());
+  }
+
+  async credit(merchantId: string): Promise<MerchantCreditRows> {
+    const db = this.ctx.db;
+    const [issued, ended, disputes] = await Promise.all([
+      db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('merchant_id', '=', merchantId)
+        .executeTakeFirstOrThrow(),
+      db
+        .selectFrom('records')
+        .select(['state', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .where('merchant_id', '=', merchantId)
+        .where(ENDED)
+        .groupBy('state')
+        .execute(),
+      db
+        .selectFrom('events')
+        .innerJoin('records', 'records.id', 'events.record_id')
+        .select(['events.record_id', 'events.seq', 'events.type', 'events.content'])
+        .where(DISPUTE)
+        .where('records.merchant_id', '=', merchantId)
+        .execute(),
+    ]);
+    const count = (state: string) => Number(ended.find((r) => r.state === state)?.n ?? 0);
+    return { issued: Number(issued.n), revoked: count('revoked'), refunded: count('refunded'), disputes };
   }
 
   async insertKey(row: ApiKeyRow): Promise<void> {

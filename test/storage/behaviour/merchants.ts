@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { DuplicateKeyError } from '../../../src/storage/errors.ts';
 import type { EvidenceRow, StrikeRow } from '../../../src/storage/rows.ts';
 import type { Storage } from '../../../src/storage/storage.ts';
-import { at, merchantRow } from '../fixtures.ts';
+import { at, eventRow, merchantRow, recordRow, seedRecords } from '../fixtures.ts';
 
 function evidenceRow(merchantId: string, position: number): EvidenceRow {
   return {
@@ -162,5 +162,46 @@ export function merchantBehaviour(storage: () => Storage): void {
     expect((await s.merchants.byKeyHash('live-1'))?.revokedAt).toBe(at(7));
     expect((await s.merchants.byKeyHash('live-2'))?.revokedAt).toBe(at(7));
     expect((await s.merchants.byKeyHash('other'))?.revokedAt).toBeNull();
+  });
+
+  it("credit counts the merchant's records, the ended ones and its records' dispute events only", async () => {
+    const s = storage();
+    await s.merchants.insert(merchantRow('m0'));
+    expect(await s.merchants.credit('m0')).toEqual({ issued: 0, revoked: 0, refunded: 0, disputes: [] });
+    await seedRecords(s, 'm1', ['r1', 'r2', 'r3', 'r4']);
+    await seedRecords(s, 'm2', ['r5']);
+    await s.records.insertMany([recordRow('r6', 'm2', 'ext-r6', { state: 'revoked' })]);
+    await s.records.advanceHead('r1', 0, { head_seq: 1, state: 'revoked', sold: 0, activated: 0 });
+    await s.records.advanceHead('r2', 0, { head_seq: 3, state: 'refunded', sold: 1, activated: 0 });
+    // Dispute events stored as any other: type is text, so they count before the lifecycle has them.
+    const dispute = (recordId: string, seq: number, type: string) => ({
+      ...eventRow(recordId, seq),
+      type,
+      content: `{"at":"${at(seq)}","data":{},"type":"${type}"}`,
+    });
+    await s.events.insertMany([
+      dispute('r2', 1, 'dispute_opened'),
+      dispute('r2', 2, 'dispute_decided'),
+      { ...eventRow('r3', 1), type: 'sold' },
+      dispute('r5', 1, 'dispute_opened'),
+    ]);
+    const credit = await s.merchants.credit('m1');
+    expect({ ...credit, disputes: [] }).toEqual({ issued: 4, revoked: 1, refunded: 1, disputes: [] });
+    const byKey = (a: { seq: number }, b: { seq: number }) => a.seq - b.seq;
+    expect(credit.disputes.sort(byKey)).toEqual([
+      {
+        record_id: 'r2',
+        seq: 1,
+        type: 'dispute_opened',
+        content: dispute('r2', 1, 'dispute_opened').content,
+      },
+      {
+        record_id: 'r2',
+        seq: 2,
+        type: 'dispute_decided',
+        content: dispute('r2', 2, 'dispute_decided').content,
+      },
+    ]);
+    expect(await s.merchants.credit('m2')).toMatchObject({ issued: 2, revoked: 1, refunded: 0 });
   });
 }
