@@ -229,6 +229,7 @@ async function sealWithDirectory(ctx: ServiceContext, maxLeaves: number): Promis
       anchored_at: null,
       final_at: null,
       chain_root: null,
+      state_root: null,
     };
     await tx.batches.insertSealed(batch, { root: tree.root, levels: tree.levels });
     await updateDirectory(tx, batchId, await tx.events.ofBatch(batchId));

@@ -274,8 +274,9 @@ export interface BatchStore {
   storeSealNodes(id: number, tree: SealedTree, from: number, fence: LeaseFence): Promise<number | null>;
   /**
    * Completes open seal `id`: it becomes a visible batch, status 'sealed', with `root`, sealed at
-   * `sealedAt`, if it holds exactly `leafCount` leaves. False, and nothing written, when it does not,
-   * when `id` is not an open seal, or when `fence` no longer holds its lease.
+   * `sealedAt`, if it holds exactly `leafCount` leaves, and `stateRoot` as its state_root. False,
+   * and nothing written, when it does not, when `id` is not an open seal, or when `fence` no longer
+   * holds its lease.
    */
   completeSeal(
     id: number,
@@ -283,6 +284,7 @@ export interface BatchStore {
     leafCount: number,
     sealedAt: string,
     fence: LeaseFence,
+    stateRoot?: Hex | null,
   ): Promise<boolean>;
   /**
    * The nodes at `positions` of batch `batchId`'s tree, 32 bytes each, in the order asked. Throws if

@@ -193,6 +193,13 @@ export class SimChain implements AnchorChain {
     if (this.execute().receipts.has(txHash)) return 'mined';
     return this.pool.has(txHash) ? 'pending' : null;
   }
+  /** The simulated registry is one deployed before anchorWithState: batches anchor without a state root. */
+  async anchorsStateRoots(): Promise<boolean> {
+    return false;
+  }
+  async findStateRoot(): Promise<null> {
+    return null;
+  }
   async findAnchor(batchId: number): Promise<AnchorEvent | null> {
     await this.enter('findAnchor');
     return this.execute().events.get(batchId) ?? null;

@@ -85,6 +85,7 @@ export class MemoryBatchStore implements BatchStore {
     leafCount: number,
     sealedAt: string,
     fence: LeaseFence,
+    stateRoot: Hex | null = null,
   ): Promise<boolean> {
     const seal = this.t.seals.get(String(id));
     if (!seal || seal.leaf_count !== leafCount || !holdsLease(this.t, fence)) return false;
@@ -102,6 +103,7 @@ export class MemoryBatchStore implements BatchStore {
       anchored_at: null,
       final_at: null,
       chain_root: null,
+      state_root: stateRoot,
     });
     return true;
   }

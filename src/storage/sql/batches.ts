@@ -168,11 +168,12 @@ export class SqlBatchStore implements BatchStore {
     leafCount: number,
     sealedAt: string,
     fence: LeaseFence,
+    stateRoot: Hex | null = null,
   ): Promise<boolean> {
     const completed = await fenced(this.ctx, fence, async (db) => {
       const result = await db
         .updateTable('batches')
-        .set({ status: 'sealed', root, sealed_at: sealedAt })
+        .set({ status: 'sealed', root, sealed_at: sealedAt, state_root: stateRoot })
         .where('id', '=', id)
         .where('status', '=', SEALING)
         .where('leaf_count', '=', leafCount)
@@ -248,6 +249,7 @@ const EMPTY_ANCHOR = {
   anchored_at: null,
   final_at: null,
   chain_root: null,
+  state_root: null,
 } as const;
 
 /** Every node of `tree`, as the chunk rows of batch `batchId`. */
