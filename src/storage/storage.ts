@@ -238,6 +238,8 @@ export interface BatchStore {
   newestFinal(limit: number): Promise<BatchRow[]>;
   /** Batches in any of `statuses`, in id order. */
   withStatus(statuses: readonly BatchStatus[]): Promise<BatchRow[]>;
+  /** The highest-id batch that is anchored or final and has a state_root, if any. */
+  latestAnchoredState(): Promise<BatchRow | undefined>;
   /**
    * Compare-and-set of a batch's state: moves batch `id` from `from` to `to` with `change` applied,
    * only if it is still in `from` and `fence` still holds its lease (same holder, same token).

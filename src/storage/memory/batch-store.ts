@@ -50,6 +50,13 @@ export class MemoryBatchStore implements BatchStore {
     return sortedBatches(this.t, (b) => statuses.includes(b.status));
   }
 
+  async latestAnchoredState(): Promise<BatchRow | undefined> {
+    return sortedBatches(
+      this.t,
+      (b) => (b.status === 'anchored' || b.status === 'final') && b.state_root !== null,
+    ).at(-1);
+  }
+
   async openSeal(): Promise<OpenSeal | undefined> {
     const newest = (await this.nextId()) - 1;
     const seal = this.t.seals.get(String(newest));

@@ -93,6 +93,17 @@ export class SqlBatchStore implements BatchStore {
       .execute();
   }
 
+  latestAnchoredState(): Promise<BatchRow | undefined> {
+    return this.ctx.db
+      .selectFrom('batches')
+      .selectAll()
+      .where('status', 'in', ['anchored', 'final'])
+      .where('state_root', 'is not', null)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   /** The newest batch, if it is an open seal: one primary-key read, cheap enough for every tick. */
   async openSeal(): Promise<OpenSeal | undefined> {
     const { db } = this.ctx;
