@@ -193,9 +193,13 @@ export class SimChain implements AnchorChain {
     if (this.execute().receipts.has(txHash)) return 'mined';
     return this.pool.has(txHash) ? 'pending' : null;
   }
-  /** The simulated registry is one deployed before anchorWithState: batches anchor without a state root. */
+  /**
+   * Whether the simulated registry takes anchorWithState. Off: it models one deployed before it,
+   * whose batches anchor without a state root (the anchor calls it makes are `anchor` either way).
+   */
+  stateAnchoring = false;
   async anchorsStateRoots(): Promise<boolean> {
-    return false;
+    return this.stateAnchoring;
   }
   async findStateRoot(): Promise<null> {
     return null;
