@@ -25,6 +25,8 @@ import type {
 import type { WebhookEventType } from '../service/webhooks/events.ts';
 
 export type { ErasedEvent } from '../service/erasure.ts';
+import type { FreshnessField as Freshness } from '../service/freshness.ts';
+export type { Freshness };
 export type { Evidence, MerchantProfile, StrikeRecord } from '../service/merchants.ts';
 
 export type AnchorStatus = Static<typeof AnchorStatusSchema>;
@@ -109,6 +111,8 @@ export interface BundleCheck {
   failure?: string;
   reason?: string;
   confirmations?: number;
+  /** Whether the bundle's event is still its record's latest state (docs/proof-format.md §10). */
+  freshness?: Freshness;
 }
 
 /** GET /v1/batches: `next` is the `after` of the following page, null on the last. */

@@ -75,7 +75,14 @@ describe('the typed API client on the app (sqlite)', () => {
 
     const { bundles } = await api.proofs(id);
     expect(bundles.map((b) => b.anchor.status)).toEqual(['final', 'final']);
-    expect(await api.verifyBundle(bundles[1])).toMatchObject({ valid: true });
+    expect(await api.verifyBundle(bundles[1])).toMatchObject({
+      valid: true,
+      freshness: { status: 'current', asOfBatch: 1, latestSeq: 1, ended: false },
+    });
+    expect((await api.verifyBundle(bundles[0])).freshness).toMatchObject({
+      status: 'superseded',
+      latestSeq: 1,
+    });
     expect((await api.verdict(id)).verdict).toBe('genuine');
     const state = await api.stateProof(id);
     expect(state).toMatchObject({
