@@ -4,12 +4,26 @@ pragma solidity 0.8.30;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+/// @title IStateAnchoring
+/// @notice What a registry that also anchors each batch's item-directory root offers (ERC-165 id:
+/// the selector of anchorWithState). A registry deployed before it answers false for this id, and
+/// its batches carry no anchored state root.
+interface IStateAnchoring {
+    /// @notice A batch's item-directory root (docs/directory.md) was anchored beside its batch root.
+    /// @param batchId The batch's id, as in the BatchAnchored event of the same transaction.
+    /// @param stateRoot The directory root after the batch.
+    event StateRootAnchored(uint64 indexed batchId, bytes32 stateRoot);
+
+    /// @notice Anchors batch `batchId` as `anchor` does, and its directory root beside it.
+    function anchorWithState(uint64 batchId, bytes32 root, uint32 leafCount, bytes32 stateRoot) external;
+}
+
 /// @title AnchorRegistry
 /// @notice Append-only registry of proofmark batch roots. Each batch of lifecycle-event leaves is a
 /// keccak256 Merkle tree with sorted pairs; its root is anchored here once, under a gapless batch id.
 /// @dev Only the root is stored. The leaf count travels in the event, and the time and block come from
 /// the block that holds the event, so an anchor costs one new storage slot plus the counter update.
-contract AnchorRegistry is AccessControl {
+contract AnchorRegistry is AccessControl, IStateAnchoring {
     /// @notice Role allowed to anchor roots: the proofmark service's hot key.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
@@ -36,6 +50,9 @@ contract AnchorRegistry is AccessControl {
     /// @notice `anchor` was called with a leaf count of zero.
     error EmptyBatch();
 
+    /// @notice `anchorWithState` was called with a zero state root.
+    error ZeroStateRoot();
+
     /// @notice The constructor was given the zero address as admin.
     error ZeroAdmin();
 
@@ -53,6 +70,37 @@ contract AnchorRegistry is AccessControl {
     /// @param root The batch's Merkle root; must not be zero.
     /// @param leafCount How many leaves the batch holds; must not be zero.
     function anchor(uint64 batchId, bytes32 root, uint32 leafCount) external onlyRole(ANCHORER_ROLE) {
+        _anchor(batchId, root, leafCount);
+    }
+
+    /// @notice Anchors batch `batchId` exactly as `anchor` does (same checks, same BatchAnchored
+    /// event), and the batch's item-directory root beside it in StateRootAnchored. Only the batch
+    /// root is stored: the state root lives in the event log, which is what verifiers read.
+    /// @param batchId The batch's id; must equal `nextBatchId()`.
+    /// @param root The batch's Merkle root (its events); must not be zero.
+    /// @param leafCount How many leaves the batch holds; must not be zero.
+    /// @param stateRoot The item directory's root after the batch; must not be zero.
+    function anchorWithState(
+        uint64 batchId,
+        bytes32 root,
+        uint32 leafCount,
+        bytes32 stateRoot
+    ) external onlyRole(ANCHORER_ROLE) {
+        if (stateRoot == bytes32(0)) revert ZeroStateRoot();
+        _anchor(batchId, root, leafCount);
+        emit StateRootAnchored(batchId, stateRoot);
+    }
+
+    /// @notice ERC-165: true for IStateAnchoring besides what AccessControl answers, so the service
+    /// can tell this registry from one deployed before anchorWithState existed.
+    /// @param interfaceId The interface id asked about.
+    /// @return Whether this contract implements it.
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(IStateAnchoring).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    /// @dev The checks and the write shared by anchor and anchorWithState.
+    function _anchor(uint64 batchId, bytes32 root, uint32 leafCount) private {
         uint64 expected = _nextBatchId;
         if (batchId != expected) revert BatchOutOfOrder(expected, batchId);
         if (root == bytes32(0)) revert ZeroRoot();

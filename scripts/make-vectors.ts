@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbiCoder } from 'ethers';
 import { buildDirectoryVectors } from './make-directory-vectors.ts';
+import { buildStateVectors } from './make-state-vectors.ts';
 import {
   BUNDLE_FORMAT_V1,
   MerkleTree,
@@ -383,6 +384,7 @@ export function buildVectors(): Record<string, string> {
     ),
     // Written by their own script; listed here because this one owns (and prunes) test/vectors/.
     ...buildDirectoryVectors(),
+    ...Object.fromEntries(buildStateVectors()),
   };
 }
 

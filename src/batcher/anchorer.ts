@@ -217,8 +217,25 @@ async function perform(
   const { chain, log } = deps;
   switch (action.act) {
     case 'send': {
-      const signed = await chain.signAnchor(batch.id, batch.root as Hex, batch.leaf_count, action.nonce);
-      const saved = await save(deps, batch, 'submitted', { raw_tx: signed.rawTx, tx_hash: signed.txHash });
+      // The state root goes beside the batch root when the registry takes it; on a registry deployed
+      // before anchorWithState the batch is anchored without it, and its row says so (state_root null).
+      const stateRoot =
+        batch.state_root !== null && (await chain.anchorsStateRoots()) ? (batch.state_root as Hex) : null;
+      if (batch.state_root !== null && stateRoot === null) {
+        log.warn({ batchId: batch.id }, 'registry has no anchorWithState: anchoring without the state root');
+      }
+      const signed = await chain.signAnchor(
+        batch.id,
+        batch.root as Hex,
+        batch.leaf_count,
+        action.nonce,
+        stateRoot,
+      );
+      const saved = await save(deps, batch, 'submitted', {
+        raw_tx: signed.rawTx,
+        tx_hash: signed.txHash,
+        ...(stateRoot === null && batch.state_root !== null && { state_root: null }),
+      });
       log.info(
         { batchId: batch.id, txHash: signed.txHash, nonce: action.nonce, leaves: batch.leaf_count },
         'anchor transaction saved; broadcasting',

@@ -54,7 +54,9 @@ export async function bootDevChain(
 async function replay(batches: BatchStore, registry: Contract, fence: LeaseFence): Promise<number> {
   const anchored = await batches.withStatus(['anchored', 'final']);
   for (const batch of anchored) {
-    const tx = await registry.getFunction('anchor')(batch.id, batch.root, batch.leaf_count);
+    const tx = await (batch.state_root === null
+      ? registry.getFunction('anchor')(batch.id, batch.root, batch.leaf_count)
+      : registry.getFunction('anchorWithState')(batch.id, batch.root, batch.leaf_count, batch.state_root));
     const receipt = await tx.wait();
     await transition(batches, fence, batch.id, batch.status, batch.status, {
       tx_hash: receipt.hash,

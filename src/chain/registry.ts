@@ -16,6 +16,20 @@ import type { FinalityTag } from './finality.ts';
 
 export const registryAbi = new Interface(artifact.abi);
 export const registryBytecode = artifact.bytecode as Hex;
+/**
+ * ERC-165 id of IStateAnchoring (anchorWithState and StateRootAnchored): a registry deployed before
+ * it answers false, and is then sent `anchor` only.
+ */
+export const STATE_ANCHORING_INTERFACE_ID = registryAbi.getFunction('anchorWithState')!.selector as Hex;
+
+/** A batch's item-directory root as the chain holds it: the StateRootAnchored log of its anchor. */
+export interface StateRootEvent {
+  batchId: number;
+  stateRoot: Hex;
+  txHash: Hex;
+  blockNumber: number;
+  blockHash: Hex;
+}
 
 export interface AnchorEvent {
   batchId: number;
@@ -66,7 +80,23 @@ export interface AnchorChain {
    * expects now (the same cost for every id taken in order), with a margin, so a batch whose turn has
    * not yet come on chain (pipelined behind anchors still in flight) can be signed too.
    */
-  signAnchor(batchId: number, root: Hex, leafCount: number, nonce?: number): Promise<SignedTx>;
+  signAnchor(
+    batchId: number,
+    root: Hex,
+    leafCount: number,
+    nonce?: number,
+    stateRoot?: Hex | null,
+  ): Promise<SignedTx>;
+  /**
+   * Whether the registry takes anchorWithState (ERC-165; asked once). When it does not, signAnchor
+   * must be given no state root.
+   */
+  anchorsStateRoots(): Promise<boolean>;
+  /**
+   * The StateRootAnchored log of `batchId`, searched as findAnchor searches, or null (a batch
+   * anchored with `anchor`, or on a registry without anchorWithState, has none).
+   */
+  findStateRoot(batchId: number, nearBlock?: number): Promise<StateRootEvent | null>;
   /** The latest block's base fee, or null on a chain without one (before London). */
   baseFee(): Promise<bigint | null>;
   /**
@@ -145,11 +175,51 @@ export async function connectRegistry(opts: {
     };
   };
   const topic = registryAbi.getEvent('BatchAnchored')!.topicHash;
+  const stateTopic = registryAbi.getEvent('StateRootAnchored')!.topicHash;
+  let stateAnchoring: Promise<boolean> | undefined;
+
+  /** The newest log with `topic0` and batch id `batchId` (topic 1) in blocks from..to. */
+  async function logIn(topic0: string, batchId: number, fromBlock: number, toBlock: number) {
+    const topics = [topic0, `0x${batchId.toString(16).padStart(64, '0')}`];
+    return (await provider.getLogs({ address: opts.contract, topics, fromBlock, toBlock })).at(-1);
+  }
+
+  /** findAnchor's search: from `nearBlock` up to the head, then from the head back to block 0. */
+  async function search<T>(
+    nearBlock: number | undefined,
+    inRange: (fromBlock: number, toBlock: number) => Promise<T | null>,
+  ): Promise<T | null> {
+    const head = await provider.getBlockNumber();
+    const near = nearBlock !== undefined && nearBlock <= head ? nearBlock : null;
+    if (near !== null) {
+      for (let from = near; from <= head; from += LOG_WINDOW_BLOCKS) {
+        const found = await inRange(from, Math.min(head, from + LOG_WINDOW_BLOCKS - 1));
+        if (found) return found;
+      }
+    }
+    for (let to = near === null ? head : near - 1; to >= 0; to -= LOG_WINDOW_BLOCKS) {
+      const found = await inRange(Math.max(0, to - LOG_WINDOW_BLOCKS + 1), to);
+      if (found) return found;
+    }
+    return null;
+  }
 
   async function anchorIn(batchId: number, fromBlock: number, toBlock: number): Promise<AnchorEvent | null> {
-    const topics = [topic, `0x${batchId.toString(16).padStart(64, '0')}`];
-    const last = (await provider.getLogs({ address: opts.contract, topics, fromBlock, toBlock })).at(-1);
+    const last = await logIn(topic, batchId, fromBlock, toBlock);
     return last ? toEvent(last) : null;
+  }
+
+  async function stateRootIn(batchId: number, fromBlock: number, toBlock: number) {
+    const log = await logIn(stateTopic, batchId, fromBlock, toBlock);
+    if (!log) return null;
+    const parsed = registryAbi.parseLog(log)!;
+    return {
+      batchId: Number(parsed.args[0]),
+      stateRoot: (parsed.args[1] as string).toLowerCase() as Hex,
+      txHash: log.transactionHash as Hex,
+      blockNumber: log.blockNumber,
+      blockHash: log.blockHash as Hex,
+    };
   }
 
   /** What an operator needs to act on: which account, for which batch, what it holds and needs. */
@@ -183,12 +253,14 @@ export async function connectRegistry(opts: {
       ).toLowerCase() as Hex,
     headNumber: () => provider.getBlockNumber(),
     blockHash: async (n) => ((await provider.getBlock(n))?.hash as Hex | undefined) ?? null,
-    async signAnchor(batchId, root, leafCount, nonce) {
+    async signAnchor(batchId, root, leafCount, nonce, stateRoot) {
       if (!wallet) throw new Error('no anchorer key configured: cannot anchor');
       const call = (id: number) => ({
         from: wallet.address,
         to: opts.contract,
-        data: registryAbi.encodeFunctionData('anchor', [id, root, leafCount]),
+        data: stateRoot
+          ? registryAbi.encodeFunctionData('anchorWithState', [id, root, leafCount, stateRoot])
+          : registryAbi.encodeFunctionData('anchor', [id, root, leafCount]),
       });
       try {
         // Estimated at the latest block, where the contract expects `expected`: nodes estimate at
@@ -258,22 +330,18 @@ export async function connectRegistry(opts: {
       if (!tx) return null;
       return tx.blockNumber === null ? 'pending' : 'mined';
     },
-    async findAnchor(batchId, nearBlock) {
-      const inRange = (fromBlock: number, toBlock: number) => anchorIn(batchId, fromBlock, toBlock);
-      const head = await provider.getBlockNumber();
-      const near = nearBlock !== undefined && nearBlock <= head ? nearBlock : null;
-      if (near !== null) {
-        for (let from = near; from <= head; from += LOG_WINDOW_BLOCKS) {
-          const found = await inRange(from, Math.min(head, from + LOG_WINDOW_BLOCKS - 1));
-          if (found) return found;
-        }
-      }
-      for (let to = near === null ? head : near - 1; to >= 0; to -= LOG_WINDOW_BLOCKS) {
-        const found = await inRange(Math.max(0, to - LOG_WINDOW_BLOCKS + 1), to);
-        if (found) return found;
-      }
-      return null;
+    findAnchor: (batchId, nearBlock) => search(nearBlock, (from, to) => anchorIn(batchId, from, to)),
+    anchorsStateRoots() {
+      // Asked once; a registry without ERC-165 at all (none of ours) counts as without it.
+      stateAnchoring ??= (
+        registry.getFunction('supportsInterface')(STATE_ANCHORING_INTERFACE_ID) as Promise<boolean>
+      ).catch((err: unknown) => {
+        stateAnchoring = undefined;
+        throw err;
+      });
+      return stateAnchoring;
     },
+    findStateRoot: (batchId, nearBlock) => search(nearBlock, (from, to) => stateRootIn(batchId, from, to)),
     anchorIn,
     async anchorEvents(fromBlock, toBlock) {
       const logs = await provider.getLogs({ address: opts.contract, topics: [topic], fromBlock, toBlock });

@@ -83,15 +83,27 @@ export function buildProgram(): Command {
         "the AnchorRegistry you trust: a bundle naming another is a contract mismatch (default: the bundle's)",
       ).argParser(address),
     )
+    .addOption(
+      new Option(
+        '--api <url>',
+        "the service to ask (untrusted) for the record's latest state proof, checked against the chain's latest anchored state root",
+      ).argParser(httpUrl),
+    )
     .addHelpText(
       'after',
       '\nExit status is 0 only when every check holds, including the chain: without --rpc the chain step\n' +
-        'is not done and the command fails after the pure checks.',
+        'is not done and the command fails after the pure checks. With --api, 3 when a later event\n' +
+        'superseded the bundle (revoked, refunded, ...), 1 when freshness could not be confirmed.',
     )
-    .action(async (bundle: string, opts: { rpc?: string; confirmations: number; contract?: string }) => {
-      const { verifyCommand } = await import('./commands/verify.ts');
-      await verifyCommand(bundle, opts);
-    });
+    .action(
+      async (
+        bundle: string,
+        opts: { rpc?: string; confirmations: number; contract?: string; api?: string },
+      ) => {
+        const { verifyCommand } = await import('./commands/verify.ts');
+        await verifyCommand(bundle, opts);
+      },
+    );
 
   program
     .command('audit')

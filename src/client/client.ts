@@ -24,6 +24,8 @@ import type {
   PublicRecord,
   RecordInput,
   RecordProofs,
+  RecordProofsV2,
+  StateProof,
   RegisteredRecord,
   StrikeRecord,
   VerdictBody,
@@ -172,6 +174,20 @@ export class ApiClient {
   /** One proofmark.bundle.v1 per event, in seq order. */
   proofs(recordId: string): Promise<RecordProofs> {
     return this.json('GET', `${recordPath(recordId)}/proofs`);
+  }
+
+  /** proofmark.bundle.v2 for each anchored event (v1 for pending ones), in seq order. */
+  proofsV2(recordId: string): Promise<RecordProofsV2> {
+    return this.json('GET', `${recordPath(recordId)}/proofs?format=v2`);
+  }
+
+  /**
+   * The record's state proof (proofmark.state.v1) under batch `batchId`, or under the latest batch
+   * whose state root is anchored. Untrusted: check it with core's checkFreshness against the chain.
+   */
+  stateProof(recordId: string, batchId?: number): Promise<StateProof> {
+    const query = batchId === undefined ? '' : `?batch=${batchId}`;
+    return this.json('GET', `${recordPath(recordId)}/state-proof${query}`);
   }
 
   /** The QR code of the record's verification page, as a PNG or an SVG document. */

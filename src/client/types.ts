@@ -10,6 +10,8 @@ import type {
   AnchorStatus as AnchorStatusSchema,
   Batch as BatchSchema,
   Bundle as BundleSchema,
+  BundleV2 as BundleV2Schema,
+  StateProof as StateProofSchema,
 } from '../http/routes/schemas.ts';
 import type { PublicRecordSchema } from '../http/routes/records.ts';
 import type { verdictBody } from '../http/routes/verify.ts';
@@ -23,6 +25,8 @@ import type {
 import type { WebhookEventType } from '../service/webhooks/events.ts';
 
 export type { ErasedEvent } from '../service/erasure.ts';
+import type { FreshnessField as Freshness } from '../service/freshness.ts';
+export type { Freshness };
 export type { Evidence, MerchantProfile, StrikeRecord } from '../service/merchants.ts';
 export type { MerchantCredit } from '../service/merchant-credit.ts';
 
@@ -31,6 +35,10 @@ export type Batch = Static<typeof BatchSchema>;
 /** A proofmark.bundle.v1 as the API serves it (src/core's ProofBundleV1 is the checked form). */
 export type Bundle = Static<typeof BundleSchema>;
 export type PublicRecord = Static<typeof PublicRecordSchema>;
+/** A proofmark.bundle.v2 as the API serves it (src/core's ProofBundleV2 is the checked form). */
+export type BundleV2 = Static<typeof BundleV2Schema>;
+/** GET /v1/records/:id/state-proof (src/core's StateProofDocument is the checked form). */
+export type StateProof = Static<typeof StateProofSchema>;
 /** GET /v1/verify/:id, 200 or 404 (not_found). */
 export type VerdictBody = ReturnType<typeof verdictBody>;
 export type { EventType, RecordKind };
@@ -92,12 +100,20 @@ export interface RecordProofs {
   bundles: Bundle[];
 }
 
+/** GET /v1/records/:id/proofs?format=v2: v2 bundles, v1 for events still pending. */
+export interface RecordProofsV2 {
+  recordId: string;
+  bundles: Array<Bundle | BundleV2>;
+}
+
 /** POST /v1/verify: the bundle checked against the chain. */
 export interface BundleCheck {
   valid: boolean;
   failure?: string;
   reason?: string;
   confirmations?: number;
+  /** Whether the bundle's event is still its record's latest state (docs/proof-format.md §10). */
+  freshness?: Freshness;
 }
 
 /** GET /v1/batches: `next` is the `after` of the following page, null on the last. */

@@ -9,3 +9,4 @@ export * from './verify.ts';
 export * from './lifecycle.ts';
 export * from './directory/index.ts';
 export * from './merchant-credit.ts';
+export * from './state.ts';

@@ -76,6 +76,9 @@ function latestStates(events: readonly BatchEventRow[]): DirectoryEntry[] {
 export async function catchUpDirectory(ctx: Pick<ServiceContext, 'storage'>): Promise<number> {
   let applied = 0;
   for (;;) {
+    // Read first, outside any transaction: the seal calls this every time, and is almost never behind.
+    const next = ((await ctx.storage.directory.latest())?.version ?? 0) + 1;
+    if (!(await ctx.storage.batches.get(next))) return applied;
     const done = await ctx.storage.transaction(async (tx) => {
       const next = ((await tx.directory.latest())?.version ?? 0) + 1;
       if (!(await tx.batches.get(next))) return true;

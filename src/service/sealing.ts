@@ -2,6 +2,9 @@
  * Sealing: the oldest unbatched events become batch max(id)+1, its tree is built and every node
  * stored, so proofs are point lookups, never a rebuild.
  *
+ * The seal also extends the item directory (directory.ts) by the batch's events, in the transaction
+ * that makes the batch visible, and keeps its root on the batch row (state_root) for the anchorer.
+ *
  * A seal must not stall the API. On SQLite every statement runs on the event loop and the one writer
  * blocks every other write for as long as a transaction holds it, so a large seal is done in short
  * committed steps (after Sunlight, which commits before it publishes and repairs on load): the
@@ -19,6 +22,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NODE_SIZE } from '../core/index.ts';
 import type { BatchRow, LeaseFence, OpenSeal, SealedTree } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
+import { catchUpDirectory, updateDirectory } from './directory.ts';
 import { buildInline } from './tree-builder.ts';
 
 export const SEALER_LEASE = 'sealer';
@@ -70,6 +74,9 @@ export async function sealBatch(
   const { storage } = ctx;
   const lease = await SealerLease.take(ctx, opts.holder ?? randomUUID());
   try {
+    // A database that sealed batches before the directory existed gets it first: each seal
+    // extends the directory by exactly one version.
+    await catchUpDirectory(ctx);
     const open = await storage.batches.openSeal();
     if (open) return await sealInSteps(ctx, open, maxLeaves, lease, opts);
     const waiting = await storage.events.unbatched(FIRST_STEP_LEAVES + 1);
@@ -103,7 +110,8 @@ async function sealInOneTransaction(
     const leaves = await tx.events.assignOldestUnbatched(batchId, maxLeaves);
     if (leaves.length === 0) return null;
     const tree = buildInline(leaves);
-    const batch = sealedRow(ctx, batchId, tree);
+    const stateRoot = await updateDirectory(tx, batchId, await tx.events.ofBatch(batchId));
+    const batch = { ...sealedRow(ctx, batchId, tree), state_root: stateRoot };
     await tx.batches.insertSealed(batch, tree);
     return batch;
   });
@@ -157,11 +165,17 @@ async function sealInSteps(
     await lease.renew();
     await yieldToEventLoop();
   }
-  const batch = sealedRow(ctx, open.id, tree);
-  if (!(await batches.completeSeal(open.id, tree.root, count, batch.sealed_at, lease.fence))) {
-    throw lease.lost();
-  }
-  return batch;
+  // The directory version and the batch become visible together: a lost lease rolls both back.
+  return ctx.storage.transaction(async (tx) => {
+    const stateRoot = await updateDirectory(tx, open.id, await tx.events.ofBatch(open.id));
+    const batch = { ...sealedRow(ctx, open.id, tree), state_root: stateRoot };
+    if (
+      !(await tx.batches.completeSeal(open.id, tree.root, count, batch.sealed_at, lease.fence, stateRoot))
+    ) {
+      throw lease.lost();
+    }
+    return batch;
+  });
 }
 
 /**
@@ -210,6 +224,7 @@ function sealedRow(ctx: ServiceContext, id: number, tree: SealedTree): BatchRow 
     anchored_at: null,
     final_at: null,
     chain_root: null,
+    state_root: null,
   };
 }
 

@@ -141,6 +141,13 @@ export interface BatchRow {
   final_at: string | null;
   /** The root read back from the chain once final (checked equal to `root`). */
   chain_root: string | null;
+  /**
+   * The item directory's root after this batch (src/service/directory.ts), stored at seal and
+   * anchored beside `root` with anchorWithState. Null for a batch sealed before the directory
+   * existed, and set to null when the batch is sent to a registry without anchorWithState: non-null
+   * means the chain holds (or will hold, once anchored) this state root for the batch.
+   */
+  state_root: string | null;
 }
 
 /**

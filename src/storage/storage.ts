@@ -246,6 +246,8 @@ export interface BatchStore {
   newestFinal(limit: number): Promise<BatchRow[]>;
   /** Batches in any of `statuses`, in id order. */
   withStatus(statuses: readonly BatchStatus[]): Promise<BatchRow[]>;
+  /** The highest-id batch that is anchored or final and has a state_root, if any. */
+  latestAnchoredState(): Promise<BatchRow | undefined>;
   /**
    * Compare-and-set of a batch's state: moves batch `id` from `from` to `to` with `change` applied,
    * only if it is still in `from` and `fence` still holds its lease (same holder, same token).
@@ -282,8 +284,9 @@ export interface BatchStore {
   storeSealNodes(id: number, tree: SealedTree, from: number, fence: LeaseFence): Promise<number | null>;
   /**
    * Completes open seal `id`: it becomes a visible batch, status 'sealed', with `root`, sealed at
-   * `sealedAt`, if it holds exactly `leafCount` leaves. False, and nothing written, when it does not,
-   * when `id` is not an open seal, or when `fence` no longer holds its lease.
+   * `sealedAt`, if it holds exactly `leafCount` leaves, and `stateRoot` as its state_root. False,
+   * and nothing written, when it does not, when `id` is not an open seal, or when `fence` no longer
+   * holds its lease.
    */
   completeSeal(
     id: number,
@@ -291,6 +294,7 @@ export interface BatchStore {
     leafCount: number,
     sealedAt: string,
     fence: LeaseFence,
+    stateRoot?: Hex | null,
   ): Promise<boolean>;
   /**
    * The nodes at `positions` of batch `batchId`'s tree, 32 bytes each, in the order asked. Throws if

@@ -63,6 +63,7 @@ export function batchRow(status: BatchStatus, fields: Partial<BatchRow> = {}): B
     anchored_at: onChain ? '2025-01-01T00:00:10.000Z' : null,
     final_at: status === 'final' ? '2025-01-01T00:00:40.000Z' : null,
     chain_root: status === 'final' ? ROOT : null,
+    state_root: null,
     ...fields,
   };
 }

@@ -154,6 +154,13 @@ class ScriptedChain implements AnchorChain {
     this.call('balance');
     return 10n ** 18n;
   }
+  async anchorsStateRoots() {
+    this.call('anchorsStateRoots');
+    return false;
+  }
+  async findStateRoot() {
+    return null;
+  }
   async findAnchor(batchId: number) {
     this.call(`findAnchor(${batchId})`);
     return this.events.get(batchId) ?? null;

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { AnchorConflictError, LeaseLostError } from '../../src/batcher/anchorer.ts';
 import { InsufficientFundsError } from '../../src/chain/rpc-provider.ts';
 import type { Hex } from '../../src/core/index.ts';
+import { freshnessOf } from '../../src/service/freshness.ts';
 import { verdictFor } from '../../src/service/verdicts.ts';
 import { InjectedStorageFailure, type FaultTiming } from '../../src/storage/memory/faults.ts';
 import type { BatchRow, BatchStatus } from '../../src/storage/rows.ts';
@@ -30,6 +31,19 @@ describe('the anchorer on the memory store: whole lives', () => {
     expect(r.figures.refused).toEqual([]);
     const verdict = await verdictFor(r.ctx, r.chain, silent, 'b1-r1', { scan: null });
     expect(verdict.verdict).toBe('genuine');
+  });
+
+  it('a registry without anchorWithState: anchored with anchor, its state root cleared, freshness unconfirmed', async () => {
+    const r = await rig();
+    expect((await r.batch()).state_root).toMatch(/^0x[0-9a-f]{64}$/);
+    await r.untilFinal();
+    await expectAnchoredAsStored(r);
+    expect((await r.batch()).state_root).toBeNull();
+    expect(await r.ctx.storage.batches.latestAnchoredState()).toBeUndefined();
+    const [issuance] = await r.ctx.storage.events.ofRecord('b1-r1');
+    expect(
+      await freshnessOf(r.ctx, { recordId: 'b1-r1', seq: 0, leaf: issuance!.leaf as Hex }),
+    ).toMatchObject({ status: 'unconfirmed', asOfBatch: null });
   });
 
   it('a transaction the node holds but has not mined is neither sent again nor signed again', async () => {

@@ -193,6 +193,17 @@ export class SimChain implements AnchorChain {
     if (this.execute().receipts.has(txHash)) return 'mined';
     return this.pool.has(txHash) ? 'pending' : null;
   }
+  /**
+   * Whether the simulated registry takes anchorWithState. Off: it models one deployed before it,
+   * whose batches anchor without a state root (the anchor calls it makes are `anchor` either way).
+   */
+  stateAnchoring = false;
+  async anchorsStateRoots(): Promise<boolean> {
+    return this.stateAnchoring;
+  }
+  async findStateRoot(): Promise<null> {
+    return null;
+  }
   async findAnchor(batchId: number): Promise<AnchorEvent | null> {
     await this.enter('findAnchor');
     return this.execute().events.get(batchId) ?? null;

@@ -76,8 +76,37 @@ describe('the typed API client on the app (sqlite)', () => {
 
     const { bundles } = await api.proofs(id);
     expect(bundles.map((b) => b.anchor.status)).toEqual(['final', 'final']);
-    expect(await api.verifyBundle(bundles[1])).toMatchObject({ valid: true });
+    expect(await api.verifyBundle(bundles[1])).toMatchObject({
+      valid: true,
+      freshness: { status: 'current', asOfBatch: 1, latestSeq: 1, ended: false },
+    });
+    expect((await api.verifyBundle(bundles[0])).freshness).toMatchObject({
+      status: 'superseded',
+      latestSeq: 1,
+    });
     expect((await api.verdict(id)).verdict).toBe('genuine');
+    const state = await api.stateProof(id);
+    expect(state).toMatchObject({
+      format: 'proofmark.state.v1',
+      recordId: id,
+      batchId: 1,
+      value: { seq: 1, leaf: bundles[1]!.leaf, ended: false },
+      anchor: { txHash: (await api.batch(1)).txHash },
+    });
+    expect(await api.stateProof(id, 1)).toEqual(state);
+    expect((await api.proofsV2(id)).bundles).toMatchObject([
+      {
+        format: 'proofmark.bundle.v2',
+        state: { batchId: 1, stateRoot: state.stateRoot, proof: state.proof },
+      },
+      { format: 'proofmark.bundle.v2', seq: 1 },
+    ]);
+    expect((await api.verdict(id)).freshness).toEqual({
+      status: 'superseded',
+      asOfBatch: 1,
+      latestSeq: 1,
+      ended: false,
+    });
 
     expect((await admin.strikeMerchant(created.id, 'late refund')).strikes).toHaveLength(1);
     expect((await admin.merchantStrikes(created.id)).strikes).toMatchObject([

@@ -43,6 +43,8 @@ export type AnchorRegistry = BaseContract & {
   ANCHORER_ROLE: BaseContractMethod<[], string, string>;
   DEFAULT_ADMIN_ROLE: BaseContractMethod<[], string, string>;
   anchor: BaseContractMethod<[Uint, string, Uint], void, Tx>;
+  anchorWithState: BaseContractMethod<[Uint, string, Uint, string], void, Tx>;
+  supportsInterface: BaseContractMethod<[string], boolean, boolean>;
   nextBatchId: BaseContractMethod<[], bigint, bigint>;
   rootOf: BaseContractMethod<[Uint], string, string>;
   verify: BaseContractMethod<[Uint, string, string[]], boolean, boolean>;

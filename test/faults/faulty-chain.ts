@@ -10,6 +10,7 @@ import {
   type AnchorEvent,
   type BroadcastOutcome,
   type SignedTx,
+  type StateRootEvent,
   type TxReceipt,
   type TxWhereabouts,
 } from '../../src/chain/registry.ts';
@@ -89,9 +90,23 @@ export class FaultyChain implements AnchorChain {
     return real;
   }
 
-  signAnchor(batchId: number, root: Hex, leafCount: number, nonce?: number): Promise<SignedTx> {
+  signAnchor(
+    batchId: number,
+    root: Hex,
+    leafCount: number,
+    nonce?: number,
+    stateRoot?: Hex | null,
+  ): Promise<SignedTx> {
     this.calls.signAnchor++;
-    return this.inner.signAnchor(batchId, root, leafCount, nonce);
+    return this.inner.signAnchor(batchId, root, leafCount, nonce, stateRoot);
+  }
+
+  anchorsStateRoots(): Promise<boolean> {
+    return this.inner.anchorsStateRoots();
+  }
+
+  findStateRoot(batchId: number, nearBlock?: number): Promise<StateRootEvent | null> {
+    return this.inner.findStateRoot(batchId, nearBlock);
   }
 
   baseFee(): Promise<bigint | null> {

@@ -121,9 +121,9 @@ describe('leader failover on PostgreSQL (in-process instances)', () => {
           };
           const crashable: AnchorChain = {
             ...real,
-            signAnchor: async (batchId, root, leafCount) => {
+            signAnchor: async (batchId, root, leafCount, _nonce, stateRoot) => {
               if (scenario.crashAt === 'sealed' && claim()) await die(batchId, null, 'after sealing');
-              return real.signAnchor(batchId, root, leafCount);
+              return real.signAnchor(batchId, root, leafCount, undefined, stateRoot);
             },
             broadcast: async (rawTx) => {
               if (scenario.crashAt !== 'sealed' && claim()) {

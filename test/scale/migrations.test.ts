@@ -74,6 +74,7 @@ describe('migrations on PostgreSQL', () => {
         '005-webhooks',
         '006-directory',
         '007-merchant-credit',
+        '008-state-roots',
       ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining([

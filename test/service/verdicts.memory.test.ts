@@ -47,6 +47,8 @@ function rootsChain(roots = new Map<number, Hex>()): AnchorChain & { asked: numb
     receipt: unused,
     transaction: unused,
     findAnchor: unused,
+    anchorsStateRoots: unused,
+    findStateRoot: unused,
     anchorIn: unused,
     anchorEvents: unused,
     pendingNonce: unused,

@@ -102,6 +102,7 @@ export function batchRow(id: number, tree: SealedTree, sealedAt = at(100)): Batc
     anchored_at: null,
     final_at: null,
     chain_root: null,
+    state_root: null,
   };
 }
 

@@ -4,11 +4,20 @@
  * Each bundle costs at most MAX_RPC_CALLS_PER_BUNDLE calls, whatever it claims (chain/bundle-check.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { verifyBundle, type BundleFailure, type ProofBundleV1 } from '../../core/index.ts';
+import {
+  asV1,
+  BUNDLE_FORMAT_V2,
+  verifyBundle,
+  verifyBundleV2,
+  type BundleFailure,
+  type ProofBundleV1,
+  type ProofBundleV2,
+} from '../../core/index.ts';
 import { verifyBundleOnChain, type ChainFailure } from '../../chain/bundle-check.ts';
+import { freshnessOnChain } from '../../chain/freshness.ts';
 import { connectRegistry, LOG_WINDOW_BLOCKS, type AnchorChain } from '../../chain/registry.ts';
 import { DEFAULT_RPC_TIMEOUT_MS, openRpcProvider } from '../../chain/rpc-provider.ts';
-import { fetchJson } from '../../client/client.ts';
+import { ApiClient, fetchJson } from '../../client/client.ts';
 import { CliError, errorMessage, printable, println } from '../output.ts';
 
 export interface VerifyOptions {
@@ -16,9 +25,14 @@ export interface VerifyOptions {
   confirmations: number;
   /** Pins the registry: without it, a bundle is checked against the contract it names. */
   contract?: string;
+  /** The service to ask (untrusted) for the record's latest state proof: checks freshness. */
+  api?: string;
 }
 
-const FAILURE_LABEL: Record<BundleFailure | ChainFailure, string> = {
+/** Exit status when the bundle verifies but a later event superseded it (revoked, refunded, ...). */
+export const EXIT_SUPERSEDED = 3;
+
+const FAILURE_LABEL: Record<BundleFailure | ChainFailure | 'state_mismatch', string> = {
   malformed: 'malformed bundle',
   leaf_mismatch: 'leaf mismatch',
   proof_mismatch: 'proof does not reach root',
@@ -27,17 +41,29 @@ const FAILURE_LABEL: Record<BundleFailure | ChainFailure, string> = {
   contract_mismatch: 'contract mismatch',
   root_not_on_chain: 'root not on chain',
   not_final: 'not final',
+  state_mismatch: 'state proof does not match',
 };
 
 export async function verifyCommand(source: string, opts: VerifyOptions): Promise<void> {
   const bundles = await loadBundles(source);
 
-  // Step 1, pure: shape, leaf, proof up to the root. Needs nothing but the bundle.
+  // Step 1, pure: shape, leaf, proof up to the root (and a v2 bundle's state proof up to its state
+  // root). Needs nothing but the bundle.
+  const checked: ProofBundleV1[] = [];
+  const v2 = new Map<ProofBundleV1, ProofBundleV2>();
   for (const [i, value] of bundles.entries()) {
+    if (isV2(value)) {
+      const verdict = verifyBundleV2(value);
+      if (!verdict.valid) throw failure(verdict.failure, verdict.reason, value, i, bundles.length);
+      const v1 = asV1(verdict.bundle);
+      v2.set(v1, verdict.bundle);
+      checked.push(v1);
+      continue;
+    }
     const verdict = verifyBundle(value);
     if (!verdict.valid) throw failure(verdict.failure, verdict.reason, value, i, bundles.length);
+    checked.push(verdict.bundle);
   }
-  const checked = bundles as ProofBundleV1[];
 
   if (opts.rpc === undefined) {
     const { chainId, contract } = checked[0]!.anchor;
@@ -82,13 +108,103 @@ export async function verifyCommand(source: string, opts: VerifyOptions): Promis
         verdict.blockNumber === null
           ? `at least ${verdict.confirmations} confirmation${verdict.confirmations === 1 ? '' : 's'} (the anchoring block is neither the bundle's nor among the latest ${LOG_WINDOW_BLOCKS})`
           : `block ${verdict.blockNumber}, ${verdict.confirmations} confirmation${verdict.confirmations === 1 ? '' : 's'}`;
+      const withState = v2.get(bundle);
+      if (withState) await checkStateOnChain(chain, withState, i, checked.length);
+      // Without --api the note goes on the same line, so each bundle stays one line of output.
+      const note =
+        opts.api === undefined ? `; verified as of batch ${bundle.batchId}; freshness not checked` : '';
       println(
         `verified: record ${printable(bundle.recordId)} seq ${bundle.seq}: batch ${bundle.batchId}, ${depth} ` +
-          `(chain ${chain.chainId}, contract ${chain.contract})`,
+          `(chain ${chain.chainId}, contract ${chain.contract})${note}`,
       );
+      if (opts.api !== undefined) await checkFreshness(chain, opts.rpc, bundle, opts.api, i, checked.length);
     }
   } finally {
     for (const chain of chains.values()) chain.close();
+  }
+}
+
+function isV2(value: unknown): boolean {
+  return (
+    typeof value === 'object' && value !== null && (value as { format?: unknown }).format === BUNDLE_FORMAT_V2
+  );
+}
+
+/** A v2 bundle's state root must be the one the chain logged for its batch. */
+async function checkStateOnChain(
+  chain: AnchorChain,
+  bundle: ProofBundleV2,
+  index: number,
+  count: number,
+): Promise<void> {
+  const logged = await chain.findStateRoot(bundle.state.batchId, bundle.anchor.blockNumber ?? undefined);
+  if (logged === null || logged.stateRoot !== bundle.state.stateRoot.toLowerCase()) {
+    throw failure(
+      'state_mismatch',
+      logged === null
+        ? `no state root is anchored for batch ${bundle.state.batchId}`
+        : `the state root anchored for batch ${bundle.state.batchId} is ${logged.stateRoot}, not the bundle's`,
+      bundle,
+      index,
+      count,
+    );
+  }
+}
+
+/**
+ * Asks the chain for its latest anchored state root and the service (untrusted) for the record's
+ * state proof under it. Prints `current as of batch N (block B, time)`; a later event is
+ * `superseded: <type> at seq k in batch M` (exit EXIT_SUPERSEDED); anything else, including an
+ * older, forged or withheld proof, is "could not confirm freshness" (exit 1), never current.
+ */
+async function checkFreshness(
+  chain: AnchorChain,
+  rpcUrl: string,
+  bundle: ProofBundleV1,
+  api: string,
+  index: number,
+  count: number,
+): Promise<void> {
+  const client = new ApiClient(api.replace(/\/+$/, ''));
+  const report = await freshnessOnChain(chain, bundle, (batchId) =>
+    client.stateProof(bundle.recordId, batchId),
+  );
+  const which = whichBundle(bundle, index, count);
+  if (report.status === 'unconfirmed') {
+    throw new CliError(`could not confirm freshness: ${which}${report.reason}`);
+  }
+  if (report.status === 'current') {
+    const at = report.anchoredAt!;
+    const time = await blockTime(rpcUrl, at.blockNumber);
+    println(`current as of batch ${report.batchId} (block ${at.blockNumber}, ${time})`);
+    return;
+  }
+  // The directory proved seq k's leaf; the service's bundle for seq k names its type and batch, and
+  // counts only if its leaf is that proven leaf (the leaf commits to the content, type included).
+  const { seq, leaf } = report.value;
+  let later: ProofBundleV1 | undefined;
+  try {
+    const { bundles } = await client.proofs(bundle.recordId);
+    const found = bundles.find((b) => b.seq === seq);
+    const verdict = found ? verifyBundle(found) : null;
+    if (verdict?.valid && verdict.bundle.leaf === leaf) later = verdict.bundle;
+  } catch {
+    // The supersession is proven already; only its description is missing.
+  }
+  const type = later ? printable(String(later.content.type)) : 'an event the service did not show';
+  const where = later?.batchId ? ` in batch ${later.batchId}` : ` by batch ${report.batchId}`;
+  throw new CliError(`superseded: ${type} at seq ${seq}${where}`, EXIT_SUPERSEDED);
+}
+
+async function blockTime(rpcUrl: string, blockNumber: number): Promise<string> {
+  const provider = openRpcProvider(rpcUrl, { timeoutMs: DEFAULT_RPC_TIMEOUT_MS });
+  try {
+    const block = await provider.getBlock(blockNumber);
+    return block ? new Date(block.timestamp * 1000).toISOString() : 'time unknown';
+  } catch {
+    return 'time unknown';
+  } finally {
+    provider.destroy();
   }
 }
 
@@ -155,7 +271,7 @@ async function connect(rpcUrl: string, contract: string, chainId: number): Promi
 }
 
 function failure(
-  code: BundleFailure | ChainFailure,
+  code: BundleFailure | ChainFailure | 'state_mismatch',
   reason: string,
   bundle: unknown,
   index: number,

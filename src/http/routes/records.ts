@@ -6,7 +6,8 @@ import { requireAdmin, requireMerchant } from '../auth.ts';
 import { eraseEvent } from '../../service/erasure.ts';
 import { checkEventData, checkRecordTexts } from '../../service/merchant-text.ts';
 import { getMerchant } from '../../service/merchants.ts';
-import { recordBundles } from '../../service/proofs.ts';
+import { recordBundles, recordBundlesV2 } from '../../service/proofs.ts';
+import { stateProofDocument } from '../../service/state-proofs.ts';
 import { publicRecord } from '../../service/public-view.ts';
 import { appendEvent } from '../../service/record-events.ts';
 import { getRecord, recordEvents } from '../../service/records.ts';
@@ -15,9 +16,11 @@ import {
   AnchorStatus,
   bearerAuth,
   Bundle,
+  BundleV2,
   errorResponses,
   Id,
   IdParams,
+  StateProof,
   TEXT_PATTERN,
   TextField,
 } from './schemas.ts';
@@ -286,18 +289,51 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['public', 'auditor'],
-        summary: 'One proofmark.bundle.v1 per event, in seq order',
+        summary: 'One proofmark.bundle.v1 per event, in seq order (v2 for anchored events with ?format=v2)',
         params: IdParams,
+        querystring: Type.Object(
+          { format: Type.Optional(Type.Union([Type.Literal('v1'), Type.Literal('v2')])) },
+          { additionalProperties: false },
+        ),
         response: {
-          200: Type.Object({ recordId: Type.String(), bundles: Type.Array(Bundle) }),
+          200: Type.Object({ recordId: Type.String(), bundles: Type.Array(Type.Union([Bundle, BundleV2])) }),
           ...errorResponses,
         },
       },
     },
     async (request) => {
       const { chain } = app.services;
-      const bundles = await recordBundles(ctx(), chain, request.params.id);
+      const bundles =
+        request.query.format === 'v2'
+          ? await recordBundlesV2(ctx(), chain, request.params.id)
+          : await recordBundles(ctx(), chain, request.params.id);
       return { recordId: request.params.id, bundles };
+    },
+  );
+
+  app.get(
+    '/v1/records/:id/state-proof',
+    {
+      schema: {
+        tags: ['public', 'auditor'],
+        summary:
+          "The record's state (or absence) under a batch's item-directory root; by default the latest batch whose state root is anchored",
+        params: IdParams,
+        querystring: Type.Object(
+          { batch: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,14}$' })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: StateProof, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { batch } = request.query;
+      return stateProofDocument(
+        ctx(),
+        app.services.chain,
+        request.params.id,
+        batch === undefined ? undefined : Number(batch),
+      );
     },
   );
 };

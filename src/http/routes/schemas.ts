@@ -3,6 +3,8 @@ import { Type, type Static, type StringOptions } from '@sinclair/typebox';
 import {
   ANCHOR_STATUSES,
   BUNDLE_FORMAT_V1,
+  BUNDLE_FORMAT_V2,
+  STATE_PROOF_FORMAT,
   type BundleAnchor,
   type ProofBundleV1,
 } from '../../core/index.ts';
@@ -73,6 +75,49 @@ type Fits<Core, Schema> = Core extends Schema
   : never;
 const _bundleFitsCore: Fits<ProofBundleV1, Static<typeof Bundle>> &
   Fits<BundleAnchor, Static<typeof BundleAnchorSchema>> = true;
+
+const DirectoryValueSchema = Type.Union([
+  Type.Object({ seq: Type.Integer(), leaf: Type.String(), ended: Type.Boolean() }),
+  Type.Null(),
+]);
+
+/** proofmark.state.v1 (src/core/state.ts, docs/proof-format.md §10). */
+export const StateProof = Type.Object(
+  {
+    format: Type.Literal(STATE_PROOF_FORMAT),
+    recordId: Type.String(),
+    recordKey: Type.String(),
+    batchId: Type.Integer(),
+    stateRoot: Type.String(),
+    anchor: Type.Union([
+      Type.Object({
+        chainId: Type.Integer(),
+        contract: Type.String(),
+        txHash: Type.String(),
+        blockNumber: Type.Integer(),
+      }),
+      Type.Null(),
+    ]),
+    value: DirectoryValueSchema,
+    proof: Type.String({ description: 'the directory proof, proof-format.md §9, as 0x-hex' }),
+  },
+  { description: `${STATE_PROOF_FORMAT} (docs/proof-format.md)` },
+);
+
+/** proofmark.bundle.v2: a v1 bundle's fields and its record's state under the same batch. */
+export const BundleV2 = Type.Object(
+  {
+    ...Bundle.properties,
+    format: Type.Literal(BUNDLE_FORMAT_V2),
+    state: Type.Object({
+      batchId: Type.Integer(),
+      stateRoot: Type.String(),
+      value: DirectoryValueSchema,
+      proof: Type.String(),
+    }),
+  },
+  { description: `${BUNDLE_FORMAT_V2} (docs/proof-format.md)` },
+);
 
 export const Batch = Type.Object({
   id: Type.Integer(),

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { Hex } from '../../core/index.ts';
 import { verifyBundleOnChain } from '../../chain/bundle-check.ts';
 import { eventAnchor } from '../../service/anchor-view.ts';
+import { freshnessOf, type FreshnessField } from '../../service/freshness.ts';
 import { SecretAttemptsExhausted } from '../../service/secret-attempts.ts';
 import { checkSecret } from '../../service/secrets.ts';
 import { verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
@@ -10,6 +12,20 @@ import { errorResponses, IdParams, TextField } from './schemas.ts';
 
 /** On every answer of a secret check of a record with a secret: wrong secrets it still takes this window. */
 const TRIES_HEADER = 'x-secret-tries-remaining';
+
+const FreshnessSchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal('current'), Type.Literal('superseded'), Type.Literal('unconfirmed')]),
+    asOfBatch: Type.Union([Type.Integer(), Type.Null()]),
+    latestSeq: Type.Optional(Type.Integer()),
+    ended: Type.Optional(Type.Boolean()),
+    reason: Type.Optional(Type.String()),
+  },
+  {
+    description:
+      "Whether the event (the issuance, for GET /v1/verify/:id) is still the record's latest state as of the latest batch whose state root is anchored; check it yourself with `proofmark verify --api`",
+  },
+);
 
 const VerdictSchema = Type.Object({
   verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
@@ -41,10 +57,11 @@ const VerdictSchema = Type.Object({
       suspicious: Type.Boolean(),
     }),
   ),
+  freshness: Type.Optional(FreshnessSchema),
 });
 
 /** The verdict as the API returns it (the page renders the richer Verdict itself). */
-export function verdictBody(v: Verdict) {
+export function verdictBody(v: Verdict, freshness?: FreshnessField) {
   const { issuance } = v;
   return {
     verdict: v.verdict,
@@ -63,6 +80,7 @@ export function verdictBody(v: Verdict) {
     ...(v.merchant && { merchant: { id: v.merchant.id, name: v.merchant.name, status: v.merchant.status } }),
     ...(issuance && { issuance: eventAnchor(issuance) }),
     ...(v.scans && { scans: v.scans }),
+    ...(freshness && { freshness }),
   };
 }
 
@@ -92,7 +110,14 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { ctx, chain, log } = app.services;
       const verdict = await verdictFor(ctx, chain, log, request.params.id, { scan: request });
       if (verdict.verdict === 'not_found') reply.status(404);
-      return verdictBody(verdict);
+      const { issuance } = verdict;
+      if (!issuance || issuance.batch_id === null) return verdictBody(verdict);
+      const freshness = await freshnessOf(ctx, {
+        recordId: issuance.record_id,
+        seq: issuance.seq,
+        leaf: issuance.leaf as Hex,
+      });
+      return verdictBody(verdict, freshness);
     },
   );
 
@@ -149,6 +174,7 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
             valid: Type.Boolean(),
             failure: Type.Optional(Type.String()),
             reason: Type.Optional(Type.String()),
+            freshness: Type.Optional(FreshnessSchema),
             confirmations: Type.Optional(
               Type.Integer({
                 description:
@@ -161,11 +187,12 @@ export const verifyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { chain, finality } = app.services;
+      const { chain, finality, ctx } = app.services;
       const result = await verifyBundleOnChain(chain, request.body, finality);
-      return result.valid
-        ? { valid: true, confirmations: result.confirmations }
-        : { valid: false, failure: result.failure, reason: result.reason };
+      if (!result.valid) return { valid: false, failure: result.failure, reason: result.reason };
+      const { recordId, seq, leaf } = result.bundle;
+      const freshness = await freshnessOf(ctx, { recordId, seq, leaf });
+      return { valid: true, confirmations: result.confirmations, freshness };
     },
   );
 };

@@ -50,6 +50,13 @@ export class MemoryBatchStore implements BatchStore {
     return sortedBatches(this.t, (b) => statuses.includes(b.status));
   }
 
+  async latestAnchoredState(): Promise<BatchRow | undefined> {
+    return sortedBatches(
+      this.t,
+      (b) => (b.status === 'anchored' || b.status === 'final') && b.state_root !== null,
+    ).at(-1);
+  }
+
   async openSeal(): Promise<OpenSeal | undefined> {
     const newest = (await this.nextId()) - 1;
     const seal = this.t.seals.get(String(newest));
@@ -85,6 +92,7 @@ export class MemoryBatchStore implements BatchStore {
     leafCount: number,
     sealedAt: string,
     fence: LeaseFence,
+    stateRoot: Hex | null = null,
   ): Promise<boolean> {
     const seal = this.t.seals.get(String(id));
     if (!seal || seal.leaf_count !== leafCount || !holdsLease(this.t, fence)) return false;
@@ -102,6 +110,7 @@ export class MemoryBatchStore implements BatchStore {
       anchored_at: null,
       final_at: null,
       chain_root: null,
+      state_root: stateRoot,
     });
     return true;
   }

@@ -93,6 +93,17 @@ export class SqlBatchStore implements BatchStore {
       .execute();
   }
 
+  latestAnchoredState(): Promise<BatchRow | undefined> {
+    return this.ctx.db
+      .selectFrom('batches')
+      .selectAll()
+      .where('status', 'in', ['anchored', 'final'])
+      .where('state_root', 'is not', null)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   /** The newest batch, if it is an open seal: one primary-key read, cheap enough for every tick. */
   async openSeal(): Promise<OpenSeal | undefined> {
     const { db } = this.ctx;
@@ -168,11 +179,12 @@ export class SqlBatchStore implements BatchStore {
     leafCount: number,
     sealedAt: string,
     fence: LeaseFence,
+    stateRoot: Hex | null = null,
   ): Promise<boolean> {
     const completed = await fenced(this.ctx, fence, async (db) => {
       const result = await db
         .updateTable('batches')
-        .set({ status: 'sealed', root, sealed_at: sealedAt })
+        .set({ status: 'sealed', root, sealed_at: sealedAt, state_root: stateRoot })
         .where('id', '=', id)
         .where('status', '=', SEALING)
         .where('leaf_count', '=', leafCount)
@@ -248,6 +260,7 @@ const EMPTY_ANCHOR = {
   anchored_at: null,
   final_at: null,
   chain_root: null,
+  state_root: null,
 } as const;
 
 /** Every node of `tree`, as the chunk rows of batch `batchId`. */

@@ -15,6 +15,7 @@ import * as identity from './migrations/004-identity.ts';
 import * as webhooks from './migrations/005-webhooks.ts';
 import * as directory from './migrations/006-directory.ts';
 import * as merchantCredit from './migrations/007-merchant-credit.ts';
+import * as stateRoots from './migrations/008-state-roots.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-webhooks': webhooks,
   '006-directory': directory,
   '007-merchant-credit': merchantCredit,
+  '008-state-roots': stateRoots,
 };
 
 export async function openDatabase(opts: {

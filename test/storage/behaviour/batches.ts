@@ -80,6 +80,31 @@ export function batchBehaviour(storage: () => Storage): void {
     expect(await s.batches.withStatus([])).toEqual([]);
   });
 
+  it('finds the newest anchored or final batch that has a state root', async () => {
+    const s = storage();
+    const fence = await lead(s);
+    expect(await s.batches.latestAnchoredState()).toBeUndefined();
+    const withState = async (id: number, status: BatchStatus, stateRoot: string | null) => {
+      const tree = treeOf(2, `state ${id}`);
+      await s.batches.insertSealed({ ...batchRow(id, tree), state_root: stateRoot }, tree);
+      const path: BatchStatus[] = ['sealed', 'submitted', 'anchored', 'final'];
+      for (let i = 0; path[i] !== status; i++) {
+        expect(await s.batches.transition(id, path[i]!, path[i + 1]!, {}, fence)).toBe(true);
+      }
+    };
+    await withState(1, 'final', `0x${'01'.repeat(32)}`);
+    await withState(2, 'anchored', `0x${'02'.repeat(32)}`);
+    await withState(3, 'anchored', null); // anchored on a registry without anchorWithState
+    await withState(4, 'submitted', `0x${'04'.repeat(32)}`);
+    expect(await s.batches.latestAnchoredState()).toMatchObject({
+      id: 2,
+      state_root: `0x${'02'.repeat(32)}`,
+    });
+    // Sent to an old registry: the transition clears the state root, and the batch no longer counts.
+    expect(await s.batches.transition(2, 'anchored', 'final', { state_root: null }, fence)).toBe(true);
+    expect(await s.batches.latestAnchoredState()).toMatchObject({ id: 1 });
+  });
+
   it('moves a batch from the expected state with its change, and says so', async () => {
     const s = storage();
     const tree = treeOf(2);
