@@ -65,7 +65,12 @@ describe('POST /v1/verify against the chain (sqlite)', () => {
     expect(good).toMatchObject({ seq: 1, batchId: 1, anchor: { status: 'final' } });
     expect(good.proof!.length).toBeGreaterThan(1);
     const res = await check(good);
-    expect(res).toEqual({ valid: true, confirmations: expect.any(Number) });
+    // The sale (seq 1) is its record's latest event, so the record is current as of the last batch.
+    expect(res).toEqual({
+      valid: true,
+      confirmations: expect.any(Number),
+      freshness: { status: 'current', asOfBatch: expect.any(Number), latestSeq: 1, ended: false },
+    });
     expect(res.confirmations).toBeGreaterThanOrEqual(1);
     expect(await check(inBatch2)).toMatchObject({ valid: true });
     // The same check the API makes, straight against the registry.

@@ -73,6 +73,8 @@ const TABLE: Row[] = [
   { route: 'GET /m/:id',                  statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id',         statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id/proofs',  statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /v1/records/:id/state-proof',
+                                          statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id/qr.png',  statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/records/:id/qr.svg',  statuses: [200, 200,  200,  200,  200,  200,  200] },
   { route: 'GET /v1/verify/:id',          statuses: [200, 200,  200,  200,  200,  200,  200] },

@@ -83,12 +83,18 @@ function verify(body: Buffer, tally: Tally): Promise<Answer> {
   );
 }
 
-/** A 200 says valid with its confirmations, or invalid with a known failure code and a reason. */
+/**
+ * A 200 says valid with its confirmations and the record's freshness (issue 15), or invalid with a
+ * known failure code and a reason.
+ */
 function verdictOf(answer: Answer, what: string): { valid: boolean; failure?: string } {
   const body = JSON.parse(answer.text) as Record<string, unknown>;
   if (body.valid === true) {
-    expect(Object.keys(body).sort(), what).toEqual(['confirmations', 'valid']);
+    expect(Object.keys(body).sort(), what).toEqual(['confirmations', 'freshness', 'valid']);
     expect(body.confirmations, what).toBeGreaterThanOrEqual(1);
+    expect(['current', 'superseded', 'unconfirmed'], what).toContain(
+      (body.freshness as { status?: unknown }).status,
+    );
   } else {
     expect(Object.keys(body).sort(), what).toEqual(['failure', 'reason', 'valid']);
     expect(body.valid, what).toBe(false);
