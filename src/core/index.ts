@@ -8,3 +8,4 @@ export * from './bundle.ts';
 export * from './verify.ts';
 export * from './lifecycle.ts';
 export * from './directory/index.ts';
+export * from './blind-index.ts';
