@@ -191,6 +191,17 @@ export function buildProgram(): Command {
       const { adminEraseEvent } = await import('./commands/admin.ts');
       await adminEraseEvent(recordId, seq, opts);
     });
+  withAdminApi(admin.command('duplicates'))
+    .description(
+      'registrations refused because a live record already held the key or serial, newest first ' +
+        '(which merchant, when, which record held it; never the secret)',
+    )
+    .option('--merchant <id>', "only this merchant's refused registrations")
+    .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
+    .action(async (opts) => {
+      const { adminDuplicates } = await import('./commands/admin.ts');
+      await adminDuplicates(opts);
+    });
 
   const webhook = program
     .command('webhook')

@@ -11,6 +11,7 @@ import type {
   Batch as BatchSchema,
   Bundle as BundleSchema,
 } from '../http/routes/schemas.ts';
+import type { DuplicateRefusals as DuplicateRefusalsSchema } from '../http/routes/duplicates.ts';
 import type { PublicRecordSchema } from '../http/routes/records.ts';
 import type { verdictBody } from '../http/routes/verify.ts';
 import type {
@@ -30,6 +31,8 @@ export type Batch = Static<typeof BatchSchema>;
 /** A proofmark.bundle.v1 as the API serves it (src/core's ProofBundleV1 is the checked form). */
 export type Bundle = Static<typeof BundleSchema>;
 export type PublicRecord = Static<typeof PublicRecordSchema>;
+/** GET /v1/admin/duplicates. */
+export type DuplicateRefusals = Static<typeof DuplicateRefusalsSchema>;
 /** GET /v1/verify/:id, 200 or 404 (not_found). */
 export type VerdictBody = ReturnType<typeof verdictBody>;
 export type { EventType, RecordKind };

@@ -16,6 +16,7 @@ import { bytesToHex, normaliseForIndex, type RecordKind } from '../core/index.ts
 import { DuplicateKeyError } from '../storage/errors.ts';
 import type { DuplicateRefusalRow, UniqueKeyRow, UniqueKeyType } from '../storage/rows.ts';
 import type { Stores } from '../storage/storage.ts';
+import type { ServiceContext } from './context.ts';
 import { badRequest, conflict, ServiceError } from './errors.ts';
 import { randomId } from './random.ts';
 import type { ServerKey } from './server-key.ts';
@@ -215,4 +216,17 @@ export async function uniquenessOf(
     uniqueness: rows.some((r) => r.type === 'secret') ? 'registered-once' : 'no-secret',
     reissueOf: rows[0]!.reissue_of,
   };
+}
+
+/** Refused duplicates for the operator, newest first: of one merchant, or of all when null. */
+export async function duplicateRefusals(ctx: ServiceContext, merchantId: string | null, limit: number) {
+  const rows = await ctx.storage.uniqueKeys.refusals(merchantId, limit);
+  return rows.map((r) => ({
+    at: r.at,
+    merchantId: r.merchant_id,
+    type: r.type,
+    externalId: r.external_id,
+    existingRecordId: r.existing_record_id,
+    existingMerchantId: r.existing_merchant_id,
+  }));
 }

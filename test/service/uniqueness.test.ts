@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
-import { startHarness, type Harness } from '../helpers/harness.ts';
+import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.ts';
+import { runCli } from '../cli/helpers.ts';
 import { recordBody, type RecordBody } from '../helpers/records.ts';
 
 interface Answer {
@@ -177,5 +178,44 @@ describe.each(BACKENDS)('one key, one sale (%s)', (backend) => {
     expect((await verdict(id)).body).toMatchObject({ uniqueness: 'not-covered', reissueOf: null });
     const noSecret = await register([recordBody('plain-1')]);
     expect((await verdict(noSecret.body.records![0]!.id)).body.uniqueness).toBe('no-secret');
+  });
+
+  it('the operator sees every refused duplicate (route and CLI), never the secret or its key', async (t) => {
+    if (skip) return t.skip(skip);
+    const res = await request('GET', `/v1/admin/duplicates?merchant=${rival.id}`, ADMIN_TOKEN);
+    expect(res.status).toBe(200);
+    const refusals = res.body.refusals as Array<Record<string, unknown>>;
+    const firstKey = await a.runtime.storage.db
+      .selectFrom('records')
+      .select('id')
+      .where('external_id', '=', 'k-1')
+      .executeTakeFirstOrThrow();
+    expect(refusals).toContainEqual({
+      at: expect.any(String),
+      merchantId: rival.id,
+      type: 'secret',
+      externalId: 'k-2',
+      existingRecordId: firstKey.id,
+      existingMerchantId: shop.id,
+    });
+    expect(refusals.every((r) => r.merchantId === rival.id)).toBe(true);
+    // The shop's own: twice its own key, and the duplicate within one request (held by no record yet).
+    const own = (await request('GET', `/v1/admin/duplicates?merchant=${shop.id}`, ADMIN_TOKEN)).body
+      .refusals as Array<Record<string, unknown>>;
+    expect(own).toContainEqual(expect.objectContaining({ externalId: 'k-5', existingRecordId: null }));
+    expect(own).toContainEqual(expect.objectContaining({ externalId: 's-2', type: 'serial' }));
+    const keys = await a.runtime.storage.db.selectFrom('unique_keys').select('key').execute();
+    const text = JSON.stringify(res.body) + JSON.stringify(own);
+    for (const { key } of keys) expect(text).not.toContain(key);
+    expect(text.toLowerCase()).not.toContain('vk7jg');
+    // Not for merchants.
+    expect((await request('GET', '/v1/admin/duplicates', shop.apiKey)).status).toBe(401);
+    if (backend !== 'sqlite') return;
+    const cli = await runCli(['admin', 'duplicates', '--merchant', rival.id, '--api', urls[1]!], {
+      ADMIN_TOKEN,
+    });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout)).toEqual({ refusals });
   });
 });
