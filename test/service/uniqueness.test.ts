@@ -144,6 +144,19 @@ describe.each(BACKENDS)('one key, one sale (%s)', (backend) => {
     const page = await fetch(`${urls[0]}/v/${newId}`).then((r) => r.text());
     expect(page).toContain('data-uniqueness="registered-once"');
     expect(page).toContain(`<a href="/v/${oldId}">`);
+    // After a matching key check the page says the key is registered for this item only.
+    const checked = await fetch(`${urls[1]}/v/${newId}/secret`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `secret=${encodeURIComponent('refund-me 0001')}`,
+    }).then((r) => r.text());
+    expect(checked).not.toContain('此授权码 / 卡密在本平台只登记给了这一件商品');
+    const matched = await fetch(`${urls[1]}/v/${newId}/secret`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `secret=${encodeURIComponent(key)}`,
+    }).then((r) => r.text());
+    expect(matched).toContain('This key or PIN is registered on this platform for this item only.');
     // The re-issue holds the key now: a second re-issue is refused.
     expect((await register([recordBody('r-3', { secret: key, serial: 'R-9' })])).status).toBe(409);
   });
