@@ -245,7 +245,7 @@ async function registerIn(
     results.push({ id, externalId: input.externalId, status: 'pending', verifyUrl: verifyUrl(ctx, id) });
   }
   if (unconfirmed.length > 0) throw new UnconfirmedSecrets(unconfirmed);
-  const keys = await planUniqueKeys(tx, ctx.keys, merchant.id, candidates, now);
+  const keys = ctx.withoutUniqueKeys ? [] : await planUniqueKeys(tx, ctx.keys, merchant.id, candidates, now);
 
   await tx.records.insertMany(newRecords);
   await tx.events.insertMany(newEvents);
