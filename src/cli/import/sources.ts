@@ -128,20 +128,23 @@ async function* csvLines(
   const input = createReadStream(path);
   input.on('data', (chunk) => (progress.bytesRead += chunk.length));
   const parser = input.pipe(
-    parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true, trim: true }),
+    parse({ bom: true, info: true, raw: true, relax_column_count: true, skip_empty_lines: true, trim: true }),
   );
   let header: string[] | null = null;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{
+    for await (const { record, info, raw } of parser as AsyncIterable<{
       record: string[];
-      info: { lines: number; raw?: string };
+      info: { lines: number };
+      raw: string;
     }>) {
       if (!header) {
         header = checkHeader(record, path);
         continue;
       }
-      // info.lines is the line the record ends on: a quoted field may span lines.
-      const line = info.lines;
+      // info.lines is the line the record ends on (a quoted field may span lines): an editor shows
+      // the line it starts on.
+      const text = raw.replace(/^[\r\n]+/, '').replace(/[\r\n]+$/, '');
+      const line = info.lines - (text.match(/\n/g)?.length ?? 0);
       if (record.length !== header.length) {
         yield { line, malformed: `${record.length} columns where the header has ${header.length}` };
         continue;
