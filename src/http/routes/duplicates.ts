@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { badRequest } from '../../service/errors.ts';
 import { duplicateRefusals } from '../../service/uniqueness.ts';
 import { requireAdmin } from '../auth.ts';
 import { bearerAuth, errorResponses, Id } from './schemas.ts';
@@ -37,19 +38,19 @@ export const duplicateRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(
           {
             merchant: Type.Optional(Id),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            limit: Type.Optional(
+              Type.String({ pattern: '^[0-9]{1,4}$', description: '1 to 1000 (default 100)' }),
+            ),
           },
           { additionalProperties: false },
         ),
         response: { 200: DuplicateRefusals, ...errorResponses },
       },
     },
-    async (request) => ({
-      refusals: await duplicateRefusals(
-        app.services.ctx,
-        request.query.merchant ?? null,
-        request.query.limit ?? 100,
-      ),
-    }),
+    async (request) => {
+      const limit = Number(request.query.limit ?? 100);
+      if (limit < 1 || limit > 1000) throw badRequest('invalid_request', 'limit must be from 1 to 1000');
+      return { refusals: await duplicateRefusals(app.services.ctx, request.query.merchant ?? null, limit) };
+    },
   );
 };
