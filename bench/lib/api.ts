@@ -36,7 +36,8 @@ export function recordBodies(prefix: string, requests: number, perRequest = 1000
         sku: `SKU-GAME-${n % 97}`,
         productName: 'Stellar Frontier: Deluxe Edition (PC, global key)',
         serial: `SN-${prefix}-${n.toString(36).padStart(8, '0')}`,
-        secret: `XKCD-${n.toString(16).padStart(5, '0')}-ABCDE-FGHIJ-KLMNO`,
+        // The prefix too: one key, one sale, so another body's record never repeats this key.
+        secret: `XKCD-${n.toString(16).padStart(5, '0')}-${prefix}-FGHIJ-KLMNO`,
         metadata: { region: 'EU', platform: 'steam', edition: 'deluxe', orderLine: n % 5 },
       });
     }

@@ -203,6 +203,17 @@ export function buildProgram(): Command {
       const { adminEraseEvent } = await import('./commands/admin.ts');
       await adminEraseEvent(recordId, seq, opts);
     });
+  withAdminApi(admin.command('duplicates'))
+    .description(
+      'registrations refused because a live record already held the key or serial, newest first ' +
+        '(which merchant, when, which record held it; never the secret)',
+    )
+    .option('--merchant <id>', "only this merchant's refused registrations")
+    .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
+    .action(async (opts) => {
+      const { adminDuplicates } = await import('./commands/admin.ts');
+      await adminDuplicates(opts);
+    });
 
   const webhook = program
     .command('webhook')
@@ -257,6 +268,38 @@ export function buildProgram(): Command {
     .action(async (id: string, messageId: string, opts) => {
       const { webhookReplay } = await import('./commands/webhook.ts');
       await webhookReplay(id, messageId, opts);
+    });
+
+  const records = program.command('records').description("a merchant's records (needs its API key)");
+  records
+    .command('import')
+    .description(
+      'register stock from a file: a CSV with a header naming record fields, serial,secret lines, or ' +
+        'one secret per line; in requests of 1,000, safe to run again after an interruption',
+    )
+    .argument('<file>', 'the file to import')
+    .addOption(
+      new Option(
+        '--api <url>',
+        'service base URL (default: $PROOFMARK_API or http://127.0.0.1:8080)',
+      ).argParser(httpUrl),
+    )
+    .option('--key <apiKey>', "the merchant's API key (default: $PROOFMARK_API_KEY)")
+    .option(
+      '--format <format>',
+      'csv, pairs (serial,secret) or secrets (default: csv for .csv, else by the first line)',
+    )
+    .option('--kind <kind>', 'licence, account or card: for every record of a plain file (a CSV default)')
+    .option('--sku <sku>', 'the SKU of every record of a plain file (a CSV default)')
+    .option('--product <name>', 'the product name of every record of a plain file (a CSV default)')
+    .option(
+      '--out <file>',
+      'write line,externalId,recordId,verifyUrl,status of every registered line (QR labels)',
+    )
+    .option('--concurrency <n>', 'requests in flight (default 4)', intAtLeast(1))
+    .action(async (file: string, opts) => {
+      const { recordsImport } = await import('./commands/records.ts');
+      await recordsImport(file, opts);
     });
 
   withAdminApi(program.command('demo'))

@@ -12,6 +12,7 @@ import type {
   BatchPage,
   BundleCheck,
   ChainInfo,
+  DuplicateRefusals,
   ErasedEvent,
   EventAck,
   Evidence,
@@ -104,6 +105,15 @@ export class ApiClient {
   /** Replaces one event's content with a tombstone naming `by`; its leaf and every other proof stay valid. */
   eraseEvent(recordId: string, seq: number, by: string): Promise<ErasedEvent> {
     return this.json('POST', `${recordPath(recordId)}/events/${seq}/erasure`, { by });
+  }
+
+  /** Registrations refused as duplicates, newest first: of one merchant, or of all. */
+  duplicates(opts: { merchant?: string; limit?: number } = {}): Promise<DuplicateRefusals> {
+    const query = new URLSearchParams();
+    if (opts.merchant !== undefined) query.set('merchant', opts.merchant);
+    if (opts.limit !== undefined) query.set('limit', String(opts.limit));
+    const search = query.size > 0 ? `?${query}` : '';
+    return this.json('GET', `/v1/admin/duplicates${search}`);
   }
 
   /** Seals everything pending now; anchoring follows in the background. */

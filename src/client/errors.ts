@@ -17,6 +17,8 @@ export class ApiError extends Error {
     readonly status: number | null,
     readonly code: string | null,
     options?: { cause?: unknown },
+    /** On 409 duplicate_secret / duplicate_serial: the records of the request refused, and why. */
+    readonly refusedRecords: ReadonlyArray<{ externalId: string; code: string }> = [],
   ) {
     super(message, options);
   }
@@ -43,7 +45,16 @@ export function refused(
   const body = errorBody(bodyText);
   const code = typeof body?.code === 'string' ? body.code : null;
   if (body && typeof body.message === 'string') {
-    return new ApiError(`${body.message} (${body.code ?? `HTTP ${status}`})`, method, path, status, code);
+    const records = Array.isArray(body.refused) ? (body.refused as ApiError['refusedRecords']) : [];
+    return new ApiError(
+      `${body.message} (${body.code ?? `HTTP ${status}`})`,
+      method,
+      path,
+      status,
+      code,
+      undefined,
+      records,
+    );
   }
   return new ApiError(
     `${method} ${path} failed: HTTP ${status} ${statusText}`.trim(),
@@ -55,7 +66,7 @@ export function refused(
 }
 
 /** The body parsed as JSON when it is an object (an error body or something else), else null. */
-function errorBody(text: string): { message?: unknown; code?: unknown } | null {
+function errorBody(text: string): { message?: unknown; code?: unknown; refused?: unknown } | null {
   try {
     const body: unknown = JSON.parse(text);
     return typeof body === 'object' ? body : null;

@@ -13,6 +13,7 @@ import type {
   BundleV2 as BundleV2Schema,
   StateProof as StateProofSchema,
 } from '../http/routes/schemas.ts';
+import type { DuplicateRefusals as DuplicateRefusalsSchema } from '../http/routes/duplicates.ts';
 import type { PublicRecordSchema } from '../http/routes/records.ts';
 import type { verdictBody } from '../http/routes/verify.ts';
 import type {
@@ -39,6 +40,8 @@ export type PublicRecord = Static<typeof PublicRecordSchema>;
 export type BundleV2 = Static<typeof BundleV2Schema>;
 /** GET /v1/records/:id/state-proof (src/core's StateProofDocument is the checked form). */
 export type StateProof = Static<typeof StateProofSchema>;
+/** GET /v1/admin/duplicates. */
+export type DuplicateRefusals = Static<typeof DuplicateRefusalsSchema>;
 /** GET /v1/verify/:id, 200 or 404 (not_found). */
 export type VerdictBody = ReturnType<typeof verdictBody>;
 export type { EventType, RecordKind };

@@ -10,3 +10,4 @@ export * from './lifecycle.ts';
 export * from './directory/index.ts';
 export * from './merchant-credit.ts';
 export * from './state.ts';
+export * from './blind-index.ts';

@@ -16,6 +16,13 @@ export const ErrorResponse = Type.Object(
     error: Type.String(),
     message: Type.String(),
     code: Type.String({ description: 'stable machine-readable error code' }),
+    refused: Type.Optional(
+      Type.Array(Type.Object({ externalId: Type.String(), code: Type.String() }), {
+        description:
+          'on 409 duplicate_secret / duplicate_serial: every record of the request refused as a duplicate ' +
+          '(its externalId and why); the request wrote nothing',
+      }),
+    ),
   },
   { $id: 'ErrorResponse' },
 );
@@ -33,8 +40,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     let statusCode = err.statusCode ?? 500;
     let code: string;
     let message = err.message;
+    let refused: ServiceError['refused'];
     if (err instanceof ServiceError) {
       code = err.code;
+      refused = err.refused;
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
     } else if (err.validation) {
       statusCode = 400;
@@ -56,7 +65,13 @@ export function installErrorHandling(app: FastifyInstance): void {
       message = 'internal error';
       request.log.error({ err }, 'request failed');
     }
-    reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code });
+    reply.status(statusCode).send({
+      statusCode,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message,
+      code,
+      ...(refused && { refused }),
+    });
   });
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({

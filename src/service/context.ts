@@ -26,6 +26,11 @@ export interface ServiceContext {
   recordLimits: RecordLimits;
   /** Builds large batch trees in a worker thread; without it every tree is built inline. */
   trees?: TreeBuilder;
+  /**
+   * Benchmarks only (bench/cases/uniqueness.ts measures what the index costs): registration keeps no
+   * unique keys and refuses no duplicate. Never set by the runtime.
+   */
+  withoutUniqueKeys?: true;
 }
 
 /** MAX_EVENTS_PER_RECORD and MAX_EVENT_DATA_BYTES. */

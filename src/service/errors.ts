@@ -9,6 +9,8 @@ export class ServiceError extends Error {
     message: string,
     /** When the caller may try again, in seconds: sent as Retry-After. */
     readonly retryAfterSeconds?: number,
+    /** Records of a registration refused one by one (409 duplicate_*): sent as `refused`. */
+    readonly refused?: ReadonlyArray<{ externalId: string; code: string }>,
   ) {
     super(message);
     this.name = 'ServiceError';

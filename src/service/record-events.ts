@@ -78,6 +78,8 @@ export async function appendEvent(
         activated: head.activated ? 1 : 0,
       });
       if (!advanced) throw conflict('concurrent_event', 'another event was added at once');
+      // An ended record frees its key and serial for a re-issue by its merchant (uniqueness.ts).
+      if (head.state !== 'active') await tx.uniqueKeys.endRecord(recordId);
       return event;
     });
   } catch (err) {

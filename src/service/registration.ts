@@ -30,6 +30,7 @@ import { leafOfJson } from './leaves.ts';
 import type { Merchant } from './merchants.ts';
 import { randomId, randomSalt } from './random.ts';
 import { derivedSalt, refuseBlankSecret, secretMatches } from './secrets.ts';
+import { DuplicateRefusals, planUniqueKeys, refuse, type Candidate } from './uniqueness.ts';
 
 export const MAX_RECORDS_PER_REQUEST = 1000;
 
@@ -99,7 +100,10 @@ class UnconfirmedSecrets extends Error {
 /**
  * Registers up to 1,000 records, all or nothing, idempotent on (merchant, externalId): a replay
  * returns the same ids; the same externalId with different content (its secret included) is a 409
- * and writes nothing. A blank secret is 400 secret_empty.
+ * and writes nothing. A blank secret is 400 secret_empty. A new record whose secret or serial is
+ * already held (uniqueness.ts) is 409 duplicate_secret / duplicate_serial listing every such record
+ * of the request in `refused`, and nothing of the request is written: all or nothing, like every
+ * other refusal, so a replay of the rest (without the refused records) is an ordinary request.
  */
 export async function registerRecords(
   ctx: ServiceContext,
@@ -133,6 +137,9 @@ export async function registerRecords(
         continue;
       }
       if (attempt < 10 && isDuplicateKey(err)) continue;
+      if (err instanceof DuplicateRefusals) {
+        throw await refuse(ctx.storage, merchant.id, err.refusals, iso(ctx));
+      }
       throw err;
     }
   }
@@ -182,6 +189,7 @@ async function registerIn(
   const newEvents: EventRow[] = [];
   const results: RegisteredRecord[] = [];
   const unconfirmed: UnconfirmedSecrets['replays'] = [];
+  const candidates: Candidate[] = [];
   for (const input of inputs) {
     const print = fingerprint(input);
     const old = existing.get(input.externalId);
@@ -200,6 +208,7 @@ async function registerIn(
       continue;
     }
     const id = randomId();
+    candidates.push({ recordId: id, ...input });
     const commitment =
       input.secret !== undefined ? secretCommitment(input.secret, derivedSalt(ctx.keys, id)) : null;
     const content = issuanceContent(merchant.id, input, commitment, now, randomSalt());
@@ -236,9 +245,11 @@ async function registerIn(
     results.push({ id, externalId: input.externalId, status: 'pending', verifyUrl: verifyUrl(ctx, id) });
   }
   if (unconfirmed.length > 0) throw new UnconfirmedSecrets(unconfirmed);
+  const keys = ctx.withoutUniqueKeys ? [] : await planUniqueKeys(tx, ctx.keys, merchant.id, candidates, now);
 
   await tx.records.insertMany(newRecords);
   await tx.events.insertMany(newEvents);
+  await tx.uniqueKeys.insertMany(keys);
 
   const replayed = results.filter((r) => existing.has(r.externalId));
   if (replayed.length > 0) await fillStatuses(tx, replayed);

@@ -12,6 +12,7 @@ import { iso, type ServiceContext } from './context.ts';
 import { findRecordWithMerchant, issuanceOf } from './records.ts';
 import type { ScanRequest } from './scanners.ts';
 import type { ScanStats } from './scans.ts';
+import { uniquenessOf, type Uniqueness } from './uniqueness.ts';
 
 export const VERDICTS = [
   'genuine',
@@ -34,6 +35,14 @@ export interface Verdict {
   /** The record's issuance: with the record's state, all a verdict reads of its lifecycle. */
   issuance?: EventWithBatch;
   scans?: ScanStats;
+  /**
+   * The service's statement about the record's key (uniqueness.ts): `registered-once` (no other live
+   * record on the platform holds it), `no-secret` (the record has no key), `not-covered` (registered
+   * before the index existed).
+   */
+  uniqueness?: Uniqueness;
+  /** The ended record of the same merchant this one re-issues, or null. */
+  reissueOf?: string | null;
 }
 
 /**
@@ -51,12 +60,13 @@ export async function verdictFor(
   if (!found) return { verdict: 'not_found', recordId, reason: 'no item was registered under this code' };
   const { record, merchant } = found;
   // The issuance and the record's state, never the whole lifecycle: a long one costs nothing here.
-  const [issuance, scans] = await Promise.all([
+  const [issuance, scans, unique] = await Promise.all([
     issuanceOf(ctx, recordId),
     opts.scan ? ctx.scans.count(recordId, opts.scan, iso(ctx)) : ctx.scans.stats(recordId),
+    uniquenessOf(ctx.storage, recordId),
   ]);
   if (!issuance) throw new Error(`record ${recordId} has no issuance event`);
-  const base = { recordId, record, merchant, issuance, scans };
+  const base = { recordId, record, merchant, issuance, scans, ...unique };
   if (merchant.status === 'suspended') {
     return {
       ...base,

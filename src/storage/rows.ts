@@ -303,3 +303,41 @@ export interface DirectoryVersionRow {
   /** How many records the directory holds. */
   record_count: number;
 }
+
+/** What a unique key stands for: a record's secret (its blind index value) or its serial. */
+export type UniqueKeyType = 'secret' | 'serial';
+
+/**
+ * One key a record holds on the platform (service/uniqueness.ts): among live rows (ended = 0) a key
+ * is held once. Records registered before migration 007 have none.
+ */
+export interface UniqueKeyRow {
+  /**
+   * Hex HMAC under the server key's blind-index subkey: of (kind, normalised secret) for a secret, of
+   * ('serial', merchant, sku, serial) for a serial. Never the secret; useless without the server key.
+   */
+  key: string;
+  type: UniqueKeyType;
+  record_id: string;
+  merchant_id: string;
+  /** 0 while the record is live; 1 once it ended (refunded, revoked), freeing the key for a re-issue. */
+  ended: number;
+  /** The ended record of the same merchant this one re-issues, or null. Same on each of a record's rows. */
+  reissue_of: string | null;
+  created_at: string;
+}
+
+/** A registration refused as a duplicate, kept for the operator (never the secret or its key). */
+export interface DuplicateRefusalRow {
+  id: string;
+  at: string;
+  /** The merchant whose registration was refused. */
+  merchant_id: string;
+  type: UniqueKeyType;
+  /** The record holding the key; null when the duplicate was within the refused request itself. */
+  existing_record_id: string | null;
+  /** The merchant holding the key (null as above): the operator's view only, never a merchant's. */
+  existing_merchant_id: string | null;
+  /** The refused record's externalId. */
+  external_id: string;
+}

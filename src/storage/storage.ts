@@ -37,6 +37,8 @@ import type {
   SealedTree,
   SecretAttemptRow,
   StrikeRow,
+  DuplicateRefusalRow,
+  UniqueKeyRow,
   WebhookAttemptRow,
   WebhookDeliveryOutcome,
   WebhookDeliveryRow,
@@ -78,6 +80,7 @@ export interface Stores {
   readonly secretAttempts: SecretAttemptStore;
   readonly webhooks: WebhookStore;
   readonly directory: DirectoryStore;
+  readonly uniqueKeys: UniqueKeyStore;
 }
 
 /** Merchants, their admission evidence, strikes and API keys. */
@@ -476,4 +479,30 @@ export interface DirectoryStore {
    * asked for because a stored page names it, so that is corruption.
    */
   pages(keys: readonly DirectoryPageKey[]): Promise<Uint8Array[]>;
+}
+
+/**
+ * The keys records hold once on the platform (blind index of secrets, serials per merchant and SKU),
+ * and the log of registrations refused as duplicates. The unique key is over live rows only: a
+ * record that ends frees its keys (ended = 1), and the row stays to say who held them.
+ */
+export interface UniqueKeyStore {
+  /**
+   * DuplicateKeyError if a live row (ended = 0) holds one of the keys, a live key is given twice, or
+   * a (key, record_id) exists; then none is written.
+   */
+  insertMany(rows: readonly UniqueKeyRow[]): Promise<void>;
+  /** Every row, live or ended, holding any of `keys` (any number of keys). */
+  holders(keys: readonly string[]): Promise<UniqueKeyRow[]>;
+  /** The record's rows (none for a record registered before the index existed). */
+  ofRecord(recordId: string): Promise<UniqueKeyRow[]>;
+  /** Marks the record's rows ended, so its keys may be held again (a re-issue). */
+  endRecord(recordId: string): Promise<void>;
+  /** Adds refusals to the log. DuplicateKeyError if an id exists; then none is written. */
+  logRefusals(rows: readonly DuplicateRefusalRow[]): Promise<void>;
+  /**
+   * Logged refusals, newest first (at, then id, both descending), of one merchant or of all when
+   * `merchantId` is null, at most `limit`.
+   */
+  refusals(merchantId: string | null, limit: number): Promise<DuplicateRefusalRow[]>;
 }

@@ -15,6 +15,7 @@
 import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash, createHmac } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -29,6 +30,7 @@ import { leafOfJson } from '../../src/service/leaves.ts';
 import { newApiKey, randomId, randomSalt } from '../../src/service/random.ts';
 import { issuanceContent } from '../../src/service/registration.ts';
 import { derivedSalt, saltOf } from '../../src/service/secrets.ts';
+import { secretIndex } from '../../src/service/uniqueness.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { openStorage } from '../../src/storage/sql/open.ts';
 import { recordBody } from '../helpers/records.ts';
@@ -110,6 +112,17 @@ function bruteForce(
     if (pins.every((p) => p !== null)) break;
   }
   return { pins, foundAfter, hashes, ms: Math.round(performance.now() - started) };
+}
+
+/** ServerKey.mac's input: each part length-prefixed. */
+function framed(...parts: string[]): Buffer {
+  return Buffer.concat(
+    parts.flatMap((p) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(Buffer.byteLength(p));
+      return [length, Buffer.from(p)];
+    }),
+  );
 }
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
@@ -289,4 +302,46 @@ describe('a copy of the database files (issue 13, attack 2)', () => {
     );
     expect(result.pins).toEqual([legacy.pin]);
   });
+
+  it('the blind index (one key, one sale) cannot be matched against a guessed 4-digit PIN without the server key', () => {
+    const copy = copies.at(-1)!;
+    const db = new Database(join(copy.dir, 'proofmark.sqlite'), { readonly: true });
+    const rows = db
+      .prepare(`SELECT key FROM unique_keys WHERE record_id = ? AND type = 'secret'`)
+      .all(fresh.id) as Array<{ key: string }>;
+    db.close();
+    expect(rows).toHaveLength(1);
+    const index = rows[0]!.key;
+    // All 10,000 PINs under the unkeyed hashes a careless index would use; then, as the attacker's
+    // best case, the right PIN itself under every 32-byte value in the copy, tried as the server key
+    // and as the index's subkey: if not even the right PIN matches, no guess can.
+    const started = performance.now();
+    const candidates = saltsIn(copy);
+    let tried = 0;
+    let found: string | null = null;
+    for (const pin of PINS) {
+      const unkeyed = [
+        createHash('sha256').update(pin).digest('hex'),
+        createHash('sha256').update(framed('card', pin)).digest('hex'),
+        createHmac('sha256', 'card').update(pin).digest('hex'),
+        Buffer.from(keccak256(Buffer.from(pin))).toString('hex'),
+      ];
+      tried += unkeyed.length;
+      if (unkeyed.some((guess) => index.includes(guess))) found = pin;
+    }
+    for (const candidate of candidates) {
+      tried += 2;
+      const viaMaster = secretIndex(ServerKey.fromBytes(candidate), 'card', fresh.pin);
+      const viaSubkey = createHmac('sha256', candidate).update(framed('card', fresh.pin)).digest('hex');
+      if (viaMaster === index || index.includes(viaSubkey)) found = fresh.pin;
+    }
+    const ms = Math.round(performance.now() - started);
+    console.log(
+      `database copy, blind index: 10,000 PINs unkeyed and the right PIN under ${candidates.length} candidate keys, ` +
+        `${tried.toLocaleString('en')} index values in ${ms} ms: ${found ?? 'PIN not found'}`,
+    );
+    expect(found).toBeNull();
+    // The control: with the server key, the index of the card's PIN is the stored value.
+    expect(PINS.filter((pin) => secretIndex(keys, 'card', pin) === index)).toEqual([fresh.pin]);
+  }, 300_000);
 });

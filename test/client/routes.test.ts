@@ -122,6 +122,19 @@ describe('the typed API client on the app (sqlite)', () => {
     const refused = await shop.registerRecords([recordBody('client-3')]).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ApiError);
     expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });
+    // One key, one sale: a key already held is refused, record by record, and the operator sees it.
+    const duplicate = await api
+      .withToken(rotated.apiKey)
+      .registerRecords([recordBody('client-4', { secret: 'pin 4711' })])
+      .catch((e: unknown) => e);
+    expect(duplicate).toMatchObject({
+      status: 409,
+      code: 'duplicate_secret',
+      refusedRecords: [{ externalId: 'client-4', code: 'duplicate_secret' }],
+    });
+    expect((await admin.duplicates({ merchant: created.id, limit: 10 })).refusals).toMatchObject([
+      { merchantId: created.id, type: 'secret', externalId: 'client-4' },
+    ]);
     await expect(api.merchant('m_none')).rejects.toMatchObject({ status: 404, code: 'merchant_not_found' });
   });
 

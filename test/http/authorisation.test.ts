@@ -120,10 +120,11 @@ const TABLE: Row[] = [
   { route: 'POST /v1/admin/webhooks/endpoints/:id/deliveries/:messageId/replay',
                                           statuses: [401, 401,  401,  401,  401,  202,  401] },
   { route: 'GET /metrics',                statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'GET /v1/admin/duplicates',    statuses: [401, 401,  401,  401,  401,  200,  401] },
 
   // Merchant routes: a verified merchant's current key; events only by the record's issuer.
   { route: 'POST /v1/records',            statuses: [401, 401,  201,  401,  401,  401,  201],
-    body: (cell) => ({ json: { records: [recordBody(`matrix ${cell}`, { secret: 'K3Y-MATRIX' })] } }) },
+    body: (cell) => ({ json: { records: [recordBody(`matrix ${cell}`, { secret: `K3Y-MATRIX ${cell}` })] } }) },
   { route: 'POST /v1/records/:id/events', statuses: [401, 401,  403,  401,  401,  401,  201],
     body: () => ({ json: { type: 'transferred' } }) },
   // A merchant's webhook endpoints: its own only (another's is not found). :id is the owner's endpoint.

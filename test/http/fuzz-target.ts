@@ -208,7 +208,8 @@ export class FuzzTarget {
         valid: () => ({
           records: [
             recordBody(`fuzz-${this.unique()}`, {
-              secret: 'PIN 8831 2210',
+              // One key, one sale: each registration its own key.
+              secret: `PIN 8831 2210 ${this.unique()}`,
               metadata: { region: 'cn', seats: 1, boxed: false },
             }),
           ],

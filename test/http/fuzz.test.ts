@@ -27,6 +27,7 @@ import {
 import { recordBody } from '../helpers/records.ts';
 import { displayTextProblem } from '../../src/service/display-text.ts';
 import { nameKey } from '../../src/service/merchant-names.ts';
+import { normaliseForIndex } from '../../src/core/index.ts';
 import {
   anyBody,
   FuzzTarget,
@@ -106,6 +107,8 @@ describe('valid bodies with one field made hostile', () => {
     async (name, route) => {
       const tally = t.tally(`${name} sweep`);
       const names = new Set<string>();
+      // Secrets registered in this sweep, as the blind index sees them (one key, one sale).
+      const keys = new Set<string>();
       const cases = [
         ...Object.entries(UNICODE_EDGE_CASES).map(([label, text]) => ({
           label,
@@ -145,6 +148,11 @@ describe('valid bodies with one field made hostile', () => {
         );
         const what = `${name} ${mutation.path.join('.')}${mutation.kind === 'key' ? ' key' : ''} = ${hostile.label}: ${answer.text.slice(0, 200)}`;
         const shown = route.shown?.some((p) => p.join('.') === mutation.path.join('.')) ?? false;
+        const isSecret =
+          text !== null &&
+          name === 'POST /v1/records' &&
+          mutation.kind === 'value' &&
+          mutation.path.at(-1) === 'secret';
         if (text !== null && (text.includes('\u0000') || LONE_SURROGATE.test(text))) {
           expect(answer.status, what).toBe(400);
           expect(JSON.parse(answer.text).message, what).toContain(
@@ -163,6 +171,14 @@ describe('valid bodies with one field made hostile', () => {
           // A secret of white space alone would match any blank guess (issue 13): refused.
           expect(answer.status, what).toBe(400);
           expect(JSON.parse(answer.text).code, what).toBe('secret_empty');
+        } else if (isSecret && normaliseForIndex('licence', text) === '') {
+          // Nothing left once case and separators are set aside: no key to hold once.
+          expect(answer.status, what).toBe(400);
+          expect(JSON.parse(answer.text).code, what).toBe('secret_empty');
+        } else if (isSecret && keys.has(normaliseForIndex('licence', text))) {
+          // The same key as one registered earlier in this sweep, however it is spelt.
+          expect(answer.status, what).toBe(409);
+          expect(JSON.parse(answer.text).code, what).toBe('duplicate_secret');
         } else if (text !== null && shown && displayTextProblem(text) !== null) {
           // Text the page shows: no control, bidi or invisible characters, and something visible.
           expect(answer.status, what).toBe(400);
@@ -175,6 +191,7 @@ describe('valid bodies with one field made hostile', () => {
           // Any other text, NFD, RTL script, controls where the page does not show them, is taken as it is.
           expect(answer.status, what).toBeLessThan(300);
           if (name === 'POST /v1/merchants') names.add(nameKey(text));
+          if (isSecret) keys.add(normaliseForIndex('licence', text));
         }
         if (answer.status < 300) await route.accepted?.();
       }

@@ -12,6 +12,7 @@ const TABLES = [
   'batches',
   'directory_pages',
   'directory_versions',
+  'duplicate_refusals',
   'events',
   'leases',
   'merchant_evidence',
@@ -22,6 +23,7 @@ const TABLES = [
   'scans',
   'secret_attempts',
   'tree_nodes',
+  'unique_keys',
   'webhook_announcements',
   'webhook_attempts',
   'webhook_deliveries',
@@ -75,12 +77,14 @@ describe('migrations on PostgreSQL', () => {
         '006-directory',
         '007-merchant-credit',
         '008-state-roots',
+        '009-uniqueness',
       ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining([
           'events_pending_idx',
           'events_batch_idx',
           'records_plain_salt_idx',
+          'unique_keys_live_idx',
           'webhook_deliveries_due_idx',
           'records_ended_idx',
           'events_dispute_idx',

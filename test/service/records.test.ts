@@ -208,19 +208,15 @@ describe.each(BACKENDS)('merchant API: records and events (%s)', (backend) => {
       expect(proofs.body).not.toContain(secrets[i]);
       expect(proofs.body).not.toContain(salt.slice(2));
     }
-    // Two records with the same secret get different salts, so their commitments differ.
-    const twins = await post([
-      recordBody('twin-1', { secret: 'same-secret' }),
-      recordBody('twin-2', { secret: 'same-secret' }),
-    ]);
+    // Two records with the same secret (the second a re-issue of the first, revoked: one key, one
+    // sale) get different salts, so their commitments differ.
+    const twin1 = (await post([recordBody('twin-1', { secret: 'same-secret' })])).json().records[0].id;
+    expect((await event(twin1, 'revoked')).statusCode).toBe(201);
+    const twin2 = (await post([recordBody('twin-2', { secret: 'same-secret' })])).json().records[0].id;
     const twinRows = await db()
       .selectFrom('records')
       .select('secret_commitment')
-      .where(
-        'id',
-        'in',
-        twins.json().records.map((r: { id: string }) => r.id),
-      )
+      .where('id', 'in', [twin1, twin2])
       .execute();
     expect(twinRows[0]!.secret_commitment).not.toBe(twinRows[1]!.secret_commitment);
   });

@@ -29,7 +29,15 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
       token: shop.apiKey,
       body: {
         records: names.map((n) =>
-          recordBody(`v-${n}`, n === 'secret' || n === 'ratelimit' ? { secret: 'ＰＩＮ-café-4711' } : {}),
+          // One key, one sale: the two records with a secret hold different keys.
+          recordBody(
+            `v-${n}`,
+            n === 'secret'
+              ? { secret: 'ＰＩＮ-café-4711' }
+              : n === 'ratelimit'
+                ? { secret: 'ＰＩＮ-café-4712' }
+                : {},
+          ),
         ),
       },
     });
@@ -217,7 +225,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
       expect(res.statusCode, `call ${i}`).toBe(200);
       expect(res.json()).toEqual({ match: false });
     }
-    const limited = await check('10.30.0.1', 'ＰＩＮ-café-4711');
+    const limited = await check('10.30.0.1', 'ＰＩＮ-café-4712');
     expect(limited.statusCode).toBe(429);
     expect(limited.json()).toEqual({
       statusCode: 429,
@@ -236,7 +244,7 @@ describe.each(BACKENDS)('verdicts, scans, secrets and proofs (%s)', (backend) =>
       headers: { 'x-forwarded-for': '203.0.113.9' },
     });
     expect(forged.statusCode).toBe(429);
-    expect((await check('10.30.0.2', 'ＰＩＮ-café-4711')).json()).toEqual({ match: true });
+    expect((await check('10.30.0.2', 'ＰＩＮ-café-4712')).json()).toEqual({ match: true });
     // Verdicts are not limited by the secret check's budget.
     expect(
       (await h.app.inject({ method: 'GET', url: `/v1/verify/${ids.ratelimit}`, remoteAddress: '10.30.0.1' }))

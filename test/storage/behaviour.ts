@@ -20,6 +20,7 @@ import { scanBehaviour } from './behaviour/scans.ts';
 import { secretAttemptBehaviour } from './behaviour/secret-attempts.ts';
 import { sealBehaviour } from './behaviour/seals.ts';
 import { transactionBehaviour } from './behaviour/transactions.ts';
+import { uniqueKeyBehaviour } from './behaviour/unique-keys.ts';
 import { webhookBehaviour } from './behaviour/webhooks.ts';
 
 export function describeStorageBehaviour(
@@ -51,6 +52,7 @@ export function describeStorageBehaviour(
     describe('secret attempts', () => secretAttemptBehaviour(storage));
     describe('webhooks', () => webhookBehaviour(storage));
     describe('directory', () => directoryBehaviour(storage));
+    describe('unique keys', () => uniqueKeyBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
     describe('rows are copies', () => copyBehaviour(storage));
   });

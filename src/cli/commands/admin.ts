@@ -16,3 +16,20 @@ export async function adminEraseEvent(
   const api = await adminClient(opts);
   printJson(await api.eraseEvent(recordId, Number(seq), opts.by));
 }
+
+/** Registrations refused as duplicates, newest first, as JSON: evidence for a strike. */
+export async function adminDuplicates(
+  opts: ApiOptions & { merchant?: string; limit?: string },
+): Promise<void> {
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+    throw new CliError(`--limit must be a whole number from 1 to 1000, not "${opts.limit}"`, 2);
+  }
+  const api = await adminClient(opts);
+  printJson(
+    await api.duplicates({
+      ...(opts.merchant !== undefined && { merchant: opts.merchant }),
+      ...(limit !== undefined && { limit }),
+    }),
+  );
+}

@@ -4,6 +4,7 @@
  * does not compile.
  */
 import type { AnchorStatus, RecordEventType, RecordKind } from '../../core/index.ts';
+import type { Uniqueness } from '../../service/uniqueness.ts';
 import type { VerdictWord } from '../../service/verdicts.ts';
 import type { MerchantStatus } from '../../storage/rows.ts';
 
@@ -55,6 +56,28 @@ export const MERCHANT_LABELS: Record<MerchantStatus, Label> = {
   verified: { zh: '已认证', en: 'verified' },
   suspended: { zh: '已暂停', en: 'suspended' },
 };
+
+/** What the page says of the item's key (the verdict's `uniqueness`). */
+export const UNIQUENESS_LABELS: Record<Uniqueness, Label> = {
+  'registered-once': {
+    zh: '此授权码 / 卡密在本平台仅登记一次',
+    en: 'this key or PIN is registered once on this platform',
+  },
+  'no-secret': { zh: '此商品未登记授权码或卡密', en: 'no key or PIN was registered for this item' },
+  'not-covered': {
+    zh: '此商品登记于唯一性检查启用之前，不作唯一性保证',
+    en: 'registered before uniqueness checks began: no uniqueness is stated',
+  },
+};
+
+/** The key check's addition after a match, for a record whose key is registered once. */
+export const MATCH_IS_UNIQUE: Label = {
+  zh: '此授权码 / 卡密在本平台只登记给了这一件商品。',
+  en: 'This key or PIN is registered on this platform for this item only.',
+};
+
+/** The line of a record that re-issues an ended one. */
+export const REISSUE_LABEL: Label = { zh: '重新发行，原记录', en: 're-issue of the ended record' };
 
 /** A label for a known word, or the word itself (escaped by the caller) for one the table lacks. */
 export function labelOf(table: Readonly<Record<string, Label>>, word: string): Label {

@@ -14,11 +14,21 @@
  */
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
+import type { Uniqueness } from '../../service/uniqueness.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
 import type { MerchantStatus } from '../../storage/rows.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
-import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
+import {
+  KIND_LABELS,
+  labelOf,
+  MATCH_IS_UNIQUE,
+  MERCHANT_LABELS,
+  REISSUE_LABEL,
+  UNIQUENESS_LABELS,
+  VERDICT_LABELS,
+  type Label,
+} from './labels.ts';
 import { lifecycleSection, type LifecyclePosition } from './lifecycle.ts';
 import { PAGE_CSS } from './style.ts';
 
@@ -43,6 +53,8 @@ export interface PageView {
   secretTries?: SecretTries;
   /** The IANA zone times are shown in (DISPLAY_TIME_ZONE). */
   timeZone: string;
+  /** The verdict's statement about the item's key, and the record it re-issues. */
+  uniqueness?: { uniqueness: Uniqueness; reissueOf: string | null };
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -81,9 +93,9 @@ export function renderVerdictPage(v: PageView): string {
 <p>${label.explain}</p>
 <p class="reason" lang="en">${v.reason}</p>
 </header>
-${v.secretCheck && secretResult(v.secretCheck)}
+${v.secretCheck && secretResult(v.secretCheck, v.uniqueness?.uniqueness === 'registered-once')}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
+${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries, v.uniqueness) : notFound()}`;
   return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
@@ -114,10 +126,13 @@ const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: stri
   },
 };
 
-function secretResult(check: SecretCheck): SafeHtml {
+/** A match on a record whose key is registered once says so: the key was not sold to anyone else here. */
+function secretResult(check: SecretCheck, unique: boolean): SafeHtml {
   const r = SECRET_RESULTS[check];
+  const once = check === 'match' && unique;
   return markup`<section class="result ${r.tone}"><strong>${r.title.zh} <span lang="en">${r.title.en}</span></strong>
 <p>${r.zh}<br><span lang="en">${r.en}</span></p>
+${once && markup`<p class="unique">${MATCH_IS_UNIQUE.zh}<br><span lang="en">${MATCH_IS_UNIQUE.en}</span></p>`}
 </section>`;
 }
 
@@ -150,6 +165,7 @@ function recordSections(
   scanWindowDays: number | undefined,
   explorerUrl?: string,
   tries?: SecretTries,
+  unique?: PageView['uniqueness'],
 ): SafeHtml {
   const m = r.merchant;
   return markup`<section>
@@ -157,6 +173,7 @@ function recordSections(
 <dl>
 <dt>类型 <span class="en" lang="en">Kind</span></dt><dd>${both(labelOf(KIND_LABELS, r.kind))}</dd>
 ${scans && scanLine(scans, zone, scanWindowDays)}
+${unique && uniquenessLine(unique)}
 </dl>
 ${merchantBox(markup`<dl>
 <dt>名称 <span class="en" lang="en">Product</span></dt><dd>${said(r.productName)}</dd>
@@ -178,6 +195,14 @@ ${lifecycleSection(r.id, r.events, lifecycle, zone, explorerUrl)}
 ${r.hasSecret && secretForm(r.id, tries)}
 <footer><p>审计 <span lang="en">Auditors</span>: <a href="/v1/records/${r.id}/proofs">JSON 证明 <span lang="en">proofs</span></a>
 · 记录 <span lang="en">record</span> <code>${r.id}</code></p></footer>`;
+}
+
+/** What the service says of the item's key, and the ended record a re-issue replaces (linked). */
+function uniquenessLine(u: NonNullable<PageView['uniqueness']>): SafeHtml {
+  const label = UNIQUENESS_LABELS[u.uniqueness];
+  return markup`<dt>唯一性 <span class="en" lang="en">Uniqueness</span></dt><dd data-uniqueness="${u.uniqueness}">${label.zh}
+<br><span class="en" lang="en">${label.en}</span>
+${u.reissueOf && markup`<br><span class="reissue">${REISSUE_LABEL.zh} <span lang="en">${REISSUE_LABEL.en}</span> <a href="/v/${u.reissueOf}"><code>${u.reissueOf}</code></a></span>`}</dd>`;
 }
 
 /** The scan count, and what it counts: networks, not requests. */

@@ -111,6 +111,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       timeZone: displayTimeZone,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
+      ...(v.uniqueness && { uniqueness: { uniqueness: v.uniqueness, reissueOf: v.reissueOf ?? null } }),
     });
     const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
     setPageHeaders(reply);

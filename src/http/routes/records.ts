@@ -138,6 +138,9 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'A replay of the same records returns the same ids (200 when nothing new was created, 201 otherwise). ' +
           'The same externalId with different content is a 409 and nothing is written. `secret` is kept only as a salted commitment. ' +
+          'One key, one sale: a secret already held by a live record of any merchant (case, spaces and separators aside) is 409 ' +
+          'duplicate_secret, a serial already held in this SKU 409 duplicate_serial; `refused` lists every such record and nothing ' +
+          'is written. A secret of a refunded or revoked record may be registered again by its merchant (a re-issue). ' +
           'productName, sku, serial and metadata are shown on the verification page: control, bidi and invisible characters are 400 ' +
           'unsafe_text, text with nothing visible 400 blank_text; metadata naming a person (buyer, name, phone, email …) is 400 ' +
           'personal_data (README: what may go in metadata and data).',

@@ -6,6 +6,7 @@ import { eventAnchor } from '../../service/anchor-view.ts';
 import { freshnessOf, type FreshnessField } from '../../service/freshness.ts';
 import { SecretAttemptsExhausted } from '../../service/secret-attempts.ts';
 import { checkSecret } from '../../service/secrets.ts';
+import { UNIQUENESS } from '../../service/uniqueness.ts';
 import { verdictFor, VERDICTS, type Verdict } from '../../service/verdicts.ts';
 import { clientGroup } from '../client-address.ts';
 import { errorResponses, IdParams, TextField } from './schemas.ts';
@@ -58,6 +59,23 @@ const VerdictSchema = Type.Object({
     }),
   ),
   freshness: Type.Optional(FreshnessSchema),
+  uniqueness: Type.Optional(
+    Type.Union(
+      UNIQUENESS.map((u) => Type.Literal(u)),
+      {
+        description:
+          "the service's statement about the item's key: registered-once (no other live record on this " +
+          'platform holds this key or PIN, from any merchant); no-secret (the record has none); not-covered ' +
+          '(registered before the platform-wide index existed, so nothing is said)',
+      },
+    ),
+  ),
+  reissueOf: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description:
+        'the id of the ended (refunded or revoked) record of the same merchant that this one re-issues',
+    }),
+  ),
 });
 
 /** The verdict as the API returns it (the page renders the richer Verdict itself). */
@@ -81,6 +99,7 @@ export function verdictBody(v: Verdict, freshness?: FreshnessField) {
     ...(issuance && { issuance: eventAnchor(issuance) }),
     ...(v.scans && { scans: v.scans }),
     ...(freshness && { freshness }),
+    ...(v.uniqueness && { uniqueness: v.uniqueness, reissueOf: v.reissueOf ?? null }),
   };
 }
 

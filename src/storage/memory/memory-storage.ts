@@ -30,6 +30,7 @@ import type {
   SecretAttemptStore,
   Storage,
   Stores,
+  UniqueKeyStore,
   WebhookStore,
 } from '../storage.ts';
 import { MemoryBatchStore } from './batch-store.ts';
@@ -44,6 +45,7 @@ import { MemoryRecordStore } from './record-store.ts';
 import { MemoryScanStore } from './scan-store.ts';
 import { MemorySecretAttemptStore } from './secret-attempt-store.ts';
 import { MemoryTables } from './tables.ts';
+import { MemoryUniqueKeyStore } from './unique-key-store.ts';
 import { MemoryWebhookStore } from './webhook-store.ts';
 
 /** One transaction's life: whether its stores may still be used, and the failure that aborted it. */
@@ -67,6 +69,7 @@ export class MemoryStorage implements Storage {
   readonly secretAttempts: SecretAttemptStore;
   readonly webhooks: WebhookStore;
   readonly directory: DirectoryStore;
+  readonly uniqueKeys: UniqueKeyStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -87,6 +90,7 @@ export class MemoryStorage implements Storage {
       secretAttempts: new MemorySecretAttemptStore(t),
       webhooks: new MemoryWebhookStore(t),
       directory: new MemoryDirectoryStore(t),
+      uniqueKeys: new MemoryUniqueKeyStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -98,6 +102,7 @@ export class MemoryStorage implements Storage {
     this.secretAttempts = plain.secretAttempts;
     this.webhooks = plain.webhooks;
     this.directory = plain.directory;
+    this.uniqueKeys = plain.uniqueKeys;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

@@ -20,6 +20,8 @@ import type {
   WebhookDeliveryRow,
   WebhookEndpointRow,
   WebhookMessageRow,
+  DuplicateRefusalRow,
+  UniqueKeyRow,
 } from '../rows.ts';
 import { Journal, Table } from './journal.ts';
 
@@ -84,6 +86,16 @@ export class MemoryTables {
   readonly directoryVersions = this.table<DirectoryVersionRow>();
   /** By (version, path). */
   readonly directoryPages = this.table<Uint8Array>();
+  /** By (key, record_id). */
+  readonly uniqueKeys = this.table<UniqueKeyRow>();
+  /** SQL's partial unique index over live keys: the (key, record_id) of the live row under each key. */
+  readonly liveUniqueKeys = this.table<string>();
+  /** The (key, record_id) of each record's rows, by record_id (an immutable array, replaced on insert). */
+  readonly uniqueKeysOfRecord = this.table<readonly string[]>();
+  /** The (key, record_id) of every row under each key, live or ended (an immutable array). */
+  readonly uniqueKeysByKey = this.table<readonly string[]>();
+  /** By id. */
+  readonly duplicateRefusals = this.table<DuplicateRefusalRow>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

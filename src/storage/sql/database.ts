@@ -16,6 +16,7 @@ import * as webhooks from './migrations/005-webhooks.ts';
 import * as directory from './migrations/006-directory.ts';
 import * as merchantCredit from './migrations/007-merchant-credit.ts';
 import * as stateRoots from './migrations/008-state-roots.ts';
+import * as uniqueness from './migrations/009-uniqueness.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-directory': directory,
   '007-merchant-credit': merchantCredit,
   '008-state-roots': stateRoots,
+  '009-uniqueness': uniqueness,
 };
 
 export async function openDatabase(opts: {

@@ -17,6 +17,7 @@ import { SqlRecordStore } from './records.ts';
 import { SqlScanStore } from './scans.ts';
 import { SqlSecretAttemptStore } from './secret-attempts.ts';
 import type { Database } from './schema.ts';
+import { SqlUniqueKeyStore } from './unique-keys.ts';
 import { SqlWebhookStore } from './webhooks.ts';
 
 class SqlStores implements Stores {
@@ -29,6 +30,7 @@ class SqlStores implements Stores {
   readonly secretAttempts: SqlSecretAttemptStore;
   readonly webhooks: SqlWebhookStore;
   readonly directory: SqlDirectoryStore;
+  readonly uniqueKeys: SqlUniqueKeyStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -40,6 +42,7 @@ class SqlStores implements Stores {
     this.secretAttempts = new SqlSecretAttemptStore(ctx);
     this.webhooks = new SqlWebhookStore(ctx);
     this.directory = new SqlDirectoryStore(ctx);
+    this.uniqueKeys = new SqlUniqueKeyStore(ctx);
   }
 }
 

@@ -20,6 +20,8 @@ import type {
   WebhookDeliveryRow,
   WebhookEndpointRow,
   WebhookMessageRow,
+  DuplicateRefusalRow,
+  UniqueKeyRow,
 } from '../rows.ts';
 
 /** A batch's tree, stored level by level in chunks of NODES_PER_CHUNK nodes (see batches.ts). */
@@ -79,4 +81,6 @@ export interface Database {
   webhook_announcements: WebhookAnnouncementsTable;
   directory_versions: DirectoryVersionRow;
   directory_pages: DirectoryPagesTable;
+  unique_keys: UniqueKeyRow;
+  duplicate_refusals: DuplicateRefusalRow;
 }
