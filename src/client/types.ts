@@ -5,7 +5,7 @@
  * the routes keep to themselves (src/http/routes/*.ts); /openapi.json lists them all.
  */
 import type { Static } from '@sinclair/typebox';
-import type { EventType, RecordKind } from '../core/lifecycle.ts';
+import type { EventType, MerchantEventType, RecordKind } from '../core/lifecycle.ts';
 import type {
   AnchorStatus as AnchorStatusSchema,
   Batch as BatchSchema,
@@ -32,7 +32,7 @@ export type Bundle = Static<typeof BundleSchema>;
 export type PublicRecord = Static<typeof PublicRecordSchema>;
 /** GET /v1/verify/:id, 200 or 404 (not_found). */
 export type VerdictBody = ReturnType<typeof verdictBody>;
-export type { EventType, RecordKind };
+export type { EventType, MerchantEventType, RecordKind };
 
 /** Small, flat, public key-value data on a record or an event: never secrets. */
 export type PublicData = Record<string, string | number | boolean>;
@@ -72,7 +72,7 @@ export interface RegisteredRecord {
 
 /** POST /v1/records/:id/events. */
 export interface NewEvent {
-  type: EventType;
+  type: MerchantEventType;
   data?: PublicData;
 }
 

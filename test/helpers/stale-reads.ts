@@ -30,6 +30,7 @@ const STORE_NAMES = Object.keys({
   secretAttempts: true,
   webhooks: true,
   directory: true,
+  afterSale: true,
 } satisfies Record<keyof Stores, true>) as Array<keyof Stores>;
 
 // The stores are the inner storage's, defined in the constructor (declaration merging types them).

@@ -73,6 +73,7 @@ describe('migrations on PostgreSQL', () => {
         '004-identity',
         '005-webhooks',
         '006-directory',
+        '007-after-sale',
       ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining([

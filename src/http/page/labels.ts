@@ -42,6 +42,10 @@ export const EVENT_LABELS: Record<RecordEventType, Label> = {
   transferred: { zh: '转让', en: 'transferred' },
   revoked: { zh: '作废', en: 'revoked' },
   refunded: { zh: '退款', en: 'refunded' },
+  revealed: { zh: '买家已查看', en: 'revealed to the buyer' },
+  dispute_opened: { zh: '发起争议', en: 'dispute opened' },
+  dispute_answered: { zh: '商家答复争议', en: 'dispute answered' },
+  dispute_decided: { zh: '争议裁决', en: 'dispute decided' },
 };
 
 export const ANCHOR_LABELS: Record<AnchorStatus, Label> = {

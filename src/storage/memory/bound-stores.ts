@@ -19,6 +19,7 @@ export function bindStores(stores: Stores, runner: Runner): Stores {
     secretAttempts: bindStore('secretAttempts', stores.secretAttempts, runner),
     webhooks: bindStore('webhooks', stores.webhooks, runner),
     directory: bindStore('directory', stores.directory, runner),
+    afterSale: bindStore('afterSale', stores.afterSale, runner),
   };
 }
 

@@ -20,6 +20,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
+  AfterSaleStore,
   BatchStore,
   DirectoryStore,
   EventStore,
@@ -32,6 +33,7 @@ import type {
   Stores,
   WebhookStore,
 } from '../storage.ts';
+import { MemoryAfterSaleStore } from './after-sale-store.ts';
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
 import { MemoryDirectoryStore } from './directory-store.ts';
@@ -67,6 +69,7 @@ export class MemoryStorage implements Storage {
   readonly secretAttempts: SecretAttemptStore;
   readonly webhooks: WebhookStore;
   readonly directory: DirectoryStore;
+  readonly afterSale: AfterSaleStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -87,6 +90,7 @@ export class MemoryStorage implements Storage {
       secretAttempts: new MemorySecretAttemptStore(t),
       webhooks: new MemoryWebhookStore(t),
       directory: new MemoryDirectoryStore(t),
+      afterSale: new MemoryAfterSaleStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -98,6 +102,7 @@ export class MemoryStorage implements Storage {
     this.secretAttempts = plain.secretAttempts;
     this.webhooks = plain.webhooks;
     this.directory = plain.directory;
+    this.afterSale = plain.afterSale;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

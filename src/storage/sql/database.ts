@@ -14,6 +14,7 @@ import { privateDirectory, privateFile, tightenIfPresent } from '../private-file
 import * as identity from './migrations/004-identity.ts';
 import * as webhooks from './migrations/005-webhooks.ts';
 import * as directory from './migrations/006-directory.ts';
+import * as afterSale from './migrations/007-after-sale.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-identity': identity,
   '005-webhooks': webhooks,
   '006-directory': directory,
+  '007-after-sale': afterSale,
 };
 
 export async function openDatabase(opts: {

@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Storage, StorageKind, Stores } from '../storage.ts';
+import { SqlAfterSaleStore } from './after-sale.ts';
 import { SqlBatchStore } from './batches.ts';
 import { CompiledQueries } from './compiled.ts';
 import type { SqlContext } from './context.ts';
@@ -29,6 +30,7 @@ class SqlStores implements Stores {
   readonly secretAttempts: SqlSecretAttemptStore;
   readonly webhooks: SqlWebhookStore;
   readonly directory: SqlDirectoryStore;
+  readonly afterSale: SqlAfterSaleStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -40,6 +42,7 @@ class SqlStores implements Stores {
     this.secretAttempts = new SqlSecretAttemptStore(ctx);
     this.webhooks = new SqlWebhookStore(ctx);
     this.directory = new SqlDirectoryStore(ctx);
+    this.afterSale = new SqlAfterSaleStore(ctx);
   }
 }
 

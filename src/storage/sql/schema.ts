@@ -8,11 +8,14 @@ import type {
   ApiKeyRow,
   BatchRow,
   DirectoryVersionRow,
+  DisputeFileRow,
+  DisputeRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
   RecordRow,
   ScanRow,
+  SealedDeliveryRow,
   SecretAttemptRow,
   ScanSighting,
   StrikeRow,
@@ -79,4 +82,7 @@ export interface Database {
   webhook_announcements: WebhookAnnouncementsTable;
   directory_versions: DirectoryVersionRow;
   directory_pages: DirectoryPagesTable;
+  sealed_deliveries: SealedDeliveryRow;
+  disputes: DisputeRow;
+  dispute_files: DisputeFileRow;
 }
