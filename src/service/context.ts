@@ -26,6 +26,15 @@ export interface ServiceContext {
   recordLimits: RecordLimits;
   /** Builds large batch trees in a worker thread; without it every tree is built inline. */
   trees?: TreeBuilder;
+  /** SEALED_DELIVERY_TTL_HOURS and DISPUTE_RESPONSE_HOURS. */
+  afterSale: AfterSaleSettings;
+}
+
+export interface AfterSaleSettings {
+  /** How long a sealed delivery's secret is kept from the sale (revealed or not); then it is deleted. */
+  sealedTtlMs: number;
+  /** How long a merchant has to answer a dispute before it is decided for the buyer. */
+  disputeResponseMs: number;
 }
 
 /** MAX_EVENTS_PER_RECORD and MAX_EVENT_DATA_BYTES. */
@@ -42,6 +51,7 @@ export const CONTEXT_DEFAULTS = {
   scanWindowMs: 30 * DAY_MS,
   secretGuesses: { limit: 5, windowMs: 3_600_000 } satisfies SecretGuessPolicy,
   recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 } satisfies RecordLimits,
+  afterSale: { sealedTtlMs: 72 * 3_600_000, disputeResponseMs: 24 * 3_600_000 } satisfies AfterSaleSettings,
 };
 
 /**
@@ -58,6 +68,7 @@ export function createServiceContext(opts: {
   scanFlushMs?: number;
   secretGuesses?: SecretGuessPolicy;
   recordLimits?: RecordLimits;
+  afterSale?: AfterSaleSettings;
   /** Keep proofs of final batches in memory (default true). */
   proofCache?: boolean;
   /** Build large trees in a worker thread (the runtime does; default: inline). */
@@ -85,6 +96,7 @@ export function createServiceContext(opts: {
     ),
     recordLimits: opts.recordLimits ?? CONTEXT_DEFAULTS.recordLimits,
     ...(opts.trees && { trees: opts.trees }),
+    afterSale: opts.afterSale ?? CONTEXT_DEFAULTS.afterSale,
   };
 }
 
