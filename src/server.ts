@@ -65,6 +65,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string
   const url = await app.listen({ port: config.port, host: config.host });
   runtime.services.batcher.start();
   runtime.webhookWorker.start();
+  runtime.afterSaleSweeper.start();
   log.info({ url, publicBaseUrl: config.publicBaseUrl, docs: `${url}/docs` }, 'proofmark is serving');
 
   let closing: Promise<void> | null = null;

@@ -23,6 +23,7 @@ import { qrRoutes } from './routes/qr.ts';
 import { pageRoutes } from './routes/page.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { disputeRoutes } from './routes/disputes.ts';
 
 export async function buildApp(
   services: Services,
@@ -80,6 +81,7 @@ export async function buildApp(
   await app.register(pageRoutes);
   await app.register(webhookRoutes);
   await app.register(metricsRoutes);
+  await app.register(disputeRoutes);
   return app;
 }
 
