@@ -155,3 +155,37 @@ export interface WebhookEndpoints {
   /** Sends the message to the endpoint again (same webhook-id). */
   replay(id: string, messageId: string): Promise<WebhookDelivery>;
 }
+
+/** A dispute as the API shows it (GET /v1/disputes/:id and the admin routes). */
+export type { DisputeView as Dispute } from '../service/after-sale/disputes.ts';
+/** POST /v1/records/:id/sealed-sale (201). */
+export type { SealedSale, RevealStatus } from '../service/after-sale/sealed-delivery.ts';
+
+/** POST /v1/reveal/:token. */
+export interface RevealedSecret {
+  recordId: string;
+  secret: string;
+  revealedAt: string;
+  first: boolean;
+}
+
+/** POST /v1/records/:id/disputes as JSON (no files). */
+export interface NewDispute {
+  reason: string;
+  description: string;
+  secret?: string;
+  revealToken?: string;
+}
+
+/** POST /v1/disputes/:id/answer as JSON (no files). */
+export interface DisputeAnswer {
+  response: 'accept_refund' | 'replace' | 'contest';
+  answer?: string;
+}
+
+/** POST /v1/admin/disputes/:id/decision. */
+export interface DisputeDecisionInput {
+  decision: 'buyer' | 'merchant';
+  strike?: boolean;
+  note?: string;
+}
