@@ -61,6 +61,8 @@ export async function sweepAfterSale(ctx: ServiceContext): Promise<SweepResult> 
   }
 
   result.purged = await purgeExpiredSecrets(ctx);
+  // What the deletion overwrote is made unreadable in SQLite's files too, not left in the -wal.
+  if (result.purged > 0) await ctx.storage.purgeOverwritten();
   return result;
 }
 
