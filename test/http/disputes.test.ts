@@ -123,13 +123,29 @@ describe.each(BACKENDS)('sealed delivery and disputes over a real port (%s)', (b
     expect(contested.status, contested.text).toBe(200);
     expect(contested.json()).toMatchObject({ status: 'answered', response: 'contest' });
 
-    const waiting = await api('GET', '/v1/admin/disputes?status=answered', { token: ADMIN_TOKEN });
-    expect(waiting.json().disputes.map((d: { id: string }) => d.id)).toEqual([dispute.id]);
-    const decided = await api('POST', `/v1/admin/disputes/${dispute.id}/decision`, {
-      token: ADMIN_TOKEN,
-      body: { decision: 'buyer', strike: true },
-    });
-    expect(decided.json()).toMatchObject({ status: 'decided', decision: 'buyer', decidedBy: 'operator' });
+    let decided: { status: string; decision: string; decidedBy: string };
+    if (backend === 'sqlite') {
+      // The operator's CLI, as a child process against this server (`list` goes through the API below).
+      const env = { PROOFMARK_API: base, ADMIN_TOKEN };
+      const shown = await runCli(['dispute', 'show', dispute.id], env);
+      expect(JSON.parse(shown.stdout).files.map((f: { sha256: string }) => f.sha256)).toEqual([
+        sha256(PNG),
+        sha256(PDF),
+      ]);
+      const run = await runCli(['dispute', 'decide', dispute.id, '--for', 'buyer', '--strike'], env);
+      expect(run.code, run.stderr).toBe(0);
+      decided = JSON.parse(run.stdout);
+    } else {
+      const waiting = await api('GET', '/v1/admin/disputes?status=answered', { token: ADMIN_TOKEN });
+      expect(waiting.json().disputes.map((d: { id: string }) => d.id)).toEqual([dispute.id]);
+      decided = (
+        await api('POST', `/v1/admin/disputes/${dispute.id}/decision`, {
+          token: ADMIN_TOKEN,
+          body: { decision: 'buyer', strike: true },
+        })
+      ).json();
+    }
+    expect(decided).toMatchObject({ status: 'decided', decision: 'buyer', decidedBy: 'operator' });
     expect(await h.runtime.storage.merchants.strikes(merchant.id)).toHaveLength(1);
 
     await h.sealAndWaitFinal();
