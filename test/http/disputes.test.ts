@@ -105,6 +105,11 @@ describe.each(BACKENDS)('sealed delivery and disputes over a real port (%s)', (b
       status: 'open',
       files: [{ position: 0, side: 'buyer', sha256: sha256(PNG) }],
     });
+    const pageOpen = (await api('GET', `/v/${recordId}`)).text;
+    expect(pageOpen).toContain('data-dispute="open"');
+    expect(pageOpen).toMatch(/剩余 2[34] 小时 \d+ 分 <span class="en" lang="en">2[34] h \d+ min left/);
+    expect(pageOpen).toContain('已被使用 <span class="en" lang="en">already used</span>');
+    expect(pageOpen).not.toContain('the key was already redeemed');
     const again = await api('POST', `/v1/records/${recordId}/disputes`, {
       body: { reason: 'other', description: 'again', secret: SECRET },
     });
@@ -147,6 +152,11 @@ describe.each(BACKENDS)('sealed delivery and disputes over a real port (%s)', (b
     }
     expect(decided).toMatchObject({ status: 'decided', decision: 'buyer', decidedBy: 'operator' });
     expect(await h.runtime.storage.merchants.strikes(merchant.id)).toHaveLength(1);
+
+    const pageDecided = (await api('GET', `/v/${recordId}`)).text;
+    expect(pageDecided).toContain('data-dispute="decided"');
+    expect(pageDecided).toContain('data-decision="buyer"');
+    expect(pageDecided).not.toContain('class="countdown"');
 
     await h.sealAndWaitFinal();
     const proofs = (await api('GET', `/v1/records/${recordId}/proofs`)).json().bundles as Array<{

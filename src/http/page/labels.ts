@@ -5,7 +5,7 @@
  */
 import type { AnchorStatus, RecordEventType, RecordKind } from '../../core/index.ts';
 import type { VerdictWord } from '../../service/verdicts.ts';
-import type { MerchantStatus } from '../../storage/rows.ts';
+import type { DisputeDecision, DisputeReason, DisputeStatus, MerchantStatus } from '../../storage/rows.ts';
 
 export interface Label {
   zh: string;
@@ -58,6 +58,25 @@ export const MERCHANT_LABELS: Record<MerchantStatus, Label> = {
   pending: { zh: '待认证', en: 'not yet verified' },
   verified: { zh: '已认证', en: 'verified' },
   suspended: { zh: '已暂停', en: 'suspended' },
+};
+
+export const DISPUTE_STATUS_LABELS: Record<DisputeStatus, Label> = {
+  open: { zh: '等待商家答复', en: 'waiting for the merchant' },
+  answered: { zh: '等待平台裁决', en: 'waiting for the platform' },
+  decided: { zh: '已裁决', en: 'decided' },
+};
+
+export const DISPUTE_REASON_LABELS: Record<DisputeReason, Label> = {
+  will_not_activate: { zh: '无法激活', en: 'will not activate' },
+  already_used: { zh: '已被使用', en: 'already used' },
+  revoked_after_sale: { zh: '售后被收回', en: 'revoked after sale' },
+  not_as_described: { zh: '与描述不符', en: 'not as described' },
+  other: { zh: '其他', en: 'other' },
+};
+
+export const DISPUTE_DECISION_LABELS: Record<DisputeDecision, Label> = {
+  buyer: { zh: '支持买家', en: 'for the buyer' },
+  merchant: { zh: '支持商家', en: 'for the merchant' },
 };
 
 /** A label for a known word, or the word itself (escaped by the caller) for one the table lacks. */

@@ -12,9 +12,11 @@
  * each piece isolated (<bdi>) and neutralised (displaySafe), beside the merchant's name with its id
  * and verified-since. Nothing from the URL is ever shown.
  */
+import type { PageDispute } from '../../service/after-sale/disputes.ts';
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import { disputeSection } from './dispute.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
 import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
@@ -40,6 +42,8 @@ export interface PageView {
   secretCheck?: SecretCheck;
   /** The record's key/PIN tries, shown with the form (records with a secret). */
   secretTries?: SecretTries;
+  /** The item's latest dispute, and the time its countdown is counted from. */
+  dispute?: { view: PageDispute; now: Date };
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -74,6 +78,7 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
+${v.dispute && disputeSection(v.dispute.view, v.dispute.now)}
 ${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }

@@ -5,6 +5,7 @@
  * are hidden from OpenAPI. This plugin's scope has its own form-body parser and an error handler that
  * answers in HTML, so neither leaks into the JSON API.
  */
+import { disputeForPage } from '../../service/after-sale/disputes.ts';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -94,6 +95,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       shown = { record: publicRecord(ctx, v.record, v.merchant, lifecycle.events), lifecycle };
     }
     const tries = check?.tries ?? (v.record && (await secretTries(ctx, v.record)));
+    const dispute = v.record ? await disputeForPage(ctx, v.record.id) : null;
     const html = renderVerdictPage({
       verdict: v.verdict,
       recordId: v.recordId,
@@ -104,6 +106,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       explorerUrl,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
+      ...(dispute && { dispute: { view: dispute, now: ctx.now() } }),
     });
     const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
     setPageHeaders(reply);

@@ -434,3 +434,27 @@ export async function listDisputes(
 ): Promise<DisputeRow[]> {
   return ctx.storage.afterSale.disputesWithStatus(statuses, limit);
 }
+
+/** What the verification page shows of an item's latest dispute: the service's words only. */
+export interface PageDispute {
+  status: DisputeRow['status'];
+  reason: DisputeReason;
+  openedAt: string;
+  respondBy: string;
+  decision: DisputeDecision | null;
+  decidedAt: string | null;
+}
+
+/** The record's latest dispute for the page, or null when it never had one. */
+export async function disputeForPage(ctx: ServiceContext, recordId: string): Promise<PageDispute | null> {
+  const d = (await ctx.storage.afterSale.disputesOf(recordId)).at(-1);
+  if (!d) return null;
+  return {
+    status: d.status,
+    reason: d.reason,
+    openedAt: d.opened_at,
+    respondBy: d.deadline_at,
+    decision: d.decision,
+    decidedAt: d.decided_at,
+  };
+}

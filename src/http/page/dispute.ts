@@ -1,0 +1,35 @@
+/**
+ * The dispute part of the verification page: where the item's latest dispute stands, the time left
+ * for the merchant's answer (counted down when the page is rendered: the page runs no script), and
+ * the decision. Only the service's own words: the buyer's description and the merchant's answer are
+ * for the two sides and the operator, not for the page.
+ */
+import type { PageDispute } from '../../service/after-sale/disputes.ts';
+import { both, time } from './format.ts';
+import { markup, type SafeHtml } from './html.ts';
+import { DISPUTE_DECISION_LABELS, DISPUTE_REASON_LABELS, DISPUTE_STATUS_LABELS, labelOf } from './labels.ts';
+
+/** "5 小时 12 分 · 5 h 12 min" left until `deadline`, or null once it has passed. */
+export function timeLeft(deadline: string, now: Date): { zh: string; en: string } | null {
+  const ms = Date.parse(deadline) - now.getTime();
+  if (ms <= 0) return null;
+  const minutes = Math.ceil(ms / 60_000);
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return { zh: `${h} 小时 ${m} 分`, en: `${h} h ${m} min` };
+}
+
+export function disputeSection(d: PageDispute, now: Date): SafeHtml {
+  const left = d.status === 'open' ? timeLeft(d.respondBy, now) : null;
+  return markup`<section class="dispute" data-dispute="${d.status}">
+<h2>售后争议 <span class="en" lang="en">Dispute</span></h2>
+<dl>
+<dt>状态 <span class="en" lang="en">Status</span></dt><dd>${both(labelOf(DISPUTE_STATUS_LABELS, d.status))}</dd>
+<dt>原因 <span class="en" lang="en">Reason</span></dt><dd>${both(labelOf(DISPUTE_REASON_LABELS, d.reason))}</dd>
+<dt>发起 <span class="en" lang="en">Opened</span></dt><dd>${time(d.openedAt)}</dd>
+${d.status === 'open' && markup`<dt>商家答复期限 <span class="en" lang="en">Merchant must answer by</span></dt><dd>${time(d.respondBy)}${left && markup` <strong class="countdown">（剩余 ${left.zh} <span class="en" lang="en">${left.en} left</span>）</strong>`}</dd>`}
+${d.status === 'answered' && markup`<dt>仲裁 <span class="en" lang="en">Arbitration</span></dt><dd>商家有异议，等待平台裁决 <span class="en" lang="en">contested by the merchant; the platform decides</span></dd>`}
+${d.decision && markup`<dt>裁决 <span class="en" lang="en">Decision</span></dt><dd data-decision="${d.decision}">${both(labelOf(DISPUTE_DECISION_LABELS, d.decision))}${d.decidedAt && markup` · ${time(d.decidedAt)}`}</dd>`}
+</dl>
+</section>`;
+}
