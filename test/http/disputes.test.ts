@@ -80,6 +80,15 @@ describe.each(BACKENDS)('sealed delivery and disputes over a real port (%s)', (b
     const first = await api('POST', `/v1/reveal/${token}`);
     expect(first.json()).toMatchObject({ recordId, secret: SECRET, first: true });
     expect((await api('POST', `/v1/reveal/${token}`)).json()).toMatchObject({ secret: SECRET, first: false });
+    // The buyer's page: GET shows a button and no key (a link preview reveals nothing); POST shows it.
+    const ask = await api('GET', `/r/${token}`);
+    expect(ask.text).toContain(`<form method="post" action="/r/${token}">`);
+    expect(ask.text).not.toContain(SECRET);
+    const shownPage = await api('POST', `/r/${token}`);
+    expect(shownPage.status).toBe(200);
+    expect(shownPage.text).toContain(`<code class="secret">${SECRET}</code>`);
+    expect(shownPage.text).toContain('这不是首次查看');
+    expect((await api('GET', '/r/no-such-token')).status).toBe(404);
 
     // No possession, no dispute; a file that is not an image is refused; nothing written either way.
     const noProof = await api('POST', `/v1/records/${recordId}/disputes`, {

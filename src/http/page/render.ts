@@ -48,7 +48,7 @@ export interface PageView {
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
 
-function document(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
+export function document(title: string, verdict: VerdictWord | null, body: SafeHtml): string {
   return markup`<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -217,6 +217,8 @@ function triesLine(t: SecretTries): SafeHtml {
 
 const ERRORS: Record<number, Label> = {
   400: { zh: '请求无效', en: 'The request was not understood.' },
+  404: { zh: '链接无效', en: 'This link opens nothing.' },
+  410: { zh: '密钥已过期并被删除', en: 'The key has expired and was deleted.' },
   413: { zh: '输入过长', en: 'The input is too long.' },
   429: { zh: '尝试次数过多，请一分钟后再试', en: 'Too many attempts; try again in a minute.' },
   500: { zh: '服务暂时不可用', en: 'Something went wrong; try again later.' },

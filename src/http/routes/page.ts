@@ -6,6 +6,8 @@
  * answers in HTML, so neither leaks into the JSON API.
  */
 import { disputeForPage } from '../../service/after-sale/disputes.ts';
+import { reveal, revealStatus } from '../../service/after-sale/sealed-delivery.ts';
+import { renderRevealAsk, renderRevealed } from '../page/reveal.ts';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -115,6 +117,50 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     return reply.status(status).send(html);
   }
+
+  const RevealParams = Type.Object({
+    token: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' }),
+  });
+  app.get(
+    '/r/:token',
+    {
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "A sealed delivery's reveal page",
+        params: RevealParams,
+      },
+    },
+    async (request, reply) => {
+      const status = await revealStatus(app.services.ctx, request.params.token);
+      setPageHeaders(reply);
+      return reply.send(renderRevealAsk(request.params.token, status));
+    },
+  );
+  app.post(
+    '/r/:token',
+    {
+      config: {
+        rateLimit: {
+          max: app.services.rateLimits.secretPerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: clientGroup,
+        },
+      },
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "Reveal a sealed delivery's key (HTML)",
+        params: RevealParams,
+      },
+    },
+    async (request, reply) => {
+      const shown = await reveal(app.services.ctx, request.params.token);
+      if (shown.event) app.services.batcher.kick();
+      setPageHeaders(reply);
+      return reply.send(renderRevealed(shown));
+    },
+  );
 
   app.get(
     '/v/:id',
