@@ -310,6 +310,10 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
           id: DisputeParams.properties.id,
           position: Type.String({ pattern: '^[0-9]{1,2}$' }),
         }),
+        response: {
+          200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the file as uploaded' }),
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -379,6 +383,10 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
           id: DisputeParams.properties.id,
           position: Type.String({ pattern: '^[0-9]{1,2}$' }),
         }),
+        response: {
+          200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the file as uploaded' }),
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
