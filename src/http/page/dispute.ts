@@ -33,3 +33,25 @@ ${d.decision && markup`<dt>裁决 <span class="en" lang="en">Decision</span></dt
 </dl>
 </section>`;
 }
+
+/**
+ * The buyer's form to open a dispute (shown while none is open on a sold item): possession by the
+ * key or the reveal link's token, a reason, a description, evidence files. Posts multipart to
+ * /v/:id/dispute, which answers with the page again.
+ */
+export function disputeForm(recordId: string): SafeHtml {
+  const options = Object.entries(DISPUTE_REASON_LABELS).map(
+    ([value, l]) => markup`<option value="${value}">${l.zh} ${l.en}</option>`,
+  );
+  return markup`<section id="dispute">
+<h2>发起售后争议 <span class="en" lang="en">Open a dispute</span></h2>
+<form method="post" action="/v/${recordId}/dispute" enctype="multipart/form-data">
+<label>授权码或卡密 <span lang="en">key or PIN</span> <input name="secret" autocomplete="off"></label>
+<label>或查看链接的令牌 <span lang="en">or the reveal link's token</span> <input name="revealToken" autocomplete="off"></label>
+<label>原因 <span lang="en">reason</span> <select name="reason">${options}</select></label>
+<label>说明 <span lang="en">what happened</span> <textarea name="description" maxlength="2000" required></textarea></label>
+<label>证据（图片或 PDF）<span lang="en">evidence (images or PDF)</span> <input type="file" name="evidence" accept="image/png,image/jpeg,image/webp,application/pdf" multiple></label>
+<button type="submit">提交 <span lang="en">submit</span></button>
+</form>
+</section>`;
+}

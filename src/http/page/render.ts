@@ -16,7 +16,7 @@ import type { PageDispute } from '../../service/after-sale/disputes.ts';
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
-import { disputeSection } from './dispute.ts';
+import { disputeForm, disputeSection } from './dispute.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
 import { KIND_LABELS, labelOf, MERCHANT_LABELS, VERDICT_LABELS, type Label } from './labels.ts';
@@ -44,6 +44,8 @@ export interface PageView {
   secretTries?: SecretTries;
   /** The item's latest dispute, and the time its countdown is counted from. */
   dispute?: { view: PageDispute; now: Date };
+  /** Whether the buyer's dispute form is shown (a sold item with no dispute open). */
+  disputeForm?: boolean;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -79,6 +81,7 @@ export function renderVerdictPage(v: PageView): string {
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
 ${v.dispute && disputeSection(v.dispute.view, v.dispute.now)}
+${v.disputeForm && disputeForm(v.recordId)}
 ${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return document(`${label.zh} ${label.en}`, v.verdict, body);
 }
@@ -217,7 +220,12 @@ function triesLine(t: SecretTries): SafeHtml {
 
 const ERRORS: Record<number, Label> = {
   400: { zh: '请求无效', en: 'The request was not understood.' },
+  403: { zh: '需要授权码或查看链接', en: 'The key or the reveal link is needed, and must be right.' },
   404: { zh: '链接无效', en: 'This link opens nothing.' },
+  409: {
+    zh: '此商品已有未结争议，或无法发起争议',
+    en: 'A dispute is already open on this item, or it cannot take one.',
+  },
   410: { zh: '密钥已过期并被删除', en: 'The key has expired and was deleted.' },
   413: { zh: '输入过长', en: 'The input is too long.' },
   429: { zh: '尝试次数过多，请一分钟后再试', en: 'Too many attempts; try again in a minute.' },

@@ -25,6 +25,8 @@ import {
 import { reveal, revealStatus, sellSealed } from '../../service/after-sale/sealed-delivery.ts';
 import { badRequest, notFound, ServiceError } from '../../service/errors.ts';
 import { DISPUTE_REASONS, DISPUTE_RESPONSES } from '../../storage/rows.ts';
+import { renderErrorPage } from '../page/render.ts';
+import { setPageHeaders } from '../page/style.ts';
 import { bearerAuth, errorResponses, IdParams, TextField } from './schemas.ts';
 
 const TokenParams = Type.Object({
@@ -252,6 +254,31 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       app.services.batcher.kick();
       reply.status(201);
       return view;
+    },
+  );
+
+  // The page's form: the same step, answered with the page (303 to it) or an HTML error page.
+  app.post(
+    '/v/:id/dispute',
+    { config: secretLimit, schema: { hide: true, tags: ['page'], params: IdParams } },
+    async (request, reply) => {
+      try {
+        const { fields, files } = await readStep(request);
+        await openDispute(ctx(), request.params.id, {
+          secret: fields.secret,
+          revealToken: fields.revealToken,
+          reason: fields.reason ?? '',
+          description: fields.description ?? '',
+          files: files.filter((f) => f.bytes.length > 0),
+        });
+        app.services.batcher.kick();
+        return reply.redirect(`/v/${request.params.id}#dispute`, 303);
+      } catch (err) {
+        const status = err instanceof ServiceError && err.statusCode < 500 ? err.statusCode : 500;
+        if (status === 500) request.log.error({ err }, 'dispute form failed');
+        setPageHeaders(reply);
+        return reply.status(status).send(renderErrorPage(status, `/v/${request.params.id}`));
+      }
     },
   );
 

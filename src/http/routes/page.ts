@@ -109,6 +109,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
       ...(dispute && { dispute: { view: dispute, now: ctx.now() } }),
+      disputeForm: v.record?.sold === 1 && v.record.state === 'active' && v.record.dispute === 'none',
     });
     const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
     setPageHeaders(reply);
