@@ -64,7 +64,7 @@ describe.skipIf(skipBrowser)('a buyer walks from the reveal to a decided dispute
 
     await page.click(`a[href="/v/${recordId}"]`);
     await page.waitForSelector('form[action$="/dispute"]');
-    await page.fill('input[name=secret]', SECRET);
+    await page.fill('input[name=disputeSecret]', SECRET);
     await page.selectOption('select[name=reason]', 'already_used');
     await page.fill('textarea[name=description]', '激活时提示已被使用 redeemed before I got it');
     const dir = mkdtempSync(join(tmpdir(), 'pm-walk-'));

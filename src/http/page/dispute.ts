@@ -46,7 +46,7 @@ export function disputeForm(recordId: string): SafeHtml {
   return markup`<section id="dispute">
 <h2>发起售后争议 <span class="en" lang="en">Open a dispute</span></h2>
 <form method="post" action="/v/${recordId}/dispute" enctype="multipart/form-data">
-<label>授权码或卡密 <span lang="en">key or PIN</span> <input name="secret" autocomplete="off"></label>
+<label>授权码或卡密 <span lang="en">key or PIN</span> <input name="disputeSecret" autocomplete="off"></label>
 <label>或查看链接的令牌 <span lang="en">or the reveal link's token</span> <input name="revealToken" autocomplete="off"></label>
 <label>原因 <span lang="en">reason</span> <select name="reason">${options}</select></label>
 <label>说明 <span lang="en">what happened</span> <textarea name="description" maxlength="2000" required></textarea></label>

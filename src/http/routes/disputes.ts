@@ -265,7 +265,8 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         const { fields, files } = await readStep(request);
         await openDispute(ctx(), request.params.id, {
-          secret: fields.secret,
+          // Named apart from the page's key-check field, so each form's input is its own.
+          secret: fields.disputeSecret,
           revealToken: fields.revealToken,
           reason: fields.reason ?? '',
           description: fields.description ?? '',
