@@ -78,6 +78,8 @@ export interface Config {
   };
   /** QR codes rendered a second (cached codes are free); past it qr.png and qr.svg answer 503. */
   qrRendersPerSecond: number;
+  /** After the sale: how long a sealed secret is kept, and how long a merchant has to answer a dispute. */
+  afterSale: { sealedTtlMs: number; disputeResponseMs: number };
   /**
    * Wrong secrets a record takes per window, from every source and instance together (counted in
    * the database); past them its checks answer 429 until the window ends.
@@ -240,6 +242,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       maxEventDataBytes: int(env, 'MAX_EVENT_DATA_BYTES', 2048, 2, 1024 * 1024),
     },
     qrRendersPerSecond: int(env, 'QR_RENDERS_PER_SECOND', 50, 1, 100_000),
+    afterSale: {
+      sealedTtlMs: int(env, 'SEALED_DELIVERY_TTL_HOURS', 72, 1, 24 * 365) * 3_600_000,
+      disputeResponseMs: int(env, 'DISPUTE_RESPONSE_HOURS', 24, 1, 24 * 90) * 3_600_000,
+    },
     secretGuesses: {
       limit: int(env, 'SECRET_GUESSES_PER_WINDOW', 5, 1, 1000),
       windowMs: int(env, 'SECRET_GUESS_WINDOW_SECONDS', 3600, 60, 30 * 86_400) * 1000,

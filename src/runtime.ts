@@ -30,6 +30,10 @@ import { SERVER_KEY_BYTES, ServerKey } from './service/server-key.ts';
 import { sealStoredSalts } from './service/stored-salts.ts';
 import { privateDirectory } from './storage/private-files.ts';
 import { WebhookWorker } from './service/webhooks/worker.ts';
+import { AfterSaleSweeper } from './service/after-sale/sweep.ts';
+
+/** How often deadlines and expiries are looked at: a dispute is decided within this of its deadline. */
+const SWEEP_EVERY_MS = 30_000;
 import { TreeBuilder } from './service/tree-builder.ts';
 import { CreditCache } from './service/merchant-credit.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -42,6 +46,8 @@ export interface Runtime {
   devChain: DevChain | null;
   /** Delivers webhooks; the server starts it (as it starts the batcher), tests when they need it. */
   webhookWorker: WebhookWorker;
+  /** Decides disputes at their deadline and deletes expired sealed secrets; started like the worker. */
+  afterSaleSweeper: AfterSaleSweeper;
   close(): Promise<void>;
 }
 
@@ -104,6 +110,7 @@ export async function startRuntime(
     scanWindowMs: config.scanWindowDays * DAY_MS,
     secretGuesses: config.secretGuesses,
     recordLimits: config.recordLimits,
+    afterSale: config.afterSale,
     trees: new TreeBuilder(),
     log,
   });
@@ -164,12 +171,15 @@ export async function startRuntime(
     ...config.webhooks,
     log: log.child({ component: 'webhooks' }),
   });
+  const afterSaleSweeper = new AfterSaleSweeper(ctx, SWEEP_EVERY_MS, log.child({ component: 'after-sale' }));
   return {
     services,
     storage,
     devChain,
     webhookWorker,
+    afterSaleSweeper,
     async close() {
+      await afterSaleSweeper.stop();
       await webhookWorker.stop();
       await batcher.stop();
       await ctx.trees?.close();

@@ -39,7 +39,9 @@ export const LOG_SERIALIZERS = {
   req: (req: LoggedRequest | unknown) => {
     if (typeof (req as Partial<LoggedRequest> | null)?.url !== 'string') return req;
     const { method, url, host, ip, socket } = req as LoggedRequest;
-    return { method, url: url.split('?')[0], host, remoteAddress: ip, remotePort: socket?.remotePort };
+    // A reveal link's token opens a sealed secret: its path is logged without it.
+    const path = url.split('?')[0]!.replace(/^(\/r\/|\/v1\/reveal\/)[^/]+/, '$1[token]');
+    return { method, url: path, host, remoteAddress: ip, remotePort: socket?.remotePort };
   },
 };
 
@@ -65,6 +67,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string
   const url = await app.listen({ port: config.port, host: config.host });
   runtime.services.batcher.start();
   runtime.webhookWorker.start();
+  runtime.afterSaleSweeper.start();
   log.info({ url, publicBaseUrl: config.publicBaseUrl, docs: `${url}/docs` }, 'proofmark is serving');
 
   let closing: Promise<void> | null = null;

@@ -67,6 +67,7 @@ describe('loadConfig', () => {
       maxPendingEventsPerMerchant: 100_000,
       recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 },
       qrRendersPerSecond: 50,
+      afterSale: { sealedTtlMs: 72 * 3_600_000, disputeResponseMs: 24 * 3_600_000 },
       secretGuesses: { limit: 5, windowMs: 3_600_000 },
       scanWindowDays: 30,
       logFormat: process.stdout.isTTY ? 'pretty' : 'json',

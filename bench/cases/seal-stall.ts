@@ -196,6 +196,8 @@ async function writeWaiting(dataDir: string, databaseUrl: string | undefined, co
           state: 'active',
           sold: 0,
           activated: 0,
+          revealed: 0,
+          dispute: 'none',
           created_at: at,
         });
         events.push({

@@ -302,6 +302,39 @@ export function buildProgram(): Command {
       await recordsImport(file, opts);
     });
 
+  const dispute = program
+    .command('dispute')
+    .description("the operator's arbitration of buyers' disputes (needs the admin token)")
+    .addHelpText(
+      'after',
+      '\nA merchant answers a dispute through the API before its deadline (DISPUTE_RESPONSE_HOURS); an\n' +
+        'unanswered one is decided for the buyer at the deadline. Contested ones wait for `decide`.',
+    );
+  withAdminApi(dispute.command('list'))
+    .description('disputes waiting, oldest first: open (for the merchant) and answered (for you)')
+    .option('--status <status>', 'only open, answered or decided ones')
+    .action(async (opts) => {
+      const { disputeList } = await import('./commands/dispute.ts');
+      await disputeList(opts);
+    });
+  withAdminApi(dispute.command('show'))
+    .description("one dispute: both sides' statements, their files' SHA-256, the derived evidence")
+    .argument('<id>', 'dispute id (d_…)')
+    .action(async (id: string, opts) => {
+      const { disputeShow } = await import('./commands/dispute.ts');
+      await disputeShow(id, opts);
+    });
+  withAdminApi(dispute.command('decide'))
+    .description('decide a dispute: for the buyer refunds the item (and --strike strikes the merchant)')
+    .argument('<id>', 'dispute id (d_…)')
+    .requiredOption('--for <side>', 'buyer or merchant')
+    .option('--strike', 'with --for buyer: a strike on the merchant (the second suspends it)')
+    .option('--note <text>', "the decision's reasons, kept for the operator")
+    .action(async (id: string, opts) => {
+      const { disputeDecide } = await import('./commands/dispute.ts');
+      await disputeDecide(id, opts);
+    });
+
   withAdminApi(program.command('demo'))
     .description('fill a running service with sample merchants, records and events, then seal a batch')
     .action(async (opts) => {

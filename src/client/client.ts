@@ -13,6 +13,9 @@ import type {
   BundleCheck,
   ChainInfo,
   DuplicateRefusals,
+  Dispute,
+  DisputeAnswer,
+  DisputeDecisionInput,
   ErasedEvent,
   EventAck,
   Evidence,
@@ -21,6 +24,7 @@ import type {
   MerchantKey,
   MerchantProfile,
   NewEvent,
+  NewDispute,
   NewMerchant,
   PublicRecord,
   RecordInput,
@@ -28,6 +32,9 @@ import type {
   RecordProofsV2,
   StateProof,
   RegisteredRecord,
+  RevealedSecret,
+  RevealStatus,
+  SealedSale,
   StrikeRecord,
   VerdictBody,
   WebhookEndpoints,
@@ -159,6 +166,62 @@ export class ApiClient {
       replay: (id, messageId) =>
         this.json('POST', `${one(id)}/deliveries/${encodeURIComponent(messageId)}/replay`),
     };
+  }
+
+  // After the sale (sealed delivery, disputes). Evidence files go as multipart/form-data, which
+  // this JSON client does not send: the routes take the same fields as JSON without files.
+
+  /** The merchant sells its record with sealed delivery; the answer's revealUrl is shown only here. */
+  sealedSale(recordId: string, secret: string): Promise<SealedSale> {
+    return this.json('POST', `${recordPath(recordId)}/sealed-sale`, { secret });
+  }
+
+  /** A reveal link's state, without the secret. */
+  revealStatus(token: string): Promise<RevealStatus> {
+    return this.json('GET', revealPath(token));
+  }
+
+  /** The buyer reveals the secret; the first reveal is anchored as `revealed`. */
+  reveal(token: string): Promise<RevealedSecret> {
+    return this.json('POST', revealPath(token));
+  }
+
+  /** The buyer opens a dispute, showing possession with `secret` or `revealToken`. */
+  openDispute(recordId: string, input: NewDispute): Promise<Dispute> {
+    return this.json('POST', `${recordPath(recordId)}/disputes`, input);
+  }
+
+  /** One of the merchant's disputes. */
+  dispute(id: string): Promise<Dispute> {
+    return this.json('GET', disputePath(id));
+  }
+
+  /** The merchant's answer before the deadline. */
+  answerDispute(id: string, answer: DisputeAnswer): Promise<Dispute> {
+    return this.json('POST', `${disputePath(id)}/answer`, answer);
+  }
+
+  /** An evidence file of one of the merchant's disputes. */
+  disputeFile(id: string, position: number): Promise<Uint8Array> {
+    return this.bytes(`${disputePath(id)}/files/${position}`, '*/*');
+  }
+
+  /** The operator's list: open and answered disputes, or those of one status. */
+  adminDisputes(status?: Dispute['status']): Promise<{ disputes: Dispute[] }> {
+    return this.json('GET', `/v1/admin/disputes${status ? `?status=${status}` : ''}`);
+  }
+
+  adminDispute(id: string): Promise<Dispute> {
+    return this.json('GET', `/v1/admin/disputes/${encodeURIComponent(id)}`);
+  }
+
+  adminDisputeFile(id: string, position: number): Promise<Uint8Array> {
+    return this.bytes(`/v1/admin/disputes/${encodeURIComponent(id)}/files/${position}`, '*/*');
+  }
+
+  /** The operator's decision; for the buyer it refunds the item, and strikes the merchant with `strike`. */
+  decideDispute(id: string, decision: DisputeDecisionInput): Promise<Dispute> {
+    return this.json('POST', `/v1/admin/disputes/${encodeURIComponent(id)}/decision`, decision);
   }
 
   // Public routes.
@@ -332,6 +395,8 @@ function readVerdict(res: ApiResponse): VerdictBody | null {
 
 const merchantPath = (id: string) => `/v1/merchants/${encodeURIComponent(id)}`;
 const recordPath = (id: string) => `/v1/records/${encodeURIComponent(id)}`;
+const disputePath = (id: string) => `/v1/disputes/${encodeURIComponent(id)}`;
+const revealPath = (token: string) => `/v1/reveal/${encodeURIComponent(token)}`;
 const verifyPath = (id: string) => `/v1/verify/${encodeURIComponent(id)}`;
 
 /** Fetches a public JSON document (a bundle, a record's proofs) from any http(s) URL. */

@@ -5,7 +5,7 @@
  * the routes keep to themselves (src/http/routes/*.ts); /openapi.json lists them all.
  */
 import type { Static } from '@sinclair/typebox';
-import type { EventType, RecordKind } from '../core/lifecycle.ts';
+import type { EventType, MerchantEventType, RecordKind } from '../core/lifecycle.ts';
 import type {
   AnchorStatus as AnchorStatusSchema,
   Batch as BatchSchema,
@@ -44,7 +44,7 @@ export type StateProof = Static<typeof StateProofSchema>;
 export type DuplicateRefusals = Static<typeof DuplicateRefusalsSchema>;
 /** GET /v1/verify/:id, 200 or 404 (not_found). */
 export type VerdictBody = ReturnType<typeof verdictBody>;
-export type { EventType, RecordKind };
+export type { EventType, MerchantEventType, RecordKind };
 
 /** Small, flat, public key-value data on a record or an event: never secrets. */
 export type PublicData = Record<string, string | number | boolean>;
@@ -84,7 +84,7 @@ export interface RegisteredRecord {
 
 /** POST /v1/records/:id/events. */
 export interface NewEvent {
-  type: EventType;
+  type: MerchantEventType;
   data?: PublicData;
 }
 
@@ -174,4 +174,38 @@ export interface WebhookEndpoints {
   deliveries(id: string, page?: { limit?: number; before?: string }): Promise<WebhookDeliveryPage>;
   /** Sends the message to the endpoint again (same webhook-id). */
   replay(id: string, messageId: string): Promise<WebhookDelivery>;
+}
+
+/** A dispute as the API shows it (GET /v1/disputes/:id and the admin routes). */
+export type { DisputeView as Dispute } from '../service/after-sale/disputes.ts';
+/** POST /v1/records/:id/sealed-sale (201). */
+export type { SealedSale, RevealStatus } from '../service/after-sale/sealed-delivery.ts';
+
+/** POST /v1/reveal/:token. */
+export interface RevealedSecret {
+  recordId: string;
+  secret: string;
+  revealedAt: string;
+  first: boolean;
+}
+
+/** POST /v1/records/:id/disputes as JSON (no files). */
+export interface NewDispute {
+  reason: string;
+  description: string;
+  secret?: string;
+  revealToken?: string;
+}
+
+/** POST /v1/disputes/:id/answer as JSON (no files). */
+export interface DisputeAnswer {
+  response: 'accept_refund' | 'replace' | 'contest';
+  answer?: string;
+}
+
+/** POST /v1/admin/disputes/:id/decision. */
+export interface DisputeDecisionInput {
+  decision: 'buyer' | 'merchant';
+  strike?: boolean;
+  note?: string;
 }

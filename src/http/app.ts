@@ -24,6 +24,7 @@ import { pageRoutes } from './routes/page.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { duplicateRoutes } from './routes/duplicates.ts';
+import { disputeRoutes } from './routes/disputes.ts';
 
 export async function buildApp(
   services: Services,
@@ -82,6 +83,7 @@ export async function buildApp(
   await app.register(webhookRoutes);
   await app.register(metricsRoutes);
   await app.register(duplicateRoutes);
+  await app.register(disputeRoutes);
   return app;
 }
 

@@ -31,6 +31,15 @@ export interface ServiceContext {
    * unique keys and refuses no duplicate. Never set by the runtime.
    */
   withoutUniqueKeys?: true;
+  /** SEALED_DELIVERY_TTL_HOURS and DISPUTE_RESPONSE_HOURS. */
+  afterSale: AfterSaleSettings;
+}
+
+export interface AfterSaleSettings {
+  /** How long a sealed delivery's secret is kept from the sale (revealed or not); then it is deleted. */
+  sealedTtlMs: number;
+  /** How long a merchant has to answer a dispute before it is decided for the buyer. */
+  disputeResponseMs: number;
 }
 
 /** MAX_EVENTS_PER_RECORD and MAX_EVENT_DATA_BYTES. */
@@ -47,6 +56,7 @@ export const CONTEXT_DEFAULTS = {
   scanWindowMs: 30 * DAY_MS,
   secretGuesses: { limit: 5, windowMs: 3_600_000 } satisfies SecretGuessPolicy,
   recordLimits: { maxEvents: 200, maxEventDataBytes: 2048 } satisfies RecordLimits,
+  afterSale: { sealedTtlMs: 72 * 3_600_000, disputeResponseMs: 24 * 3_600_000 } satisfies AfterSaleSettings,
 };
 
 /**
@@ -63,6 +73,7 @@ export function createServiceContext(opts: {
   scanFlushMs?: number;
   secretGuesses?: SecretGuessPolicy;
   recordLimits?: RecordLimits;
+  afterSale?: AfterSaleSettings;
   /** Keep proofs of final batches in memory (default true). */
   proofCache?: boolean;
   /** Build large trees in a worker thread (the runtime does; default: inline). */
@@ -90,6 +101,7 @@ export function createServiceContext(opts: {
     ),
     recordLimits: opts.recordLimits ?? CONTEXT_DEFAULTS.recordLimits,
     ...(opts.trees && { trees: opts.trees }),
+    afterSale: opts.afterSale ?? CONTEXT_DEFAULTS.afterSale,
   };
 }
 

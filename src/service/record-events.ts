@@ -2,9 +2,17 @@
  * Lifecycle events after issuance: each is a leaf chained to the one before, allowed or refused by
  * the rules of src/core/lifecycle.ts. Like issuance, an event waits unbatched for the batcher.
  */
-import { canonicalJson, nextHead, type EventType, type Hex } from '../core/index.ts';
+import {
+  canonicalJson,
+  nextHead,
+  type EventType,
+  type Hex,
+  type LifecycleHead,
+  type MerchantEventType,
+} from '../core/index.ts';
 import { isDuplicateKey } from '../storage/errors.ts';
-import type { EventRow } from '../storage/rows.ts';
+import type { EventRow, RecordHead, RecordRow } from '../storage/rows.ts';
+import type { Stores } from '../storage/storage.ts';
 import { iso, type ServiceContext } from './context.ts';
 import { conflict, forbidden, notFound, ServiceError } from './errors.ts';
 import { leafOfJson } from './leaves.ts';
@@ -21,71 +29,113 @@ export async function appendEvent(
   ctx: ServiceContext,
   merchant: Merchant,
   recordId: string,
-  type: EventType,
+  type: MerchantEventType,
   data: Record<string, unknown> | undefined,
 ): Promise<EventRow> {
-  const limits = ctx.recordLimits;
+  refuseLargeData(ctx, data);
+  return inEventTransaction(ctx, async (tx) => {
+    const record = await tx.records.get(recordId);
+    if (!record) throw notFound('record_not_found', `no record with id ${recordId}`);
+    if (record.merchant_id !== merchant.id) {
+      throw forbidden('not_record_owner', 'only the merchant that issued a record may add its events');
+    }
+    return (await appendInTransaction(ctx, tx, record, type, data)).event;
+  });
+}
+
+/** 413 event_data_too_large for `data` over MAX_EVENT_DATA_BYTES as canonical JSON. */
+export function refuseLargeData(ctx: ServiceContext, data: Record<string, unknown> | undefined): void {
+  const limit = ctx.recordLimits.maxEventDataBytes;
   const dataBytes = Buffer.byteLength(canonicalJson(data ?? {}), 'utf8');
-  if (dataBytes > limits.maxEventDataBytes) {
+  if (dataBytes > limit) {
     throw new ServiceError(
       413,
       'event_data_too_large',
-      `event data is ${dataBytes} bytes as canonical JSON; at most ${limits.maxEventDataBytes} are kept`,
+      `event data is ${dataBytes} bytes as canonical JSON; at most ${limit} are kept`,
     );
   }
-  try {
-    return await ctx.storage.transaction(async (tx) => {
-      const record = await tx.records.get(recordId);
-      if (!record) throw notFound('record_not_found', `no record with id ${recordId}`);
-      if (record.merchant_id !== merchant.id) {
-        throw forbidden('not_record_owner', 'only the merchant that issued a record may add its events');
-      }
-      // head_seq counts from the issuance at 0: the record holds head_seq + 1 events.
-      if (record.head_seq + 1 >= limits.maxEvents) {
-        throw conflict(
-          'record_event_limit',
-          `the record holds ${record.head_seq + 1} events, the most one record may hold; no more can be added`,
-        );
-      }
-      const head = nextHead(
-        { state: record.state, sold: record.sold === 1, activated: record.activated === 1 },
-        type,
-      );
-      if ('violation' in head) throw conflict('lifecycle_violation', head.violation);
+}
 
-      const prevLeaf = await tx.events.leafAt(recordId, record.head_seq);
-      if (prevLeaf === undefined) throw new Error(`record ${recordId} has no event ${record.head_seq}`);
-      const at = iso(ctx);
-      const content = { type, data: data ?? {}, at, salt: randomSalt() };
-      const contentJson = canonicalJson(content);
-      const seq = record.head_seq + 1;
-      const event: EventRow = {
-        record_id: recordId,
-        seq,
-        type,
-        content: contentJson,
-        leaf: leafOfJson(recordId, seq, prevLeaf as Hex, contentJson),
-        prev_leaf: prevLeaf,
-        created_at: at,
-        batch_id: null,
-        leaf_index: null,
-      };
-      await tx.events.insertMany([event]);
-      const advanced = await tx.records.advanceHead(recordId, record.head_seq, {
-        head_seq: seq,
-        state: head.state,
-        sold: head.sold ? 1 : 0,
-        activated: head.activated ? 1 : 0,
-      });
-      if (!advanced) throw conflict('concurrent_event', 'another event was added at once');
-      // An ended record frees its key and serial for a re-issue by its merchant (uniqueness.ts).
-      if (head.state !== 'active') await tx.uniqueKeys.endRecord(recordId);
-      return event;
-    });
+/**
+ * Runs `work` in a storage transaction, turning a lost race for a place in a record's chain (the
+ * (record_id, seq) key) into 409 concurrent_event.
+ */
+export async function inEventTransaction<T>(
+  ctx: ServiceContext,
+  work: (tx: Stores) => Promise<T>,
+): Promise<T> {
+  try {
+    return await ctx.storage.transaction(work);
   } catch (err) {
-    // The (record_id, seq) key decides between two events racing for the same place in the chain.
     if (isDuplicateKey(err))
       throw conflict('concurrent_event', 'another event was added at the same time; retry');
     throw err;
   }
+}
+
+/**
+ * Appends one event to `record` inside `tx` (whoever may add it was checked by the caller) and returns
+ * it with the record as it now is: 409 record_event_limit, lifecycle_violation or concurrent_event as
+ * appendEvent. The data size is the caller's to check first (refuseLargeData), before any write.
+ */
+export async function appendInTransaction(
+  ctx: ServiceContext,
+  tx: Stores,
+  record: RecordRow,
+  type: EventType,
+  data: Record<string, unknown> | undefined,
+): Promise<{ event: EventRow; record: RecordRow }> {
+  const limits = ctx.recordLimits;
+  // head_seq counts from the issuance at 0: the record holds head_seq + 1 events.
+  if (record.head_seq + 1 >= limits.maxEvents) {
+    throw conflict(
+      'record_event_limit',
+      `the record holds ${record.head_seq + 1} events, the most one record may hold; no more can be added`,
+    );
+  }
+  const head = nextHead(headOf(record), type);
+  if ('violation' in head) throw conflict('lifecycle_violation', head.violation);
+
+  const prevLeaf = await tx.events.leafAt(record.id, record.head_seq);
+  if (prevLeaf === undefined) throw new Error(`record ${record.id} has no event ${record.head_seq}`);
+  const at = iso(ctx);
+  const content = { type, data: data ?? {}, at, salt: randomSalt() };
+  const contentJson = canonicalJson(content);
+  const seq = record.head_seq + 1;
+  const event: EventRow = {
+    record_id: record.id,
+    seq,
+    type,
+    content: contentJson,
+    leaf: leafOfJson(record.id, seq, prevLeaf as Hex, contentJson),
+    prev_leaf: prevLeaf,
+    created_at: at,
+    batch_id: null,
+    leaf_index: null,
+  };
+  await tx.events.insertMany([event]);
+  const stored: RecordHead = {
+    head_seq: seq,
+    state: head.state,
+    sold: head.sold ? 1 : 0,
+    activated: head.activated ? 1 : 0,
+    revealed: head.revealed ? 1 : 0,
+    dispute: head.dispute,
+  };
+  const advanced = await tx.records.advanceHead(record.id, record.head_seq, stored);
+  if (!advanced) throw conflict('concurrent_event', 'another event was added at once');
+  // An ended record frees its key and serial for a re-issue by its merchant (uniqueness.ts).
+  if (head.state !== 'active') await tx.uniqueKeys.endRecord(record.id);
+  return { event, record: { ...record, ...stored } };
+}
+
+/** The lifecycle head a stored record holds. */
+export function headOf(record: RecordRow): LifecycleHead {
+  return {
+    state: record.state,
+    sold: record.sold === 1,
+    activated: record.activated === 1,
+    revealed: record.revealed === 1,
+    dispute: record.dispute,
+  };
 }

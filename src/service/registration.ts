@@ -229,6 +229,8 @@ async function registerIn(
       state: ISSUED_HEAD.state,
       sold: ISSUED_HEAD.sold ? 1 : 0,
       activated: ISSUED_HEAD.activated ? 1 : 0,
+      revealed: ISSUED_HEAD.revealed ? 1 : 0,
+      dispute: ISSUED_HEAD.dispute,
       created_at: now,
     });
     newEvents.push({

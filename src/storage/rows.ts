@@ -3,7 +3,7 @@
  * ISO-8601 text (sortable, identical in every backend), hashes as 0x-hex text, JSON as canonical text.
  * Every backend (src/storage/sql, src/storage/memory) reads and writes exactly these shapes.
  */
-import type { Hex, RecordKind, RecordState } from '../core/index.ts';
+import type { DisputeStage, Hex, RecordKind, RecordState } from '../core/index.ts';
 
 export type MerchantStatus = 'pending' | 'verified' | 'suspended';
 
@@ -91,11 +91,17 @@ export interface RecordRow {
   sold: number;
   /** 0 or 1. */
   activated: number;
+  /** 0 or 1: a sealed delivery's secret has been revealed to the buyer. */
+  revealed: number;
+  dispute: DisputeStage;
   created_at: string;
 }
 
 /** The part of a record that a lifecycle event changes, swapped as one (see RecordStore.advanceHead). */
-export type RecordHead = Pick<RecordRow, 'head_seq' | 'state' | 'sold' | 'activated'>;
+export type RecordHead = Pick<
+  RecordRow,
+  'head_seq' | 'state' | 'sold' | 'activated' | 'revealed' | 'dispute'
+>;
 
 export interface EventRow {
   record_id: string;
@@ -309,7 +315,7 @@ export type UniqueKeyType = 'secret' | 'serial';
 
 /**
  * One key a record holds on the platform (service/uniqueness.ts): among live rows (ended = 0) a key
- * is held once. Records registered before migration 007 have none.
+ * is held once. Records registered before migration 009 have none.
  */
 export interface UniqueKeyRow {
   /**
@@ -340,4 +346,72 @@ export interface DuplicateRefusalRow {
   existing_merchant_id: string | null;
   /** The refused record's externalId. */
   external_id: string;
+}
+
+/**
+ * A sale recorded with sealed delivery: the secret sealed under the server key (purpose
+ * 'sealed-delivery', bound to the record id) until it expires, and the hash of the buyer's one-time
+ * reveal token. After expiry sealed_secret is null: nothing of the secret is left.
+ */
+export interface SealedDeliveryRow {
+  record_id: string;
+  merchant_id: string;
+  sealed_secret: string | null;
+  /** SHA-256 (0x-hex) of the reveal token; the token itself is only ever in the buyer's link. */
+  token_hash: string;
+  created_at: string;
+  expires_at: string;
+  /** The buyer's first reveal; null until then. */
+  revealed_at: string | null;
+}
+
+export const DISPUTE_REASONS = [
+  'will_not_activate',
+  'already_used',
+  'revoked_after_sale',
+  'not_as_described',
+  'other',
+] as const;
+export type DisputeReason = (typeof DISPUTE_REASONS)[number];
+export const DISPUTE_RESPONSES = ['accept_refund', 'replace', 'contest'] as const;
+export type DisputeResponse = (typeof DISPUTE_RESPONSES)[number];
+export type DisputeDecision = 'buyer' | 'merchant';
+/** Who decided: the operator, the merchant itself (accepting or replacing), or the deadline. */
+export type DisputeDecidedBy = 'operator' | 'merchant' | 'deadline';
+export type DisputeStatus = 'open' | 'answered' | 'decided';
+
+/** A buyer's dispute on a record. Each step is also an event in the record's anchored history. */
+export interface DisputeRow {
+  id: string;
+  record_id: string;
+  merchant_id: string;
+  reason: DisputeReason;
+  description: string;
+  status: DisputeStatus;
+  opened_at: string;
+  /** When an unanswered dispute is decided for the buyer. */
+  deadline_at: string;
+  /** When dispute.deadline_approaching was sent; null before. */
+  warned_at: string | null;
+  response: DisputeResponse | null;
+  answer: string | null;
+  answered_at: string | null;
+  decision: DisputeDecision | null;
+  decided_by: DisputeDecidedBy | null;
+  decided_at: string | null;
+  /** The operator's note on a decision; not public. */
+  decision_note: string | null;
+}
+
+/** An evidence file of a dispute, kept by the service; its SHA-256 is in the step's anchored event. */
+export interface DisputeFileRow {
+  dispute_id: string;
+  /** 0, 1, ... across both sides, in upload order. */
+  position: number;
+  side: 'buyer' | 'merchant';
+  content_type: string;
+  size: number;
+  /** 0x-hex SHA-256 of the bytes. */
+  sha256: string;
+  bytes: Uint8Array;
 }

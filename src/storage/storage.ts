@@ -23,6 +23,8 @@ import type {
   BatchEventRow,
   BatchStatus,
   DirectoryVersionRow,
+  DisputeFileRow,
+  DisputeRow,
   EventRow,
   EventWithBatch,
   EvidenceRow,
@@ -33,6 +35,8 @@ import type {
   RecordHead,
   RecordRow,
   ScanRow,
+  SealedDeliveryRow,
+  DisputeStatus,
   ScanSighting,
   SealedTree,
   SecretAttemptRow,
@@ -81,6 +85,7 @@ export interface Stores {
   readonly webhooks: WebhookStore;
   readonly directory: DirectoryStore;
   readonly uniqueKeys: UniqueKeyStore;
+  readonly afterSale: AfterSaleStore;
 }
 
 /** Merchants, their admission evidence, strikes and API keys. */
@@ -505,4 +510,49 @@ export interface UniqueKeyStore {
    * `merchantId` is null, at most `limit`.
    */
   refusals(merchantId: string | null, limit: number): Promise<DuplicateRefusalRow[]>;
+}
+
+/**
+ * After the sale: sealed deliveries (the secret sealed until the buyer reveals it) and disputes with
+ * their evidence files. The steps' events live in the EventStore like any other.
+ */
+export interface AfterSaleStore {
+  /** DuplicateKeyError if the record already has a sealed delivery, or the token hash exists. */
+  insertSealed(row: SealedDeliveryRow): Promise<void>;
+  sealedOf(recordId: string): Promise<SealedDeliveryRow | undefined>;
+  sealedByToken(tokenHash: string): Promise<SealedDeliveryRow | undefined>;
+  /** Compare-and-set: sets revealed_at only if it is still null. Returns whether it wrote. */
+  markRevealed(recordId: string, at: string): Promise<boolean>;
+  /**
+   * Deletes (sets to null) the sealed secret of at most `limit` deliveries expired at `now`
+   * (expires_at <= now); returns how many.
+   */
+  purgeExpiredSecrets(now: string, limit: number): Promise<number>;
+  /** DuplicateKeyError if the id exists. */
+  insertDispute(row: DisputeRow): Promise<void>;
+  dispute(id: string): Promise<DisputeRow | undefined>;
+  /** A record's disputes, oldest first (opened_at, then id). */
+  disputesOf(recordId: string): Promise<DisputeRow[]>;
+  /** Disputes in any of `statuses`, oldest first (opened_at, then id), at most `limit`. */
+  disputesWithStatus(statuses: readonly DisputeStatus[], limit: number): Promise<DisputeRow[]>;
+  /** Open (unanswered) disputes whose deadline_at is at or before `by`, earliest first, at most `limit`. */
+  openDueBy(by: string, limit: number): Promise<DisputeRow[]>;
+  /**
+   * Open disputes not yet warned whose deadline_at is at or before `by`, earliest first, at most `limit`.
+   */
+  unwarnedDueBy(by: string, limit: number): Promise<DisputeRow[]>;
+  /**
+   * Compare-and-set: applies `change` only if the dispute's status is still `from`. Returns whether it
+   * wrote.
+   */
+  updateDispute(
+    id: string,
+    from: DisputeStatus,
+    change: Partial<Omit<DisputeRow, 'id' | 'record_id' | 'merchant_id' | 'opened_at'>>,
+  ): Promise<boolean>;
+  /** DuplicateKeyError if a (dispute_id, position) exists; then none is written. */
+  insertFiles(rows: readonly DisputeFileRow[]): Promise<void>;
+  /** A dispute's files in position order, without their bytes. */
+  filesOf(disputeId: string): Promise<Array<Omit<DisputeFileRow, 'bytes'>>>;
+  file(disputeId: string, position: number): Promise<DisputeFileRow | undefined>;
 }

@@ -182,6 +182,8 @@ describe('a copy of the database files (issue 13, attack 2)', () => {
           state: 'active',
           sold: 0,
           activated: 0,
+          revealed: 0,
+          dispute: 'none',
           created_at: at,
         },
       ]);

@@ -181,6 +181,36 @@ describe('the typed API client on the app (sqlite)', () => {
     }
   });
 
+  it('drives sealed delivery and a dispute through typed methods', async () => {
+    const admin = api.withToken(ADMIN_TOKEN);
+    const created = await admin.createMerchant({ name: 'After-sale Shop' });
+    await admin.verifyMerchant(created.id, TEST_EVIDENCE);
+    const shop = api.withToken(created.apiKey);
+    const [record] = (await shop.registerRecords([recordBody('sealed', { secret: 'KEY-1' })])).records;
+    const sale = await shop.sealedSale(record!.id, 'KEY-1');
+    const token = sale.revealUrl.split('/r/')[1]!;
+    expect(await api.revealStatus(token)).toMatchObject({ revealedAt: null, available: true });
+    expect(await api.reveal(token)).toMatchObject({ secret: 'KEY-1', first: true });
+    const opened = await api.openDispute(record!.id, {
+      reason: 'will_not_activate',
+      description: 'does not activate',
+      secret: 'KEY-1',
+    });
+    expect(await shop.dispute(opened.id)).toMatchObject({ status: 'open' });
+    await shop.answerDispute(opened.id, { response: 'contest', answer: 'it works' });
+    expect((await admin.adminDisputes('answered')).disputes.map((d) => d.id)).toEqual([opened.id]);
+    expect(await admin.adminDispute(opened.id)).toMatchObject({ response: 'contest' });
+    await expect(shop.disputeFile(opened.id, 0)).rejects.toMatchObject({
+      status: 404,
+      code: 'file_not_found',
+    });
+    await expect(admin.adminDisputeFile(opened.id, 0)).rejects.toMatchObject({ status: 404 });
+    expect(await admin.decideDispute(opened.id, { decision: 'merchant' })).toMatchObject({
+      status: 'decided',
+      decision: 'merchant',
+    });
+  });
+
   it('has made a request to every operation /openapi.json lists', async () => {
     const spec = await api.getJson<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json');
     const missing: string[] = [];

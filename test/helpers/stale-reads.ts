@@ -31,6 +31,7 @@ const STORE_NAMES = Object.keys({
   webhooks: true,
   directory: true,
   uniqueKeys: true,
+  afterSale: true,
 } satisfies Record<keyof Stores, true>) as Array<keyof Stores>;
 
 // The stores are the inner storage's, defined in the constructor (declaration merging types them).

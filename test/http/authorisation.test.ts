@@ -34,6 +34,8 @@ interface Row {
   route: string;
   statuses: Statuses;
   body?: (cell: string) => Payload;
+  /** The code of a refusal other than 401, when not the default (see the cells' test). */
+  code?: string;
 }
 
 /** The ids and keys the cells use, made in beforeAll. */
@@ -46,6 +48,11 @@ const world = {
   recordId: '',
   batchId: 0,
   bundle: null as unknown,
+  /** A sold record with a sealed delivery (revealToken) and an open dispute (disputeId, one file). */
+  revealToken: '',
+  disputeId: '',
+  /** An unsold record registered with the secret K3Y-MATRIX, for the sealed sale. */
+  unsoldId: '',
 };
 
 const evidence = { evidence: [{ description: 'reseller letter', sha256: 'ab'.repeat(32) }] };
@@ -89,6 +96,15 @@ const TABLE: Row[] = [
   { route: 'POST /v/:id/secret',          statuses: [200, 200,  200,  200,  200,  200,  200],
     body: () => ({ form: 'secret=not-the-licence-key' }) },
   { route: 'GET /v1/webhooks/event-types', statuses: [200, 200, 200,  200,  200,  200,  200] },
+  { route: 'GET /v1/reveal/:token',       statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'POST /v1/reveal/:token',      statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'GET /r/:token',               statuses: [200, 200,  200,  200,  200,  200,  200] },
+  { route: 'POST /r/:token',              statuses: [200, 200,  200,  200,  200,  200,  200] },
+  // Opening a dispute needs possession, not a credential: without it every caller is refused alike.
+  { route: 'POST /v1/records/:id/disputes', statuses: [403, 403, 403, 403, 403,  403,  403],
+    body: () => ({ json: { reason: 'other', description: 'no proof' } }), code: 'possession_required' },
+  { route: 'POST /v/:id/dispute',         statuses: [403, 403,  403,  403,  403,  403,  403],
+    body: () => ({ json: { reason: 'other', description: 'no proof' } }) },
 
   // Operator routes: the admin token and nothing else. :id is the owner's merchant id.
   { route: 'POST /v1/merchants',          statuses: [401, 401,  401,  401,  401,  201,  401],
@@ -121,12 +137,30 @@ const TABLE: Row[] = [
                                           statuses: [401, 401,  401,  401,  401,  202,  401] },
   { route: 'GET /metrics',                statuses: [401, 401,  401,  401,  401,  200,  401] },
   { route: 'GET /v1/admin/duplicates',    statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'GET /v1/admin/disputes',      statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'GET /v1/admin/disputes/:id',  statuses: [401, 401,  401,  401,  401,  200,  401] },
+  { route: 'GET /v1/admin/disputes/:id/files/:position',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401] },
 
   // Merchant routes: a verified merchant's current key; events only by the record's issuer.
   { route: 'POST /v1/records',            statuses: [401, 401,  201,  401,  401,  401,  201],
     body: (cell) => ({ json: { records: [recordBody(`matrix ${cell}`, { secret: `K3Y-MATRIX ${cell}` })] } }) },
   { route: 'POST /v1/records/:id/events', statuses: [401, 401,  403,  401,  401,  401,  201],
     body: () => ({ json: { type: 'transferred' } }) },
+  { route: 'POST /v1/records/:id/sealed-sale', statuses: [401, 401, 403, 401, 401,  401,  201],
+    body: () => ({ json: { secret: 'K3Y-MATRIX' } }) },
+  // A merchant's disputes: its own only (another's is not found, and cannot be answered).
+  { route: 'GET /v1/disputes/:id',        statuses: [401, 401,  404,  401,  401,  401,  200],
+    code: 'dispute_not_found' },
+  { route: 'GET /v1/disputes/:id/files/:position',
+                                          statuses: [401, 401,  404,  401,  401,  401,  200],
+    code: 'dispute_not_found' },
+  { route: 'POST /v1/disputes/:id/answer', statuses: [401, 401, 403,  401,  401,  401,  200],
+    body: () => ({ json: { response: 'contest', answer: 'it worked' } }) },
+  // After the answer: the operator decides the contested dispute.
+  { route: 'POST /v1/admin/disputes/:id/decision',
+                                          statuses: [401, 401,  401,  401,  401,  200,  401],
+    body: () => ({ json: { decision: 'merchant' } }) },
   // A merchant's webhook endpoints: its own only (another's is not found). :id is the owner's endpoint.
   { route: 'POST /v1/webhooks/endpoints', statuses: [401, 401,  201,  401,  401,  401,  201],
     body: () => ({ json: { url: 'http://127.0.0.1:9/merchant' } }) },
@@ -183,6 +217,13 @@ function urlOf(route: string): string {
     const owner = hooks[1] ? 'operator' : 'merchant';
     return path.replace(':id', world.endpoints[owner]).replace(':messageId', world.messages[owner]);
   }
+  if (/^\/v1\/(admin\/)?disputes\/|\/(r|v1\/reveal)\/:token/.test(path)) {
+    return path
+      .replace(':id', world.disputeId)
+      .replace(':position', '0')
+      .replace(':token', world.revealToken);
+  }
+  if (path.endsWith('/sealed-sale')) return path.replace(':id', world.unsoldId);
   const id =
     path.startsWith('/v1/merchants/') || path.startsWith('/m/')
       ? world.ownerId
@@ -250,6 +291,40 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
       const [delivery] = await h.runtime.storage.webhooks.deliveries(world.endpoints[owner], null, 1);
       world.messages[owner] = delivery!.message_id;
     }
+    // After the sale: a sealed delivery, an open dispute with one file, an unsold record to sell.
+    const more = await h.call('POST', '/v1/records', {
+      token: world.keys.owner,
+      body: {
+        records: [
+          recordBody('matrix-sealed', { secret: 'K3Y-SEALED' }),
+          recordBody('matrix-unsold', { secret: 'K3Y-MATRIX' }),
+        ],
+      },
+    });
+    const [sealedId, unsoldId] = more.json().records.map((r: { id: string }) => r.id);
+    world.unsoldId = unsoldId;
+    const sale = await h.call('POST', `/v1/records/${sealedId}/sealed-sale`, {
+      token: world.keys.owner,
+      body: { secret: 'K3Y-SEALED' },
+    });
+    expect(sale.statusCode).toBe(201);
+    world.revealToken = sale.json().revealUrl.split('/r/')[1];
+    const opened = await h.call('POST', `/v1/records/${sealedId}/disputes`, {
+      body: { reason: 'other', description: 'matrix', revealToken: world.revealToken },
+    });
+    expect(opened.statusCode).toBe(201);
+    world.disputeId = opened.json().id;
+    await h.runtime.storage.afterSale.insertFiles([
+      {
+        dispute_id: world.disputeId,
+        position: 0,
+        side: 'buyer',
+        content_type: 'application/pdf',
+        size: 5,
+        sha256: `0x${'00'.repeat(32)}`,
+        bytes: new TextEncoder().encode('%PDF-'),
+      },
+    ]);
     // No background writes from here on: a refused cell must leave the row counts as they were.
     await h.runtime.services.batcher.stop();
   }, 60_000);
@@ -284,7 +359,7 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
   const cells = TABLE.flatMap((row) =>
     CREDENTIALS.map((credential, column) => ({ ...row, credential, status: row.statuses[column]! })),
   );
-  it.for(cells)('$route with $credential → $status', async ({ route, credential, status, body }, t) => {
+  it.for(cells)('$route with $credential → $status', async ({ route, credential, status, body, code }, t) => {
     if (skip) return t.skip(skip);
     const refused = status >= 400;
     const before = refused ? await settledRowCounts() : null;
@@ -295,11 +370,18 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
       if (route === 'POST /v1/merchants/:id/keys') world.keys.owner = res.json().apiKey;
       return;
     }
-    expect(res.json()).toMatchObject({
-      statusCode: status,
-      code:
-        status === 401 ? 'unauthorized' : status === 404 ? 'webhook_endpoint_not_found' : 'not_record_owner',
-    });
+    // The page's form answers a refusal with a page, not JSON.
+    if (res.headers['content-type']?.toString().startsWith('text/html')) {
+      expect(res.body).toContain('<!doctype html>');
+    } else {
+      expect(res.json()).toMatchObject({
+        statusCode: status,
+        code:
+          status === 401
+            ? 'unauthorized'
+            : (code ?? (status === 404 ? 'webhook_endpoint_not_found' : 'not_record_owner')),
+      });
+    }
     expect(await settledRowCounts(), 'a refused call changed the database').toEqual(before);
   });
 });

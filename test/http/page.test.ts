@@ -485,7 +485,10 @@ describe.skipIf(skipBrowser)('the page in headless Chromium on a phone', () => {
     expect(await page.locator('h1').innerText()).toContain('正品');
 
     await page.locator('input[name="secret"]').fill(SECRET);
-    await Promise.all([page.waitForURL(`${base}/v/${ids.genuine}/secret`), page.locator('button').click()]);
+    await Promise.all([
+      page.waitForURL(`${base}/v/${ids.genuine}/secret`),
+      page.locator('#check button').click(),
+    ]);
     secretPosts++;
     const result = page.locator('section.result');
     expect(await result.isVisible()).toBe(true);

@@ -78,6 +78,7 @@ describe('migrations on PostgreSQL', () => {
         '007-merchant-credit',
         '008-state-roots',
         '009-uniqueness',
+        '010-after-sale',
       ]);
       expect(snap.indexes).toEqual(
         expect.arrayContaining([

@@ -4,7 +4,7 @@
  * who may add one, and two events racing for the same place in a record's chain.
  */
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, type EventType, type Hex } from '../../src/core/index.ts';
+import { EVENT_TYPES, type MerchantEventType as EventType, type Hex } from '../../src/core/index.ts';
 import { leafOfJson } from '../../src/service/leaves.ts';
 import { appendEvent } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';

@@ -27,6 +27,7 @@ import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startRuntime, type Runtime } from '../../src/runtime.ts';
 import { logOptions } from '../../src/server.ts';
+import { sweepAfterSale } from '../../src/service/after-sale/sweep.ts';
 import { derivedSalt } from '../../src/service/secrets.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { BACKENDS, createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
@@ -68,7 +69,13 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
     { what: 'secret of a refused registration', value: random('REFUSED-'), kind: 'text' },
     { what: 'secret in a broken body', value: random('BROKEN-'), kind: 'text' },
     { what: 'secret in flight at a 5xx', value: random('INFLIGHT-'), kind: 'text' },
+    { what: 'sealed-delivery subkey', value: keys.subkey('sealed-delivery').toString('hex'), kind: 'key' },
+    { what: 'sealed secret', value: random('SEALED-'), kind: 'text' },
   ];
+  /** The test clock: real time plus an offset the run moves past the sealed delivery's TTL. */
+  let clockOffsetMs = 0;
+  /** The sealed secret as stored, encrypted: it must be gone from every image after its expiry. */
+  let sealedCipher = '';
   const secret = (what: string) => secrets.find((s) => s.what === what)!.value;
   /** API keys join the list as the run issues them. */
   const issued = (what: string, value: string) => secrets.push({ what, value, kind: 'token' });
@@ -104,6 +111,15 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
       const { apiKey } = res.json();
       issued(`the key issued by ${where}`, apiKey);
       body = Buffer.from(res.body.replace(apiKey, '[the issued key]'));
+    }
+    // The sealed sale issues the reveal link, and the reveal shows the secret: only there, each once.
+    if (status === 201 && url.endsWith('/sealed-sale')) {
+      const token = (res.json().revealUrl as string).split('/r/')[1]!;
+      issued('the reveal token', token);
+      body = Buffer.from(res.body.replace(token, '[the reveal token]'));
+    }
+    if (status === 200 && method === 'POST' && url.startsWith('/v1/reveal/')) {
+      body = Buffer.from(res.body.replace(secret('sealed secret'), '[the revealed secret]'));
     }
     const head = Buffer.from(JSON.stringify(res.headers));
     responses.push({ where: `${where}: ${status} ${method} ${url}`, bytes: Buffer.concat([head, body]) });
@@ -166,6 +182,7 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
         CHAIN_POLL_MS: '50',
       }),
       log,
+      () => new Date(Date.now() + clockOffsetMs),
     );
     app = await buildApp(runtime.services, { logger: log });
     await app.ready();
@@ -216,6 +233,38 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
     ]) {
       await call(201, type!, 'POST', `/v1/records/${id}/events`, { token: shopKey, json: { type } });
     }
+    // Sealed delivery: the secret sealed, revealed twice, a dispute opened with the reveal link.
+    const sealedId: string = (
+      await call(201, 'register sealed', 'POST', '/v1/records', {
+        token: shopKey,
+        json: { records: [recordBody('sealed-1', { secret: secret('sealed secret') })] },
+      })
+    ).json().records[0].id;
+    secrets.push({ what: 'the salt of the sealed record', value: derivedSalt(keys, sealedId), kind: 'key' });
+    const sale = await call(201, 'sealed sale', 'POST', `/v1/records/${sealedId}/sealed-sale`, {
+      token: shopKey,
+      json: { secret: secret('sealed secret') },
+    });
+    const revealToken = (sale.json().revealUrl as string).split('/r/')[1]!;
+    await call(200, 'reveal state', 'GET', `/v1/reveal/${revealToken}`);
+    for (const first of [true, false]) {
+      const shown = await call(200, 'reveal', 'POST', `/v1/reveal/${revealToken}`);
+      expect(shown.json()).toMatchObject({ secret: secret('sealed secret'), first });
+    }
+    await call(201, 'dispute', 'POST', `/v1/records/${sealedId}/disputes`, {
+      json: { reason: 'already_used', description: 'used', revealToken },
+    });
+    await call(403, 'dispute with a wrong secret', 'POST', `/v1/records/${sealedId}/disputes`, {
+      json: { reason: 'already_used', description: 'used', secret: secret('wrong guess') },
+    });
+    sealedCipher = (await runtime.storage.afterSale.sealedOf(sealedId))!.sealed_secret!;
+    // Past the TTL the sweep deletes it; the link no longer opens anything.
+    clockOffsetMs += 73 * 3_600_000;
+    expect((await sweepAfterSale(runtime.services.ctx)).purged).toBe(1);
+    expect((await runtime.storage.afterSale.sealedOf(sealedId))!.sealed_secret).toBeNull();
+    await call(410, 'reveal after expiry', 'POST', `/v1/reveal/${revealToken}`);
+    clockOffsetMs = 0;
+
     await call(200, 'replay', 'POST', '/v1/records', {
       token: shopKey,
       json: { records: [card(secret('card PIN'))] },
@@ -415,6 +464,12 @@ describe.each(BACKENDS)('secrets in the clear after a full run (%s)', (backend) 
     });
     const lines = logLines.map((line, i) => ({ where: `log line ${i + 1}`, bytes: Buffer.from(line) }));
     expect(findSecrets(secrets, lines)).toEqual([]);
+  });
+
+  it('the sealed secret, encrypted, is gone from every database image after its expiry', async (t) => {
+    if (skip) return t.skip(skip);
+    expect(sealedCipher).toMatch(/^v1\./);
+    expect(images.filter((i) => i.bytes.includes(sealedCipher)).map((i) => i.where)).toEqual([]);
   });
 
   it('no response body or header carries a secret, error messages included', async (t) => {

@@ -186,7 +186,7 @@ describe.each(BACKENDS)('one key, one sale (%s)', (backend) => {
     if (skip) return t.skip(skip);
     const res = await register([recordBody('old-1', { secret: 'OLD-KEY' })]);
     const id = res.body.records![0]!.id;
-    // As if registered before migration 007: no keys.
+    // As if registered before migration 009: no keys.
     await a.runtime.storage.db.deleteFrom('unique_keys').where('record_id', '=', id).execute();
     expect((await verdict(id)).body).toMatchObject({ uniqueness: 'not-covered', reissueOf: null });
     const noSecret = await register([recordBody('plain-1')]);

@@ -9,6 +9,7 @@
  */
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { Storage } from '../../src/storage/storage.ts';
+import { afterSaleBehaviour } from './behaviour/after-sale.ts';
 import { batchBehaviour } from './behaviour/batches.ts';
 import { copyBehaviour } from './behaviour/copies.ts';
 import { directoryBehaviour } from './behaviour/directory.ts';
@@ -53,6 +54,7 @@ export function describeStorageBehaviour(
     describe('webhooks', () => webhookBehaviour(storage));
     describe('directory', () => directoryBehaviour(storage));
     describe('unique keys', () => uniqueKeyBehaviour(storage));
+    describe('after sale', () => afterSaleBehaviour(storage));
     describe('transactions', () => transactionBehaviour(storage));
     describe('rows are copies', () => copyBehaviour(storage));
   });

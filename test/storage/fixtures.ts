@@ -63,6 +63,8 @@ export function recordRow(
     state: 'active',
     sold: 0,
     activated: 0,
+    revealed: 0,
+    dispute: 'none',
     created_at: at(0),
     ...change,
   };

@@ -4,7 +4,7 @@
  * the merchants' names when an earlier run holds them (names are unique).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import type { EventType, RecordKind } from '../../core/index.ts';
+import type { MerchantEventType, RecordKind } from '../../core/index.ts';
 import { admitMerchant, type AdmittedMerchant } from '../../client/admit.ts';
 import type { ApiClient } from '../../client/client.ts';
 import { ApiError } from '../../client/errors.ts';
@@ -18,7 +18,7 @@ interface SampleRecord {
   productName: string;
   secret?: () => string;
   metadata?: Record<string, string | number | boolean>;
-  events: Array<{ type: EventType; data?: Record<string, string | number | boolean> }>;
+  events: Array<{ type: MerchantEventType; data?: Record<string, string | number | boolean> }>;
 }
 
 interface SampleMerchant {

@@ -6,7 +6,7 @@
 import type { AnchorStatus, RecordEventType, RecordKind } from '../../core/index.ts';
 import type { Uniqueness } from '../../service/uniqueness.ts';
 import type { VerdictWord } from '../../service/verdicts.ts';
-import type { MerchantStatus } from '../../storage/rows.ts';
+import type { DisputeDecision, DisputeReason, DisputeStatus, MerchantStatus } from '../../storage/rows.ts';
 
 export interface Label {
   zh: string;
@@ -43,6 +43,10 @@ export const EVENT_LABELS: Record<RecordEventType, Label> = {
   transferred: { zh: '转让', en: 'transferred' },
   revoked: { zh: '作废', en: 'revoked' },
   refunded: { zh: '退款', en: 'refunded' },
+  revealed: { zh: '买家已查看', en: 'revealed to the buyer' },
+  dispute_opened: { zh: '发起争议', en: 'dispute opened' },
+  dispute_answered: { zh: '商家答复争议', en: 'dispute answered' },
+  dispute_decided: { zh: '争议裁决', en: 'dispute decided' },
 };
 
 export const ANCHOR_LABELS: Record<AnchorStatus, Label> = {
@@ -78,6 +82,24 @@ export const MATCH_IS_UNIQUE: Label = {
 
 /** The line of a record that re-issues an ended one. */
 export const REISSUE_LABEL: Label = { zh: '重新发行，原记录', en: 're-issue of the ended record' };
+export const DISPUTE_STATUS_LABELS: Record<DisputeStatus, Label> = {
+  open: { zh: '等待商家答复', en: 'waiting for the merchant' },
+  answered: { zh: '等待平台裁决', en: 'waiting for the platform' },
+  decided: { zh: '已裁决', en: 'decided' },
+};
+
+export const DISPUTE_REASON_LABELS: Record<DisputeReason, Label> = {
+  will_not_activate: { zh: '无法激活', en: 'will not activate' },
+  already_used: { zh: '已被使用', en: 'already used' },
+  revoked_after_sale: { zh: '售后被收回', en: 'revoked after sale' },
+  not_as_described: { zh: '与描述不符', en: 'not as described' },
+  other: { zh: '其他', en: 'other' },
+};
+
+export const DISPUTE_DECISION_LABELS: Record<DisputeDecision, Label> = {
+  buyer: { zh: '支持买家', en: 'for the buyer' },
+  merchant: { zh: '支持商家', en: 'for the merchant' },
+};
 
 /** A label for a known word, or the word itself (escaped by the caller) for one the table lacks. */
 export function labelOf(table: Readonly<Record<string, Label>>, word: string): Label {

@@ -12,11 +12,13 @@
  * each piece isolated (<bdi>) and neutralised (displaySafe), beside the merchant's name with its id
  * and verified-since. Nothing from the URL is ever shown.
  */
+import type { PageDispute } from '../../service/after-sale/disputes.ts';
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { Uniqueness } from '../../service/uniqueness.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
 import type { MerchantStatus } from '../../storage/rows.ts';
+import { disputeForm, disputeSection } from './dispute.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
 import {
@@ -55,6 +57,10 @@ export interface PageView {
   timeZone: string;
   /** The verdict's statement about the item's key, and the record it re-issues. */
   uniqueness?: { uniqueness: Uniqueness; reissueOf: string | null };
+  /** The item's latest dispute, and the time its countdown is counted from. */
+  dispute?: { view: PageDispute; now: Date };
+  /** Whether the buyer's dispute form is shown (a sold item with no dispute open). */
+  disputeForm?: boolean;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -95,6 +101,8 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck, v.uniqueness?.uniqueness === 'registered-once')}
 ${v.scans?.suspicious && caution(v.scans.count)}
+${v.dispute && disputeSection(v.dispute.view, v.dispute.now, v.timeZone)}
+${v.disputeForm && disputeForm(v.recordId)}
 ${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries, v.uniqueness) : notFound()}`;
   return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
 }
@@ -247,7 +255,13 @@ function triesLine(t: SecretTries): SafeHtml {
 
 const ERRORS: Record<number, Label> = {
   400: { zh: '请求无效', en: 'The request was not understood.' },
-  404: { zh: '未找到', en: 'There is nothing here.' },
+  403: { zh: '需要授权码或查看链接', en: 'The key or the reveal link is needed, and must be right.' },
+  404: { zh: '链接无效', en: 'This link opens nothing.' },
+  409: {
+    zh: '此商品已有未结争议，或无法发起争议',
+    en: 'A dispute is already open on this item, or it cannot take one.',
+  },
+  410: { zh: '密钥已过期并被删除', en: 'The key has expired and was deleted.' },
   413: { zh: '输入过长', en: 'The input is too long.' },
   429: { zh: '尝试次数过多，请一分钟后再试', en: 'Too many attempts; try again in a minute.' },
   500: { zh: '服务暂时不可用', en: 'Something went wrong; try again later.' },

@@ -6,6 +6,9 @@
  * OpenAPI. This plugin's scope has its own form-body parser and an error handler that
  * answers in HTML, so neither leaks into the JSON API.
  */
+import { disputeForPage } from '../../service/after-sale/disputes.ts';
+import { reveal, revealStatus } from '../../service/after-sale/sealed-delivery.ts';
+import { renderRevealAsk, renderRevealed } from '../page/reveal.ts';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -100,6 +103,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       shown = { record: publicRecord(ctx, v.record, v.merchant, lifecycle.events), lifecycle };
     }
     const tries = check?.tries ?? (v.record && (await secretTries(ctx, v.record)));
+    const dispute = v.record ? await disputeForPage(ctx, v.record.id) : null;
     const html = renderVerdictPage({
       verdict: v.verdict,
       recordId: v.recordId,
@@ -112,6 +116,8 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
       ...(v.uniqueness && { uniqueness: { uniqueness: v.uniqueness, reissueOf: v.reissueOf ?? null } }),
+      ...(dispute && { dispute: { view: dispute, now: ctx.now() } }),
+      disputeForm: v.record?.sold === 1 && v.record.state === 'active' && v.record.dispute === 'none',
     });
     const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
     setPageHeaders(reply);
@@ -120,6 +126,50 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     return reply.status(status).send(html);
   }
+
+  const RevealParams = Type.Object({
+    token: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' }),
+  });
+  app.get(
+    '/r/:token',
+    {
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "A sealed delivery's reveal page",
+        params: RevealParams,
+      },
+    },
+    async (request, reply) => {
+      const status = await revealStatus(app.services.ctx, request.params.token);
+      setPageHeaders(reply);
+      return reply.send(renderRevealAsk(request.params.token, status, app.services.displayTimeZone));
+    },
+  );
+  app.post(
+    '/r/:token',
+    {
+      config: {
+        rateLimit: {
+          max: app.services.rateLimits.secretPerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: clientGroup,
+        },
+      },
+      schema: {
+        hide: true,
+        tags: ['page'],
+        summary: "Reveal a sealed delivery's key (HTML)",
+        params: RevealParams,
+      },
+    },
+    async (request, reply) => {
+      const shown = await reveal(app.services.ctx, request.params.token);
+      if (shown.event) app.services.batcher.kick();
+      setPageHeaders(reply);
+      return reply.send(renderRevealed(shown, app.services.displayTimeZone));
+    },
+  );
 
   app.get(
     '/v/:id',

@@ -20,6 +20,7 @@ export function bindStores(stores: Stores, runner: Runner): Stores {
     webhooks: bindStore('webhooks', stores.webhooks, runner),
     directory: bindStore('directory', stores.directory, runner),
     uniqueKeys: bindStore('uniqueKeys', stores.uniqueKeys, runner),
+    afterSale: bindStore('afterSale', stores.afterSale, runner),
   };
 }
 

@@ -20,6 +20,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
+  AfterSaleStore,
   BatchStore,
   DirectoryStore,
   EventStore,
@@ -33,6 +34,7 @@ import type {
   UniqueKeyStore,
   WebhookStore,
 } from '../storage.ts';
+import { MemoryAfterSaleStore } from './after-sale-store.ts';
 import { MemoryBatchStore } from './batch-store.ts';
 import { bindStores } from './bound-stores.ts';
 import { MemoryDirectoryStore } from './directory-store.ts';
@@ -70,6 +72,7 @@ export class MemoryStorage implements Storage {
   readonly webhooks: WebhookStore;
   readonly directory: DirectoryStore;
   readonly uniqueKeys: UniqueKeyStore;
+  readonly afterSale: AfterSaleStore;
 
   private readonly tables = new MemoryTables();
   private readonly stores: Stores;
@@ -91,6 +94,7 @@ export class MemoryStorage implements Storage {
       webhooks: new MemoryWebhookStore(t),
       directory: new MemoryDirectoryStore(t),
       uniqueKeys: new MemoryUniqueKeyStore(t),
+      afterSale: new MemoryAfterSaleStore(t),
     };
     const plain = bindStores(this.stores, (operation, call) => this.runAlone(operation, call));
     this.merchants = plain.merchants;
@@ -103,6 +107,7 @@ export class MemoryStorage implements Storage {
     this.webhooks = plain.webhooks;
     this.directory = plain.directory;
     this.uniqueKeys = plain.uniqueKeys;
+    this.afterSale = plain.afterSale;
   }
 
   async transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T> {

@@ -47,8 +47,8 @@ export class MemoryRecordStore implements RecordStore {
   async advanceHead(id: string, expectedHeadSeq: number, head: RecordHead): Promise<boolean> {
     const row = this.t.records.get(id);
     if (!row || row.head_seq !== expectedHeadSeq) return false;
-    const { head_seq, state, sold, activated } = head;
-    this.t.records.set(id, { ...row, head_seq, state, sold, activated });
+    const { head_seq, state, sold, activated, revealed, dispute } = head;
+    this.t.records.set(id, { ...row, head_seq, state, sold, activated, revealed, dispute });
     return true;
   }
 

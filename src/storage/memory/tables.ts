@@ -7,12 +7,15 @@ import type {
   ApiKeyRow,
   BatchRow,
   DirectoryVersionRow,
+  DisputeFileRow,
+  DisputeRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
   OpenSeal,
   RecordRow,
   ScanRow,
+  SealedDeliveryRow,
   SecretAttemptRow,
   ScanSighting,
   StrikeRow,
@@ -96,6 +99,14 @@ export class MemoryTables {
   readonly uniqueKeysByKey = this.table<readonly string[]>();
   /** By id. */
   readonly duplicateRefusals = this.table<DuplicateRefusalRow>();
+  /** By record_id. */
+  readonly sealedDeliveries = this.table<SealedDeliveryRow>();
+  /** The unique token_hash: the record id under that key. */
+  readonly sealedByToken = this.table<string>();
+  /** By id. */
+  readonly disputes = this.table<DisputeRow>();
+  /** By (dispute_id, position). */
+  readonly disputeFiles = this.table<DisputeFileRow>();
 
   private table<R>(): Table<R> {
     return new Table<R>(this.journal);

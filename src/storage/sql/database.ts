@@ -17,6 +17,7 @@ import * as directory from './migrations/006-directory.ts';
 import * as merchantCredit from './migrations/007-merchant-credit.ts';
 import * as stateRoots from './migrations/008-state-roots.ts';
 import * as uniqueness from './migrations/009-uniqueness.ts';
+import * as afterSale from './migrations/010-after-sale.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenDatabase {
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-merchant-credit': merchantCredit,
   '008-state-roots': stateRoots,
   '009-uniqueness': uniqueness,
+  '010-after-sale': afterSale,
 };
 
 export async function openDatabase(opts: {

@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Storage, StorageKind, Stores } from '../storage.ts';
+import { SqlAfterSaleStore } from './after-sale.ts';
 import { SqlBatchStore } from './batches.ts';
 import { CompiledQueries } from './compiled.ts';
 import type { SqlContext } from './context.ts';
@@ -31,6 +32,7 @@ class SqlStores implements Stores {
   readonly webhooks: SqlWebhookStore;
   readonly directory: SqlDirectoryStore;
   readonly uniqueKeys: SqlUniqueKeyStore;
+  readonly afterSale: SqlAfterSaleStore;
 
   constructor(ctx: SqlContext) {
     this.merchants = new SqlMerchantStore(ctx);
@@ -43,6 +45,7 @@ class SqlStores implements Stores {
     this.webhooks = new SqlWebhookStore(ctx);
     this.directory = new SqlDirectoryStore(ctx);
     this.uniqueKeys = new SqlUniqueKeyStore(ctx);
+    this.afterSale = new SqlAfterSaleStore(ctx);
   }
 }
 

@@ -107,7 +107,14 @@ export class SqlRecordStore implements RecordStore {
   async advanceHead(id: string, expectedHeadSeq: number, head: RecordHead): Promise<boolean> {
     const result = await this.ctx.db
       .updateTable('records')
-      .set({ head_seq: head.head_seq, state: head.state, sold: head.sold, activated: head.activated })
+      .set({
+        head_seq: head.head_seq,
+        state: head.state,
+        sold: head.sold,
+        activated: head.activated,
+        revealed: head.revealed,
+        dispute: head.dispute,
+      })
       .where('id', '=', id)
       .where('head_seq', '=', expectedHeadSeq)
       .executeTakeFirst();

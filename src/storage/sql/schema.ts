@@ -8,11 +8,14 @@ import type {
   ApiKeyRow,
   BatchRow,
   DirectoryVersionRow,
+  DisputeFileRow,
+  DisputeRow,
   EventRow,
   EvidenceRow,
   MerchantRow,
   RecordRow,
   ScanRow,
+  SealedDeliveryRow,
   SecretAttemptRow,
   ScanSighting,
   StrikeRow,
@@ -83,4 +86,7 @@ export interface Database {
   directory_pages: DirectoryPagesTable;
   unique_keys: UniqueKeyRow;
   duplicate_refusals: DuplicateRefusalRow;
+  sealed_deliveries: SealedDeliveryRow;
+  disputes: DisputeRow;
+  dispute_files: DisputeFileRow;
 }

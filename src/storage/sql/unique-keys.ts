@@ -1,4 +1,4 @@
-/** UniqueKeyStore on SQL: the partial unique index unique_keys_live_idx decides races (migration 007). */
+/** UniqueKeyStore on SQL: the partial unique index unique_keys_live_idx decides races (migration 009). */
 import type { Kysely } from 'kysely';
 import type { DuplicateRefusalRow, UniqueKeyRow } from '../rows.ts';
 import type { UniqueKeyStore } from '../storage.ts';

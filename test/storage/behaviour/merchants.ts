@@ -171,8 +171,22 @@ export function merchantBehaviour(storage: () => Storage): void {
     await seedRecords(s, 'm1', ['r1', 'r2', 'r3', 'r4']);
     await seedRecords(s, 'm2', ['r5']);
     await s.records.insertMany([recordRow('r6', 'm2', 'ext-r6', { state: 'revoked' })]);
-    await s.records.advanceHead('r1', 0, { head_seq: 1, state: 'revoked', sold: 0, activated: 0 });
-    await s.records.advanceHead('r2', 0, { head_seq: 3, state: 'refunded', sold: 1, activated: 0 });
+    await s.records.advanceHead('r1', 0, {
+      head_seq: 1,
+      state: 'revoked',
+      sold: 0,
+      activated: 0,
+      revealed: 0,
+      dispute: 'none',
+    });
+    await s.records.advanceHead('r2', 0, {
+      head_seq: 3,
+      state: 'refunded',
+      sold: 1,
+      activated: 0,
+      revealed: 0,
+      dispute: 'none',
+    });
     // Dispute events stored as any other: type is text, so they count before the lifecycle has them.
     const dispute = (recordId: string, seq: number, type: string) => ({
       ...eventRow(recordId, seq),

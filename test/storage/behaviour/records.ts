@@ -97,16 +97,37 @@ export function recordBehaviour(storage: () => Storage): void {
     const s = storage();
     await s.merchants.insert(merchantRow('m1'));
     await s.records.insertMany([recordRow('r1', 'm1')]);
-    const head = { head_seq: 1, state: 'active', sold: 1, activated: 0 } as const;
+    const head = {
+      head_seq: 1,
+      state: 'active',
+      sold: 1,
+      activated: 0,
+      revealed: 0,
+      dispute: 'none',
+    } as const;
     expect(await s.records.advanceHead('r1', 0, head)).toBe(true);
     expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', undefined, head));
 
     // A writer that read head_seq 0 lost the race: nothing changes.
-    const stale = { head_seq: 1, state: 'revoked', sold: 0, activated: 1 } as const;
+    const stale = {
+      head_seq: 1,
+      state: 'revoked',
+      sold: 0,
+      activated: 1,
+      revealed: 0,
+      dispute: 'none',
+    } as const;
     expect(await s.records.advanceHead('r1', 0, stale)).toBe(false);
     expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', undefined, head));
 
-    const next = { head_seq: 2, state: 'refunded', sold: 1, activated: 1 } as const;
+    const next = {
+      head_seq: 2,
+      state: 'refunded',
+      sold: 1,
+      activated: 1,
+      revealed: 0,
+      dispute: 'none',
+    } as const;
     expect(await s.records.advanceHead('r1', 1, next)).toBe(true);
     expect(await s.records.get('r1')).toEqual(recordRow('r1', 'm1', undefined, next));
 

@@ -79,7 +79,14 @@ export function transactionBehaviour(storage: () => Storage): void {
           revoked_at: null,
         });
         await tx.records.insertMany([recordRow('r3', 'm1')]);
-        await tx.records.advanceHead('r1', 0, { head_seq: 1, state: 'revoked', sold: 0, activated: 0 });
+        await tx.records.advanceHead('r1', 0, {
+          head_seq: 1,
+          state: 'revoked',
+          sold: 0,
+          activated: 0,
+          revealed: 0,
+          dispute: 'none',
+        });
         await tx.events.insertMany([eventRow('r1', 1, at(9))]);
         await tx.merchants.setNameKey('m1', 'renamed');
         await tx.events.replaceContent('r2', 0, '{"erased":true}');
@@ -162,7 +169,14 @@ export function transactionBehaviour(storage: () => Storage): void {
     await seedRecords(s, 'm1', ['r1']);
     const attempt = (state: 'revoked' | 'refunded') =>
       s.transaction(async (tx) => {
-        const advanced = await tx.records.advanceHead('r1', 0, { head_seq: 1, state, sold: 1, activated: 0 });
+        const advanced = await tx.records.advanceHead('r1', 0, {
+          head_seq: 1,
+          state,
+          sold: 1,
+          activated: 0,
+          revealed: 0,
+          dispute: 'none',
+        });
         if (advanced) await tx.events.insertMany([{ ...eventRow('r1', 1), type: state }]);
         return advanced;
       });
@@ -187,7 +201,14 @@ export function transactionBehaviour(storage: () => Storage): void {
     expect(moves.filter(Boolean)).toHaveLength(1);
     const heads = await Promise.all(
       [0, 0, 0].map((_, i) =>
-        s.records.advanceHead('r1', 0, { head_seq: 1, state: 'active', sold: i, activated: 0 }),
+        s.records.advanceHead('r1', 0, {
+          head_seq: 1,
+          state: 'active',
+          sold: i,
+          activated: 0,
+          revealed: 0,
+          dispute: 'none',
+        }),
       ),
     );
     expect(heads.filter(Boolean)).toHaveLength(1);
