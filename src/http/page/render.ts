@@ -15,6 +15,7 @@
 import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import type { BrowserCheck } from './browser-bundle.ts';
 import type { MerchantStatus } from '../../storage/rows.ts';
 import { both, merchantBox, said, time } from './format.ts';
 import { markup, SafeHtml } from './html.ts';
@@ -43,6 +44,17 @@ export interface PageView {
   secretTries?: SecretTries;
   /** The IANA zone times are shown in (DISPLAY_TIME_ZONE). */
   timeZone: string;
+  /** Set (PUBLIC_RPC_URL): the page carries the script that checks the record against the chain. */
+  browserCheck?: BrowserCheckView;
+}
+
+/** What the browser check needs from the server: where to ask, and the claim it checks. */
+export interface BrowserCheckView {
+  script: Pick<BrowserCheck, 'path' | 'sha256' | 'rpcUrl'>;
+  chainId: number;
+  contract: string;
+  /** The record's latest seq (the service's claim, which the chain confirms or not). */
+  headSeq: number;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -83,8 +95,21 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
+${v.record && v.browserCheck && browserCheckBox(v.recordId, v.verdict, v.browserCheck)}
 ${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
+}
+
+/**
+ * Hidden until the script runs, so without JavaScript the page reads as before; the script writes
+ * its own verdict (text only) into `.result`.
+ */
+function browserCheckBox(recordId: string, verdict: VerdictWord, c: BrowserCheckView): SafeHtml {
+  return markup`<section id="browser-check" class="browser-check" hidden aria-live="polite" data-record="${recordId}" data-verdict="${verdict}" data-head-seq="${c.headSeq}" data-rpc="${c.script.rpcUrl}" data-chain-id="${c.chainId}" data-contract="${c.contract}">
+<strong>本浏览器核对 <span lang="en">Checked by this browser</span></strong>
+<p class="result">正在对照区块链核对… <span lang="en">checking against the chain…</span></p>
+</section>
+<script type="module" src="${c.script.path}" integrity="sha256-${c.script.sha256}"></script>`;
 }
 
 const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: string; en: string }> = {

@@ -89,11 +89,23 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/**
+ * The verdict page's policy when it carries the browser check: its one script by hash (WebAssembly
+ * for the core's keccak, no JavaScript eval), and fetches only to this origin and the public RPC.
+ */
+export function pageCspWithCheck(check: { sha256: string; rpcOrigin: string }): string {
+  return [
+    PAGE_CSP,
+    `script-src 'sha256-${check.sha256}' 'wasm-unsafe-eval'`,
+    `connect-src 'self' ${check.rpcOrigin}`,
+  ].join('; ');
+}
+
 /** Headers for every HTML answer of the page routes. Verdicts and scan counts change: never cache. */
-export function setPageHeaders(reply: FastifyReply): void {
+export function setPageHeaders(reply: FastifyReply, csp = PAGE_CSP): void {
   reply
     .type('text/html; charset=utf-8')
-    .header('content-security-policy', PAGE_CSP)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', 'no-store');

@@ -22,7 +22,7 @@ import { clientGroup } from '../client-address.ts';
 import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
 import { renderMerchantPage } from '../page/merchant.ts';
 import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
-import { setPageHeaders } from '../page/style.ts';
+import { pageCspWithCheck, setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
 
 /** Ids the API would accept; anything else cannot exist, so it is not_found without a lookup. */
@@ -92,7 +92,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     page: number,
     check?: { outcome: SecretCheck; tries?: SecretTries },
   ) {
-    const { ctx, explorerUrl, displayTimeZone } = app.services;
+    const { ctx, explorerUrl, displayTimeZone, browserCheck, chain } = app.services;
     let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
     if (v.record && v.merchant) {
       const lifecycle = await lifecyclePage(ctx, v.record, page, LIFECYCLE_PAGE_EVENTS);
@@ -111,9 +111,18 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       timeZone: displayTimeZone,
       ...(check && { secretCheck: check.outcome }),
       ...(tries && { secretTries: tries }),
+      ...(browserCheck &&
+        v.record && {
+          browserCheck: {
+            script: browserCheck,
+            chainId: chain.chainId,
+            contract: chain.contract,
+            headSeq: v.record.head_seq,
+          },
+        }),
     });
     const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
-    setPageHeaders(reply);
+    setPageHeaders(reply, browserCheck && v.record ? pageCspWithCheck(browserCheck) : undefined);
     if (tries?.retryAfterSeconds && check?.outcome === 'exhausted') {
       reply.header('retry-after', String(tries.retryAfterSeconds));
     }
@@ -137,6 +146,18 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return send(reply, await lookup(request.params.id, page === 1 ? request : null), page);
     },
   );
+
+  const check = app.services.browserCheck;
+  if (check) {
+    // Named by its hash: a new bundle is a new path, so this one may be cached for good.
+    app.get(check.path, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('x-content-type-options', 'nosniff')
+        .send(check.code),
+    );
+  }
 
   app.get(
     '/m/:id',
