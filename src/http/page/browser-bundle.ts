@@ -23,6 +23,7 @@ export interface BrowserCheck {
 }
 
 const ENTRY = fileURLToPath(new URL('./browser-check.ts', import.meta.url));
+const BUFFER_SHIM = fileURLToPath(new URL('./browser-buffer.ts', import.meta.url));
 
 export async function bundleBrowserCheck(rpcUrl: string): Promise<BrowserCheck> {
   const result = await build({
@@ -34,6 +35,7 @@ export async function bundleBrowserCheck(rpcUrl: string): Promise<BrowserCheck> 
     target: 'es2022',
     minify: true,
     legalComments: 'none',
+    inject: [BUFFER_SHIM], // the core's hex codec calls Node's Buffer
     logLevel: 'silent',
   });
   const code = result.outputFiles[0]!.text;

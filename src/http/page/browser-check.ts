@@ -138,18 +138,22 @@ async function main(): Promise<void> {
       return res.ok ? res.json() : null;
     });
     chain = read.chain;
+    const judging = performance.now();
     result =
       String(chain.chainId) !== d.chainId
         ? { outcome: 'unavailable', reason: `the RPC serves chain ${chain.chainId}, not ${d.chainId}` }
         : read.answer === null
           ? { outcome: 'unavailable', reason: `the service gave no state proof for batch ${chain.batchId}` }
           : judgeStateProof(claim, chain, read.answer);
+    box.dataset.verifyMs = (performance.now() - judging).toFixed(1);
   } catch (err) {
     result = { outcome: 'unavailable', reason: (err as Error).message };
   }
   const text = words(result, chain, name);
   box.dataset.outcome = result.outcome;
-  box.dataset.ms = String(Math.round(performance.now() - started));
+  const now = performance.now();
+  box.dataset.ms = String(Math.round(now - started));
+  box.dataset.sinceNavigation = String(Math.round(now)); // page, script and WebAssembly loading included
   if (out) out.textContent = `${text.zh}\n${text.en}`;
 }
 

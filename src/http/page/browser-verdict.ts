@@ -65,6 +65,10 @@ function compare(claim: PageClaim, value: DirectoryValue | null): BrowserOutcome
       ? { outcome: 'verified', value }
       : disagrees('the chain says the item was revoked or refunded');
   }
+  // The directory holds every record anchored so far (sealing backfills it), so absence contradicts
+  // every verdict but pending.
+  if (value === null && claim.verdict !== 'pending')
+    return disagrees("the chain's directory does not hold the item");
   const latest = value !== null && value.seq === claim.headSeq;
   // Pending: the latest event is not final yet; the chain may or may not hold it already.
   if (claim.verdict === 'pending') return { outcome: 'verified', value };
