@@ -166,7 +166,7 @@ describe.skipIf(skipBrowser)('the in-browser check in headless Chromium', () => 
       ms: Number(await box.getAttribute('data-ms')),
       verifyMs: Number(await box.getAttribute('data-verify-ms')),
       sinceNavigation: Number(await box.getAttribute('data-since-navigation')),
-      text: (await box.locator('.result').textContent()) ?? '',
+      text: (await box.locator('.check-result').textContent()) ?? '',
     };
   }
 

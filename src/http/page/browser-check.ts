@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const d = box.dataset;
   const claim: PageClaim = { recordId: d.record ?? '', verdict: d.verdict ?? '', headSeq: Number(d.headSeq) };
   const name = d.chainName ?? d.chainId ?? '?';
-  const out = box.querySelector('.result');
+  const out = box.querySelector('.check-result');
   box.hidden = false;
   let result: BrowserOutcome;
   let chain: ChainState | null = null;

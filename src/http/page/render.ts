@@ -95,21 +95,21 @@ export function renderVerdictPage(v: PageView): string {
 </header>
 ${v.secretCheck && secretResult(v.secretCheck)}
 ${v.scans?.suspicious && caution(v.scans.count)}
-${v.record && v.browserCheck && browserCheckBox(v.recordId, v.verdict, v.browserCheck)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
+${v.record && v.browserCheck && browserCheckBox(v.recordId, v.verdict, v.browserCheck)}${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries) : notFound()}`;
   return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
 }
 
 /**
  * Hidden until the script runs, so without JavaScript the page reads as before; the script writes
- * its own verdict (text only) into `.result`.
+ * its own verdict (text only) into `.check-result`.
  */
 function browserCheckBox(recordId: string, verdict: VerdictWord, c: BrowserCheckView): SafeHtml {
   return markup`<section id="browser-check" class="browser-check" hidden aria-live="polite" data-record="${recordId}" data-verdict="${verdict}" data-head-seq="${c.headSeq}" data-rpc="${c.script.rpcUrl}" data-chain-id="${c.chainId}" data-contract="${c.contract}">
 <strong>本浏览器核对 <span lang="en">Checked by this browser</span></strong>
-<p class="result">正在对照区块链核对… <span lang="en">checking against the chain…</span></p>
+<p class="check-result">正在对照区块链核对… <span lang="en">checking against the chain…</span></p>
 </section>
-<script type="module" src="${c.script.path}" integrity="sha256-${c.script.sha256}"></script>`;
+<script type="module" src="${c.script.path}" integrity="sha256-${c.script.sha256}"></script>
+`;
 }
 
 const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: string; en: string }> = {
