@@ -31,7 +31,7 @@ let runtime: Runtime;
 let app: FastifyInstance;
 let base: string;
 let rpcUrl: string;
-const ids = {} as Record<'genuine' | 'revoked' | 'pending', string>;
+const ids = {} as Record<'genuine' | 'revoked' | 'pending' | 'lied', string>;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function api(method: string, path: string, token?: string, body?: unknown): Promise<any> {
@@ -91,12 +91,19 @@ beforeAll(async () => {
     serial: `SN-${externalId}`,
   });
   const reg = await api('POST', '/v1/records', merchant.apiKey, {
-    records: [record('genuine'), record('revoked')],
+    records: [record('genuine'), record('revoked'), record('lied')],
   });
-  [ids.genuine, ids.revoked] = reg.records.map((r: { id: string }) => r.id);
-  await sealAndWaitFinal([ids.genuine, ids.revoked]);
+  [ids.genuine, ids.revoked, ids.lied] = reg.records.map((r: { id: string }) => r.id);
+  await sealAndWaitFinal([ids.genuine, ids.revoked, ids.lied]);
   await api('POST', `/v1/records/${ids.revoked}/events`, merchant.apiKey, { type: 'revoked' });
-  await sealAndWaitFinal([ids.revoked]);
+  await api('POST', `/v1/records/${ids.lied}/events`, merchant.apiKey, { type: 'revoked' });
+  await sealAndWaitFinal([ids.revoked, ids.lied]);
+  // The operator's database now says the revoked licence is active again: the server's verdict lies.
+  await runtime.storage.db
+    .updateTable('records')
+    .set({ state: 'active', head_seq: 0 })
+    .where('id', '=', ids.lied)
+    .execute();
   const pending = await api('POST', '/v1/records', merchant.apiKey, { records: [record('pending')] });
   ids.pending = pending.records[0].id;
 });
@@ -199,6 +206,15 @@ describe.skipIf(skipBrowser)('the in-browser check in headless Chromium', () => 
       await page.context().close();
     },
   );
+
+  it("contradicts the server's verdict when the database says a revoked item is active", async () => {
+    const page = await open();
+    const result = await checked(page, ids.lied);
+    expect(await page.locator('body').getAttribute('data-verdict')).toBe('genuine');
+    expect(result.outcome).toBe('disagrees');
+    expect(result.text).toContain('contradicts the verdict above');
+    await page.context().close();
+  });
 
   /** Rewrites the service's state-proof answers in flight: a lying or broken service. */
   async function withService(
