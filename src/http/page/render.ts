@@ -1,6 +1,7 @@
 /**
  * The verification page a consumer lands on after scanning an item's QR code: server-rendered,
- * no script, one inline stylesheet. Every value from the request or the database goes through
+ * one inline stylesheet, and no script unless PUBLIC_RPC_URL is set (then one, browser-check.ts,
+ * which adds the browser's own check against the chain; the page reads the same without it). Every value from the request or the database goes through
  * `markup` (see html.ts), which escapes it.
  *
  * The root element is `<body>`: it carries `data-verdict="<verdict>"` with the API's verdict word
