@@ -40,6 +40,12 @@ export interface Config {
   leaseMs: number;
   explorerUrl: string | undefined;
   /**
+   * PUBLIC_RPC_URL: a JSON-RPC endpoint of the anchoring chain that visitors' browsers may call (it
+   * must answer CORS). Set, the verification page checks the record's state proof against the chain
+   * in the visitor's browser; unset, the page has no script.
+   */
+  publicRpcUrl: string | undefined;
+  /**
    * DISPLAY_TIME_ZONE: the IANA zone the pages show times in, with the offset (the API stays ISO UTC).
    * Canonical spelling (`asia/shanghai` becomes `Asia/Shanghai`).
    */
@@ -161,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   url('PUBLIC_BASE_URL', publicBaseUrl);
   const explorerUrl = str(env, 'EXPLORER_URL')?.replace(/\/+$/, '');
   if (explorerUrl) url('EXPLORER_URL', explorerUrl);
+  const publicRpcUrl = str(env, 'PUBLIC_RPC_URL');
+  if (publicRpcUrl) url('PUBLIC_RPC_URL', publicRpcUrl);
   const adminToken = str(env, 'ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16)
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
@@ -224,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     chainPollMs: int(env, 'CHAIN_POLL_MS', realChain ? 2000 : 200, 10, 600_000),
     leaseMs: int(env, 'LEADER_LEASE_MS', 5000, 500, 600_000),
     explorerUrl,
+    publicRpcUrl: publicRpcUrl || undefined,
     displayTimeZone: displayTimeZone(env),
     logLevel,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),

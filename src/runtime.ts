@@ -38,6 +38,7 @@ import { TreeBuilder } from './service/tree-builder.ts';
 import { CreditCache } from './service/merchant-credit.ts';
 import { Metrics } from './observability/metrics.ts';
 import { openStorage, type SqlStorage } from './storage/sql/open.ts';
+import { bundleBrowserCheck } from './http/page/browser-bundle.ts';
 
 export interface Runtime {
   services: Services;
@@ -152,6 +153,7 @@ export async function startRuntime(
       devChain?.url ??
       (config.chain.kind === 'rpc' && config.chain.publishRpcUrl ? config.chain.rpcUrl : null),
     explorerUrl: config.explorerUrl,
+    browserCheck: config.publicRpcUrl ? await bundleBrowserCheck(config.publicRpcUrl) : undefined,
     displayTimeZone: config.displayTimeZone,
     credit: new CreditCache(),
     bodyLimitBytes: config.bodyLimitBytes,

@@ -6,6 +6,7 @@ import type { FinalityRule } from '../chain/finality.ts';
 import type { AnchorChain } from '../chain/registry.ts';
 import type { Config, HttpTimeouts, TrustProxy } from '../config.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { BrowserCheck } from './page/browser-bundle.ts';
 import type { BacklogGauge } from '../service/backlog.ts';
 import type { ServiceContext } from '../service/context.ts';
 import type { MerchantBacklog } from '../service/merchant-backlog.ts';
@@ -27,6 +28,8 @@ export interface Services {
   /** Published in /v1/chain: the development chain's URL, or null for a private RPC. */
   publicRpcUrl: string | null;
   explorerUrl: string | undefined;
+  /** The page's in-browser chain check (PUBLIC_RPC_URL set); absent, the page has no script. */
+  browserCheck?: BrowserCheck | undefined;
   /** The IANA zone the pages show times in (DISPLAY_TIME_ZONE). */
   displayTimeZone: string;
   /** Merchants' credit records, each computed at most once a minute (profile route and page). */

@@ -1,6 +1,7 @@
 /**
  * The verification page a consumer lands on after scanning an item's QR code: server-rendered,
- * no script, one inline stylesheet. Every value from the request or the database goes through
+ * one inline stylesheet, and no script unless PUBLIC_RPC_URL is set (then one, browser-check.ts,
+ * which adds the browser's own check against the chain; the page reads the same without it). Every value from the request or the database goes through
  * `markup` (see html.ts), which escapes it.
  *
  * The root element is `<body>`: it carries `data-verdict="<verdict>"` with the API's verdict word
@@ -17,6 +18,7 @@ import type { PublicRecord } from '../../service/public-view.ts';
 import type { SecretTries } from '../../service/secret-attempts.ts';
 import type { Uniqueness } from '../../service/uniqueness.ts';
 import type { ScanStats, VerdictWord } from '../../service/verdicts.ts';
+import type { BrowserCheck } from './browser-bundle.ts';
 import type { MerchantStatus } from '../../storage/rows.ts';
 import { disputeForm, disputeSection } from './dispute.ts';
 import { both, merchantBox, said, time } from './format.ts';
@@ -61,6 +63,17 @@ export interface PageView {
   dispute?: { view: PageDispute; now: Date };
   /** Whether the buyer's dispute form is shown (a sold item with no dispute open). */
   disputeForm?: boolean;
+  /** Set (PUBLIC_RPC_URL): the page carries the script that checks the record against the chain. */
+  browserCheck?: BrowserCheckView;
+}
+
+/** What the browser check needs from the server: where to ask, and the claim it checks. */
+export interface BrowserCheckView {
+  script: Pick<BrowserCheck, 'path' | 'sha256' | 'rpcUrl'>;
+  chainId: number;
+  contract: string;
+  /** The record's latest seq (the service's claim, which the chain confirms or not). */
+  headSeq: number;
 }
 
 const STYLE = new SafeHtml(PAGE_CSS); // a trusted constant; its hash is in the CSP
@@ -103,8 +116,21 @@ ${v.secretCheck && secretResult(v.secretCheck, v.uniqueness?.uniqueness === 'reg
 ${v.scans?.suspicious && caution(v.scans.count)}
 ${v.dispute && disputeSection(v.dispute.view, v.dispute.now, v.timeZone)}
 ${v.disputeForm && disputeForm(v.recordId)}
-${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries, v.uniqueness) : notFound()}`;
+${v.record && v.browserCheck && browserCheckBox(v.recordId, v.verdict, v.browserCheck)}${v.record ? recordSections(v.record, v.lifecycle ?? wholeLifecycle(v.record), v.timeZone, v.scans, v.scanWindowDays, v.explorerUrl, v.secretTries, v.uniqueness) : notFound()}`;
   return pageDocument(`${label.zh} ${label.en}`, v.verdict, body);
+}
+
+/**
+ * Hidden until the script runs, so without JavaScript the page reads as before; the script writes
+ * its own verdict (text only) into `.check-result`.
+ */
+function browserCheckBox(recordId: string, verdict: VerdictWord, c: BrowserCheckView): SafeHtml {
+  return markup`<section id="browser-check" class="browser-check" hidden aria-live="polite" data-record="${recordId}" data-verdict="${verdict}" data-head-seq="${c.headSeq}" data-rpc="${c.script.rpcUrl}" data-chain-id="${c.chainId}" data-contract="${c.contract}">
+<strong>本浏览器核对 <span lang="en">Checked by this browser</span></strong>
+<p class="check-result">正在对照区块链核对… <span lang="en">checking against the chain…</span></p>
+</section>
+<script type="module" src="${c.script.path}" integrity="sha256-${c.script.sha256}"></script>
+`;
 }
 
 const SECRET_RESULTS: Record<SecretCheck, { tone: string; title: Label; zh: string; en: string }> = {

@@ -1,7 +1,8 @@
 /**
  * The page's only stylesheet, inlined (one request, nothing external), and the security headers
  * that go with it. The Content-Security-Policy allows exactly this stylesheet by its sha256, so
- * the page can run no script and load nothing from anywhere.
+ * the page can run no script and load nothing from anywhere (with PUBLIC_RPC_URL, the verdict page
+ * also runs its one script, allowed by hash: pageCspWithCheck).
  */
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
@@ -56,6 +57,9 @@ li.pending::before{background:var(--warn)}
 .result.ok{border-color:var(--ok);background:#dafbe1}
 .result.no{border-color:var(--bad);background:#ffebe9}
 .result.ask{border-color:var(--warn);background:#fff8c5;color:#1f2328}
+.check-result{white-space:pre-line;margin:.25rem 0 0}
+.browser-check[data-outcome=verified]{border-color:var(--ok)}
+.browser-check[data-outcome=disagrees]{border-color:var(--bad);background:#ffebe9}
 form{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:.5rem}
 label{flex-basis:100%;font-size:.9rem;color:var(--mute)}
 input{flex:1 1 12rem;min-width:0;font:inherit;padding:.55rem .6rem;border:1px solid #8c959f;border-radius:.375rem}
@@ -89,11 +93,23 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/**
+ * The verdict page's policy when it carries the browser check: its one script by hash (WebAssembly
+ * for the core's keccak, no JavaScript eval), and fetches only to this origin and the public RPC.
+ */
+export function pageCspWithCheck(check: { sha256: string; rpcOrigin: string }): string {
+  return [
+    PAGE_CSP,
+    `script-src 'sha256-${check.sha256}' 'wasm-unsafe-eval'`,
+    `connect-src 'self' ${check.rpcOrigin}`,
+  ].join('; ');
+}
+
 /** Headers for every HTML answer of the page routes. Verdicts and scan counts change: never cache. */
-export function setPageHeaders(reply: FastifyReply): void {
+export function setPageHeaders(reply: FastifyReply, csp = PAGE_CSP): void {
   reply
     .type('text/html; charset=utf-8')
-    .header('content-security-policy', PAGE_CSP)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', 'no-store');

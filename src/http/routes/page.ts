@@ -25,7 +25,7 @@ import { clientGroup } from '../client-address.ts';
 import { LIFECYCLE_PAGE_EVENTS } from '../page/lifecycle.ts';
 import { renderMerchantPage } from '../page/merchant.ts';
 import { renderErrorPage, renderVerdictPage, type PageView, type SecretCheck } from '../page/render.ts';
-import { setPageHeaders } from '../page/style.ts';
+import { pageCspWithCheck, setPageHeaders } from '../page/style.ts';
 import { Id } from './schemas.ts';
 
 /** Ids the API would accept; anything else cannot exist, so it is not_found without a lookup. */
@@ -95,7 +95,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     page: number,
     check?: { outcome: SecretCheck; tries?: SecretTries },
   ) {
-    const { ctx, explorerUrl, displayTimeZone } = app.services;
+    const { ctx, explorerUrl, displayTimeZone, browserCheck, chain } = app.services;
     let shown: Pick<PageView, 'record' | 'lifecycle'> = {};
     if (v.record && v.merchant) {
       const lifecycle = await lifecyclePage(ctx, v.record, page, LIFECYCLE_PAGE_EVENTS);
@@ -118,9 +118,18 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(v.uniqueness && { uniqueness: { uniqueness: v.uniqueness, reissueOf: v.reissueOf ?? null } }),
       ...(dispute && { dispute: { view: dispute, now: ctx.now() } }),
       disputeForm: v.record?.sold === 1 && v.record.state === 'active' && v.record.dispute === 'none',
+      ...(browserCheck &&
+        v.record && {
+          browserCheck: {
+            script: browserCheck,
+            chainId: chain.chainId,
+            contract: chain.contract,
+            headSeq: v.record.head_seq,
+          },
+        }),
     });
     const status = v.verdict === 'not_found' ? 404 : ((check && CHECK_STATUS[check.outcome]) ?? 200);
-    setPageHeaders(reply);
+    setPageHeaders(reply, browserCheck && v.record ? pageCspWithCheck(browserCheck) : undefined);
     if (tries?.retryAfterSeconds && check?.outcome === 'exhausted') {
       reply.header('retry-after', String(tries.retryAfterSeconds));
     }
@@ -188,6 +197,18 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return send(reply, await lookup(request.params.id, page === 1 ? request : null), page);
     },
   );
+
+  const check = app.services.browserCheck;
+  if (check) {
+    // Named by its hash: a new bundle is a new path, so this one may be cached for good.
+    app.get(check.path, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('x-content-type-options', 'nosniff')
+        .send(check.code),
+    );
+  }
 
   app.get(
     '/m/:id',
