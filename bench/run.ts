@@ -20,6 +20,7 @@ import { realChainReport } from './cases/real-chain.ts';
 import { sealAnchorReport } from './cases/seal-anchor.ts';
 import { sealStallReport } from './cases/seal-stall.ts';
 import { treeBuildReport } from './cases/tree-build.ts';
+import { uniquenessReport } from './cases/uniqueness.ts';
 import type { BenchCase, Target } from './lib/case.ts';
 import { runTs } from './lib/child.ts';
 import { progress } from './lib/log.ts';
@@ -37,6 +38,7 @@ const CASES: readonly BenchCase[] = [
   { id: 'chain-cost', report: chainCostReport },
   { id: 'directory', report: directoryReport },
   { id: 'real-chain', report: realChainReport },
+  { id: 'uniqueness', report: uniquenessReport },
 ];
 const CASE_IDS = CASES.map((c) => c.id);
 

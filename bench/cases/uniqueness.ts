@@ -19,7 +19,8 @@ import { registerRecords, type RecordInput } from '../../src/service/registratio
 import { ServerKey } from '../../src/service/server-key.ts';
 import { openStorage } from '../../src/storage/sql/open.ts';
 import { ingest, recordBodies, verifiedMerchant } from '../lib/api.ts';
-import { caseMain, type CaseOptions } from '../lib/case.ts';
+import { caseMain, type CaseOptions, type CaseReport, type Target } from '../lib/case.ts';
+import { num, table } from '../lib/markdown.ts';
 import { isMain } from '../lib/child.ts';
 import { progress } from '../lib/log.ts';
 import { startBenchServer } from '../lib/server.ts';
@@ -129,10 +130,78 @@ async function importVsApi(lines: number, apiRequests: number) {
   }
 }
 
-export async function runUniqueness(opts: CaseOptions) {
+export interface UniquenessResult {
+  /** Records/s through registerRecords per round, with and without the unique keys. */
+  index: { with: number[]; without: number[] };
+  imports: Awaited<ReturnType<typeof importVsApi>>;
+  targets: Target[];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function runUniqueness(opts: CaseOptions): Promise<UniquenessResult> {
   const index = await indexCost(opts.quick ? 5 : 10, opts.runs ?? 2);
   const imports = await importVsApi(opts.quick ? 20_000 : 100_000, opts.quick ? 10 : 30);
-  return { index, imports };
+  const withIndex = median(index.with);
+  const without = median(index.without);
+  return {
+    index,
+    imports,
+    targets: [
+      {
+        id: 'import-rate',
+        case: 'uniqueness',
+        target: 'proofmark records import of 100,000 lines at no less than half the API ingest rate',
+        figure:
+          `${imports.importRecordsPerSecond.toLocaleString('en')} records/s for ` +
+          `${imports.importLines.toLocaleString('en')} lines = ${imports.ratio}x the API's ` +
+          `${imports.apiRecordsPerSecond.toLocaleString('en')} records/s`,
+        pass: imports.ratio >= 0.5,
+        ...(imports.importLines < 100_000 && { provisional: true }),
+      },
+      {
+        id: 'index-cost',
+        case: 'uniqueness',
+        target: 'the blind index cost on registration (reported)',
+        figure:
+          `${withIndex.toLocaleString('en')} records/s with the index vs ` +
+          `${without.toLocaleString('en')} without (medians; ${Math.round((1 - withIndex / without) * 100)}% slower)`,
+        pass: null,
+      },
+    ],
+  };
 }
+
+/** The report's section. */
+export const uniquenessReport: CaseReport<UniquenessResult> = {
+  title: 'One key, one sale',
+  reportedTargets: ['index-cost'],
+  section: (r) =>
+    [
+      table(
+        ['registration (registerRecords, SQLite)', 'records/s per round'],
+        [
+          ['with the blind index', r.index.with.map((x) => num(x)).join(', ')],
+          ['without it', r.index.without.map((x) => num(x)).join(', ')],
+        ],
+      ),
+      '',
+      table(
+        ['API ingest records/s', 'import lines', 'import ms', 'import records/s', 'ratio'],
+        [
+          [
+            num(r.imports.apiRecordsPerSecond),
+            num(r.imports.importLines),
+            num(r.imports.importMs),
+            num(r.imports.importRecordsPerSecond),
+            String(r.imports.ratio),
+          ],
+        ],
+      ),
+      '',
+      '- The import is a child process (`proofmark records import`, process start included) against the same ' +
+        'server whose API ingest (4 clients of 1,000-record requests) was measured just before.',
+    ].join('\n'),
+};
 
 if (isMain(import.meta.url)) await caseMain(runUniqueness);
