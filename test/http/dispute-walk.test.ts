@@ -43,7 +43,7 @@ describe.skipIf(skipBrowser)('a buyer walks from the reveal to a decided dispute
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   };
 
-  it('reveal, dispute with an image, contest, decision: the page shows refunded', async () => {
+  it('reveal, dispute with an image, contest, decision: the page shows refunded, the credit page the loss', async () => {
     const merchant = await h.verifiedMerchant();
     const registered = await api('POST', '/v1/records', merchant.apiKey, {
       records: [recordBody('walk-1', { secret: SECRET })],
@@ -98,6 +98,14 @@ describe.skipIf(skipBrowser)('a buyer walks from the reveal to a decided dispute
     expect(await page.getAttribute('body', 'data-verdict')).toBe('revoked');
     expect(await page.textContent('main')).toContain('退款');
     expect(await page.$('form[action$="/dispute"]')).toBeNull();
+
+    // The merchant's credit page, linked from the item's page, shows the lost dispute and the strike.
+    await page.click(`a[href="/m/${merchant.id}"]`);
+    await page.waitForSelector('section#disputes');
+    const figure = (name: string) => page.textContent(`[data-figure="${name}"]`);
+    expect(await figure('disputesOpened')).toBe('1');
+    expect(await figure('disputesLost')).toBe('1');
+    expect(await figure('strikes')).toBe('1');
     await context.close();
   });
 });
