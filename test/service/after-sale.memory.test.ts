@@ -27,10 +27,11 @@ const HOUR = 3_600_000;
 const SECRET = 'KEY-1234-ABCD';
 export const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 
+/** A record sold with sealed delivery; the default item's key is SECRET, any other item's its own (one key, one sale). */
 async function sealedSale(ctx: ServiceContext, merchant: Merchant, externalId = 'item') {
-  const id = (await registerRecords(ctx, merchant, [recordBody(externalId, { secret: SECRET })])).records[0]!
-    .id;
-  const sale = await sellSealed(ctx, merchant, id, SECRET);
+  const secret = externalId === 'item' ? SECRET : `${SECRET}-${externalId}`;
+  const id = (await registerRecords(ctx, merchant, [recordBody(externalId, { secret })])).records[0]!.id;
+  const sale = await sellSealed(ctx, merchant, id, secret);
   return { id, sale, token: sale.revealUrl.split('/r/')[1]! };
 }
 
