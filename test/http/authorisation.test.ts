@@ -51,7 +51,7 @@ const world = {
   /** A sold record with a sealed delivery (revealToken) and an open dispute (disputeId, one file). */
   revealToken: '',
   disputeId: '',
-  /** An unsold record registered with the secret K3Y-MATRIX, for the sealed sale. */
+  /** An unsold record registered with the secret K3Y-UNSOLD, for the sealed sale. */
   unsoldId: '',
 };
 
@@ -148,7 +148,7 @@ const TABLE: Row[] = [
   { route: 'POST /v1/records/:id/events', statuses: [401, 401,  403,  401,  401,  401,  201],
     body: () => ({ json: { type: 'transferred' } }) },
   { route: 'POST /v1/records/:id/sealed-sale', statuses: [401, 401, 403, 401, 401,  401,  201],
-    body: () => ({ json: { secret: 'K3Y-MATRIX' } }) },
+    body: () => ({ json: { secret: 'K3Y-UNSOLD' } }) },
   // A merchant's disputes: its own only (another's is not found, and cannot be answered).
   { route: 'GET /v1/disputes/:id',        statuses: [401, 401,  404,  401,  401,  401,  200],
     code: 'dispute_not_found' },
@@ -297,7 +297,7 @@ describe.each(BACKENDS)('authorisation matrix (%s)', (backend) => {
       body: {
         records: [
           recordBody('matrix-sealed', { secret: 'K3Y-SEALED' }),
-          recordBody('matrix-unsold', { secret: 'K3Y-MATRIX' }),
+          recordBody('matrix-unsold', { secret: 'K3Y-UNSOLD' }),
         ],
       },
     });
