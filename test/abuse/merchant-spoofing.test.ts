@@ -99,7 +99,7 @@ describe('attack 8: who is speaking on the page', () => {
     expect(header).not.toContain('正品保证');
     expect(page.body).toMatch(
       new RegExp(
-        `<strong><bdi>正规卡盟 Honest Cards</bdi></strong>\\n<br><span class="who">编号 <span class="en" lang="en">id</span> <code>${target.shop.id}</code>\\n · 认证于 <span class="en" lang="en">verified since</span> <time datetime="`,
+        `<a class="merchant" href="/m/${target.shop.id}"><strong><bdi>正规卡盟 Honest Cards</bdi></strong></a>\\n<br><span class="who">编号 <span class="en" lang="en">id</span> <code>${target.shop.id}</code>\\n · 认证于 <span class="en" lang="en">verified since</span> <time datetime="`,
       ),
     );
     const boxes = page.body.match(
