@@ -89,7 +89,10 @@ describe('sealing on the memory store', () => {
       anchored_at: null,
       final_at: null,
       chain_root: null,
+      // The item directory after this batch, kept in the same seal (issue 15).
+      state_root: (await ctx.storage.directory.latest())!.root,
     });
+    expect((await ctx.storage.directory.latest())!.version).toBe(1);
     expect(await getBatch(ctx, 1)).toEqual(batch);
     const leaves = await batchLeaves(ctx, 1);
     expect(bytesToHex(leaves)).toBe(`0x${inBatch.map((e) => e.leaf.slice(2)).join('')}`);

@@ -282,7 +282,7 @@ function triesLine(t: SecretTries): SafeHtml {
 const ERRORS: Record<number, Label> = {
   400: { zh: '请求无效', en: 'The request was not understood.' },
   403: { zh: '需要授权码或查看链接', en: 'The key or the reveal link is needed, and must be right.' },
-  404: { zh: '链接无效', en: 'This link opens nothing.' },
+  404: { zh: '未找到：链接无效或已失效', en: 'There is nothing here: the link is wrong or no longer works.' },
   409: {
     zh: '此商品已有未结争议，或无法发起争议',
     en: 'A dispute is already open on this item, or it cannot take one.',
