@@ -226,8 +226,13 @@ describe.each<NodeKind>(['hardhat', 'anvil'])('%s mining a block a second', (kin
         maxFailures = Math.max(maxFailures, batcher.status.consecutiveFailures);
       }, 5);
       const started = Date.now();
+      // Blocks are held back while the anchors go out, so that several are in flight at once however
+      // fast or loaded the machine is; then the node mines on its clock again.
+      await node.mineEvery(0);
       const { batchIds } = await sealNew(rig, 30);
       expect(batchIds).toHaveLength(6);
+      await waitFor('several anchors in flight', () => batcher.status.anchorsInFlight > 1, 30_000, 10);
+      await node.mineEvery(BLOCK_MS);
       await expectAllAnchoredOnce(rig);
       clearInterval(watching);
       const rows = await batchRows(rig, batchIds);
