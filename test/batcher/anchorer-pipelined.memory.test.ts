@@ -7,7 +7,7 @@
  * node that refuses underpriced transactions (the case that found the wait before a nonce gap in
  * decide.ts); the node unreachable, and the lease handed over, between two sends;
  * CONFIRMATIONS=safe|finalized against a tag that trails the head; and every transition of such runs
- * failed after it persists. The same cases on real nodes: test/faults/pipelined.test.ts. No chain,
+ * failed after it persists. The same cases on real nodes: test/faults/pipelined-suite.ts. No chain,
  * no database: milliseconds.
  */
 import { describe, expect, it } from 'vitest';

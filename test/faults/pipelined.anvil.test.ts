@@ -1,0 +1,4 @@
+/** The pipelined anchoring faults (pipelined-suite.ts) on anvil. */
+import { pipelinedSuite } from './pipelined-suite.ts';
+
+pipelinedSuite('anvil');
