@@ -16,6 +16,16 @@ import { crashAndRecover } from './crash-scenario.ts';
 
 const BLOCK_MS = 1000;
 
+/**
+ * The points killed here with anchors in flight: signed and saved (three unmined below it), sent, and
+ * the first receipt seen but not saved (four in flight). after-seal and after-anchored leave the same
+ * in-flight state as after-sign and after-mined, one step earlier or later, and the single-anchor
+ * crash tests (crash-points.{embedded,node}.test.ts) kill there; leaving them out saves CI a minute.
+ */
+const IN_FLIGHT_POINTS = CRASH_POINTS.filter((p) =>
+  ['after-sign', 'after-broadcast', 'after-mined'].includes(p),
+);
+
 export function crashPointsPipelined(kind: NodeKind): void {
   describe(`SIGKILL with several anchors in flight, ${kind} mining a block a second`, () => {
     let node: ChainNode;
@@ -29,7 +39,7 @@ export function crashPointsPipelined(kind: NodeKind): void {
       await node?.stop();
     });
 
-    it.each(CRASH_POINTS)(
+    it.each(IN_FLIGHT_POINTS)(
       '%s: restart on the same data anchors every acknowledged record once',
       async (at) => {
         await crashAndRecover(at, {
