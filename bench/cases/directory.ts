@@ -19,7 +19,7 @@
  *
  * Alone: `npx tsx bench/cases/directory.ts [--quick] [--runs n] [--json-out file]`.
  */
-import { sealBatch } from '../../src/service/sealing.ts';
+import { sealBatch, sealedRow } from '../../src/service/sealing.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ import {
   ZERO32,
   type Hex,
 } from '../../src/core/index.ts';
-import { type ServiceContext, createServiceContext, iso } from '../../src/service/context.ts';
+import { type ServiceContext, createServiceContext } from '../../src/service/context.ts';
 import { catchUpDirectory, stateProof, updateDirectory } from '../../src/service/directory.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import type { BatchRow, EventRow } from '../../src/storage/rows.ts';
@@ -222,22 +222,9 @@ async function sealWithDirectory(
     const batchId = await tx.batches.nextId();
     const leaves = await tx.events.assignOldestUnbatched(batchId, maxLeaves);
     const tree = MerkleTree.fromPacked(leaves);
-    const batch: BatchRow = {
-      id: batchId,
-      root: tree.root,
-      leaf_count: tree.leafCount,
-      status: 'sealed',
-      sealed_at: iso(ctx),
-      raw_tx: null,
-      tx_hash: null,
-      block_number: null,
-      block_hash: null,
-      anchored_at: null,
-      final_at: null,
-      chain_root: null,
-      state_root: null,
-    };
-    await tx.batches.insertSealed(batch, { root: tree.root, levels: tree.levels });
+    const sealed = { root: tree.root, levels: tree.levels };
+    const batch = sealedRow(ctx, batchId, sealed);
+    await tx.batches.insertSealed(batch, sealed);
     if (directory) await updateDirectory(tx, batchId, await tx.events.ofBatch(batchId));
     return batch;
   });

@@ -210,7 +210,8 @@ function concat(parts: readonly Uint8Array[], count: number): Uint8Array {
   return packed;
 }
 
-function sealedRow(ctx: ServiceContext, id: number, tree: SealedTree): BatchRow {
+/** The row of batch `id` just sealed over `tree` (nothing on chain yet). */
+export function sealedRow(ctx: ServiceContext, id: number, tree: SealedTree): BatchRow {
   return {
     id,
     root: tree.root,
