@@ -253,6 +253,11 @@ async function perform(
       log.info({ batchId: batch.id, txHash: action.anchor.txHash }, 'batch found already anchored on chain');
       // Our own saved transaction, mined between two reads: keep it, to send again after a reorg.
       const ours = action.anchor.txHash === batch.tx_hash ? batch.raw_tx : null;
+      if (ours !== null) {
+        // Ours after all: what it cost counts like any receipt of ours.
+        const receipt = await chain.receipt(batch.tx_hash as Hex);
+        if (receipt !== null) deps.figures?.spent(receipt);
+      }
       return markAnchored(deps, batch, action.anchor.txHash, ours, action.anchor);
     }
     case 'sign-again':

@@ -421,12 +421,22 @@ describe('submitted', () => {
       blockNumber: 100,
       blockHash: BLOCK_HASH,
     });
+    // Not mined at the first read; mined by the time the contract is read.
+    const receipt: TxReceipt = { status: 'success', blockNumber: 100, blockHash: BLOCK_HASH, ...COST };
+    const firstRead = rig.chain.receipt.bind(rig.chain);
+    rig.chain.receipt = async (txHash) => {
+      const seen = await firstRead(txHash);
+      rig.chain.receipts.set(SAVED.txHash, receipt);
+      return seen;
+    };
     await advanceBatches(rig.deps);
     expect(rig.batches.get(5)).toMatchObject({
       status: 'anchored',
       tx_hash: SAVED.txHash,
       raw_tx: SAVED.rawTx,
     });
+    // What it cost is counted, as for any receipt of ours.
+    expect(rig.figures.spent).toEqual([receipt]);
   });
 
   it('reverted: back to sealed, nothing sent; the next pass signs afresh', async () => {

@@ -245,7 +245,10 @@ export function pipelinedSuite(kind: NodeKind): void {
         expect(maxFailures).toBe(0);
         expect(batcher.status).toMatchObject({ consecutiveFailures: 0, lastError: null });
         expect(batcher.status.rpcErrors).toEqual({});
-        expect(batcher.status.gasUsed).toBeGreaterThan(6n * 50_000n);
+        // The gas figure is the anchors' own receipts, each counted once (how much each anchor costs
+        // depends on the node and on the block it shares, so no fixed figure is asserted).
+        const receipts = await Promise.all(rows.map((r) => node.provider.getTransactionReceipt(r.tx_hash!)));
+        expect(batcher.status.gasUsed).toBe(receipts.reduce((gas, r) => gas + r!.gasUsed, 0n));
         const blocks = new Set(rows.map((r) => r.block_number)).size;
         await annotate(
           `${kind}: 6 batches final in ${((Date.now() - started) / 1000).toFixed(1)} s, ${blocks} block(s), up to ${maxInFlight} in flight`,
