@@ -8,6 +8,7 @@
 import { checkFreshness, type Hex } from '../core/index.ts';
 import type { ServiceContext } from './context.ts';
 import { stateProof } from './directory.ts';
+import { asStateProofDocument } from './state-proofs.ts';
 
 export interface FreshnessField {
   status: 'current' | 'superseded' | 'unconfirmed';
@@ -36,16 +37,7 @@ export async function freshnessOf(
   const verdict = checkFreshness(
     event,
     { batchId: batch.id, stateRoot: batch.state_root as Hex },
-    {
-      format: 'proofmark.state.v1',
-      recordId: event.recordId,
-      recordKey: proved.recordKey,
-      batchId: proved.batchId,
-      stateRoot: proved.root,
-      anchor: null,
-      value: proved.state,
-      proof: proved.proof,
-    },
+    asStateProofDocument(event.recordId, proved, null),
   );
   if (verdict.status === 'unconfirmed') {
     return { status: 'unconfirmed', asOfBatch: batch.id, reason: verdict.reason };

@@ -6,7 +6,7 @@
 import { STATE_PROOF_FORMAT, type Hex, type StateProofDocument } from '../core/index.ts';
 import type { BatchRow } from '../storage/rows.ts';
 import type { ServiceContext } from './context.ts';
-import { stateProof } from './directory.ts';
+import { stateProof, type StateProof } from './directory.ts';
 import { notFound } from './errors.ts';
 import type { ChainIdentity } from './proofs.ts';
 
@@ -25,13 +25,22 @@ export async function stateProofDocument(
     );
   }
   const proved = await stateProof(ctx, recordId, batch.id);
+  return asStateProofDocument(recordId, proved, stateAnchor(chain, batch, proved.root));
+}
+
+/** The proofmark.state.v1 document of a proof read from the directory, with where its root is anchored. */
+export function asStateProofDocument(
+  recordId: string,
+  proved: StateProof,
+  anchor: StateProofDocument['anchor'],
+): StateProofDocument {
   return {
     format: STATE_PROOF_FORMAT,
     recordId,
     recordKey: proved.recordKey,
     batchId: proved.batchId,
     stateRoot: proved.root,
-    anchor: stateAnchor(chain, batch, proved.root),
+    anchor,
     value: proved.state,
     proof: proved.proof,
   };

@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import {
   checkFreshness,
   recordKey,
-  STATE_PROOF_FORMAT,
   type DirectoryValue,
   type Hex,
   type StateProofDocument,
@@ -17,6 +16,7 @@ import {
 import { createServiceContext, type ServiceContext } from '../../src/service/context.ts';
 import { stateProof } from '../../src/service/directory.ts';
 import { sealBatch } from '../../src/service/sealing.ts';
+import { asStateProofDocument } from '../../src/service/state-proofs.ts';
 import { ServerKey } from '../../src/service/server-key.ts';
 import { MemoryStorage } from '../../src/storage/memory/memory-storage.ts';
 import { DirectoryHistory, type Step } from './directory-history.ts';
@@ -48,17 +48,7 @@ async function documentFor(
   recordId: string,
   batchId: number,
 ): Promise<StateProofDocument> {
-  const proved = await stateProof(ctx, recordId, batchId);
-  return {
-    format: STATE_PROOF_FORMAT,
-    recordId,
-    recordKey: proved.recordKey,
-    batchId: proved.batchId,
-    stateRoot: proved.root,
-    anchor: null,
-    value: proved.state,
-    proof: proved.proof,
-  };
+  return asStateProofDocument(recordId, await stateProof(ctx, recordId, batchId), null);
 }
 
 const asEvent = (recordId: string, v: DirectoryValue) => ({ recordId, seq: v.seq, leaf: v.leaf });
