@@ -6,15 +6,13 @@
  * and =finalized a mark that trails the head by a known distance. Accounts and keys are Hardhat's
  * (the same test mnemonic), so the development deployer key anchors on both.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { JsonRpcProvider, toQuantity } from 'ethers';
+import { toQuantity } from 'ethers';
 import { deployRegistry } from '../../src/chain/deploy.ts';
 import { DEV_DEPLOYER_KEY } from '../../src/chain/dev-chain.ts';
 import type { ChainNode } from './chain-node.ts';
-import { freePort } from './net.ts';
-import { waitFor } from './wait.ts';
+import { startNodeProcess } from './node-process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -50,29 +48,16 @@ export interface AnvilOptions {
 
 export async function startAnvilNode(opts: AnvilOptions = {}): Promise<AnvilNode> {
   if (!existsSync(ANVIL_BIN)) throw new Error(`no anvil binary at ${ANVIL_BIN}: run npm ci`);
-  const port = await freePort();
-  const args = ['--host', '127.0.0.1', '--port', String(port), '--hardfork', 'cancun'];
-  args.push('--block-time', String(opts.blockTimeS ?? 1));
-  args.push('--slots-in-an-epoch', String(opts.slotsInAnEpoch ?? 32));
-  const child = spawn(ANVIL_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    if (output.length < 20_000) output += chunk.toString();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'anvil to start',
-    () => {
-      if (child.exitCode !== null) throw new Error(`anvil exited:\n${output}`);
-      return output.includes('Listening on');
-    },
-    60_000,
-    50,
-  );
-  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  const { url, provider, stop } = await startNodeProcess({
+    name: 'anvil',
+    command: ANVIL_BIN,
+    args: (port) => [
+      ...['--host', '127.0.0.1', '--port', String(port), '--hardfork', 'cancun'],
+      ...['--block-time', String(opts.blockTimeS ?? 1)],
+      ...['--slots-in-an-epoch', String(opts.slotsInAnEpoch ?? 32)],
+    ],
+    ready: 'Listening on',
+  });
   return {
     kind: 'anvil',
     url,
@@ -103,10 +88,6 @@ export async function startAnvilNode(opts: AnvilOptions = {}): Promise<AnvilNode
     async reorg(depth) {
       await provider.send('anvil_reorg', [depth, []]);
     },
-    async stop() {
-      provider.destroy();
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+    stop,
   };
 }
