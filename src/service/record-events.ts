@@ -39,7 +39,7 @@ export async function appendEvent(
     if (record.merchant_id !== merchant.id) {
       throw forbidden('not_record_owner', 'only the merchant that issued a record may add its events');
     }
-    return (await appendInTransaction(ctx, tx, record, type, data)).event;
+    return (await appendInTransaction(ctx, tx, record, type, data, 'merchant')).event;
   });
 }
 
@@ -74,9 +74,22 @@ export async function inEventTransaction<T>(
 }
 
 /**
+ * Events an after-sale step (a buyer's reveal, a dispute's steps, a decision's refund) may add past
+ * MAX_EVENTS_PER_RECORD: a merchant's own events stop at the limit, so a merchant who fills a record
+ * with events cannot shut its buyer out of after-sales. Room for five disputes opened, answered and
+ * decided, with the reveal; buyers' disputes are bounded by possession and one open at a time.
+ */
+export const AFTER_SALE_RESERVE = 16;
+
+/** Who an event is added for: the merchant's own events, or an after-sale step the service takes. */
+export type EventAuthor = 'merchant' | 'after-sale';
+
+/**
  * Appends one event to `record` inside `tx` (whoever may add it was checked by the caller) and returns
  * it with the record as it now is: 409 record_event_limit, lifecycle_violation or concurrent_event as
  * appendEvent. The data size is the caller's to check first (refuseLargeData), before any write.
+ * `room` is how many events must still fit, this one included: a step that starts a course of steps
+ * (a dispute) asks for room for all of them, so that none of its later steps can be refused.
  */
 export async function appendInTransaction(
   ctx: ServiceContext,
@@ -84,13 +97,17 @@ export async function appendInTransaction(
   record: RecordRow,
   type: EventType,
   data: Record<string, unknown> | undefined,
+  by: EventAuthor,
+  room = 1,
 ): Promise<{ event: EventRow; record: RecordRow }> {
-  const limits = ctx.recordLimits;
+  const limit = ctx.recordLimits.maxEvents + (by === 'after-sale' ? AFTER_SALE_RESERVE : 0);
   // head_seq counts from the issuance at 0: the record holds head_seq + 1 events.
-  if (record.head_seq + 1 >= limits.maxEvents) {
+  if (record.head_seq + 1 + room > limit) {
     throw conflict(
       'record_event_limit',
-      `the record holds ${record.head_seq + 1} events, the most one record may hold; no more can be added`,
+      by === 'merchant'
+        ? `the record holds ${record.head_seq + 1} events, the most one record may hold; no more can be added`
+        : `the record holds ${record.head_seq + 1} events, the most one record may hold with its after-sale steps`,
     );
   }
   const head = nextHead(headOf(record), type);

@@ -7,12 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceContext } from '../../src/service/context.ts';
 import type { Merchant } from '../../src/service/merchants.ts';
-import { appendEvent } from '../../src/service/record-events.ts';
+import { AFTER_SALE_RESERVE, appendEvent } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';
 import { createEndpoint } from '../../src/service/webhooks/endpoints.ts';
 import {
   answerDispute,
   decideDispute,
+  DISPUTE_COURSE,
   disputeView,
   openDispute,
 } from '../../src/service/after-sale/disputes.ts';
@@ -246,6 +247,63 @@ describe('disputes', () => {
     expect(await storage.merchants.strikes(merchant.id)).toHaveLength(0);
     expect((await storage.records.get(id))?.dispute).toBe('none');
     await openDispute(ctx, id, { reason: 'other', description: 'again', revealToken: token, files: [] });
+  });
+
+  it('a merchant who fills the record to MAX_EVENTS_PER_RECORD cannot shut the buyer out of after-sales', async () => {
+    const { ctx, storage, merchant } = await setup();
+    ctx.recordLimits = { ...ctx.recordLimits, maxEvents: 4 };
+    const { id, token } = await sealedSale(ctx, merchant);
+    // issued, sold, then the merchant's events up to the limit: its next one is refused.
+    await appendEvent(ctx, merchant, id, 'transferred', { to: 'a' });
+    await appendEvent(ctx, merchant, id, 'transferred', { to: 'b' });
+    await expect(appendEvent(ctx, merchant, id, 'transferred', { to: 'c' })).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'record_event_limit',
+    });
+    // The buyer's reveal, a dispute, its answer and the refund still go in, past the limit.
+    await reveal(ctx, token);
+    const d = await openDispute(ctx, id, {
+      reason: 'other',
+      description: 'used',
+      revealToken: token,
+      files: [],
+    });
+    await answerDispute(ctx, merchant, d.id, { response: 'contest', files: [] });
+    await decideDispute(ctx, d.id, { decision: 'buyer', strike: false });
+    expect((await types(storage, id)).slice(4)).toEqual([
+      'revealed',
+      'dispute_opened',
+      'dispute_answered',
+      'dispute_decided',
+      'refunded',
+    ]);
+    expect((await storage.records.get(id))?.state).toBe('refunded');
+  });
+
+  it('after-sale steps stop AFTER_SALE_RESERVE events past the limit; a dispute opens only with room to finish', async () => {
+    const { ctx, storage, merchant } = await setup();
+    ctx.recordLimits = { ...ctx.recordLimits, maxEvents: 2 };
+    const { id, token } = await sealedSale(ctx, merchant);
+    const open = () =>
+      openDispute(ctx, id, { reason: 'other', description: 'x', revealToken: token, files: [] });
+    // Disputes decided for the merchant, one after another, until the reserve is spent.
+    let cycles = 0;
+    for (;;) {
+      const opened = await open().catch((err: { code?: string }) => err);
+      if (!('id' in opened)) {
+        expect(opened.code).toBe('record_event_limit');
+        break;
+      }
+      await decideDispute(ctx, opened.id, { decision: 'merchant', strike: false });
+      cycles++;
+    }
+    // A dispute opens only with room for its whole course: each of these took two events of it.
+    const held = (await storage.events.ofRecord(id)).length;
+    expect(held).toBe(2 + 2 * cycles);
+    expect(held + DISPUTE_COURSE).toBeGreaterThan(2 + AFTER_SALE_RESERVE);
+    expect(cycles).toBe(7);
+    await expect(open()).rejects.toMatchObject({ code: 'record_event_limit' });
+    expect(await storage.events.ofRecord(id)).toHaveLength(held);
   });
 
   it('accept_refund and replace close the dispute for the buyer at once', async () => {

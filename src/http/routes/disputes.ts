@@ -236,7 +236,8 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           `Fields: \`reason\` (${DISPUTE_REASONS.join(', ')}), \`description\`, and \`secret\` (checked within the ` +
           "record's guess budget, as the secret check) or `revealToken` (the reveal link's last part). " +
-          `${stepDoc} 403 possession_required, 409 lifecycle_violation when a dispute is open or the item was never sold. ` +
+          `${stepDoc} 403 possession_required, 409 lifecycle_violation when a dispute is open or the item was never sold, ` +
+          '409 record_event_limit when the item has no room left for a dispute (after 16 after-sale steps past MAX_EVENTS_PER_RECORD). ' +
           'The merchant must answer within DISPUTE_RESPONSE_HOURS, or the dispute is decided for the buyer.',
         params: IdParams,
         response: { 201: Dispute, ...errorResponses },

@@ -101,6 +101,12 @@ function isOneOf<T extends string>(list: readonly T[], value: string): value is 
 }
 
 /**
+ * The most events a dispute adds to its record: opened, answered, decided, refunded. It opens only
+ * with room for all of them, so its answer and decision are never refused for want of room.
+ */
+export const DISPUTE_COURSE = 4;
+
+/**
  * Opens a dispute: 400 for a bad reason, text or file (see evidence.ts), 403 possession_required
  * without a right secret or the record's reveal link, 429 secret_attempts_exhausted once the record's
  * guesses are spent, 404 record_not_found, 409 lifecycle_violation for a record never sold, ended, or
@@ -132,7 +138,7 @@ export async function openDispute(
   await inEventTransaction(ctx, async (tx) => {
     const record = await tx.records.get(recordId);
     if (!record) throw notFound('record_not_found', `no record with id ${recordId}`);
-    await appendInTransaction(ctx, tx, record, 'dispute_opened', data);
+    await appendInTransaction(ctx, tx, record, 'dispute_opened', data, 'after-sale', DISPUTE_COURSE);
     const openedAt = now.toISOString();
     await tx.afterSale.insertDispute({
       id,
@@ -213,7 +219,7 @@ export async function answerDispute(
       throw conflict('dispute_deadline_passed', `the deadline to answer was ${dispute.deadline_at}`);
     }
     let record = (await tx.records.get(dispute.record_id))!;
-    ({ record } = await appendInTransaction(ctx, tx, record, 'dispute_answered', data));
+    ({ record } = await appendInTransaction(ctx, tx, record, 'dispute_answered', data, 'after-sale'));
     const position = (await tx.afterSale.filesOf(disputeId)).length;
     await storeFiles(tx, disputeId, position, 'merchant', files);
     const answered = {
@@ -299,13 +305,21 @@ async function decideInTransaction(
   const at = iso(ctx);
   const remedy = d.decision === 'merchant' ? {} : { remedy: d.refund ? 'refund' : 'replace' };
   let current = record;
-  ({ record: current } = await appendInTransaction(ctx, tx, current, 'dispute_decided', {
-    dispute: dispute.id,
-    decision: d.decision,
-    by: d.by,
-    ...remedy,
-  }));
-  if (d.refund) await appendInTransaction(ctx, tx, current, 'refunded', { dispute: dispute.id });
+  ({ record: current } = await appendInTransaction(
+    ctx,
+    tx,
+    current,
+    'dispute_decided',
+    {
+      dispute: dispute.id,
+      decision: d.decision,
+      by: d.by,
+      ...remedy,
+    },
+    'after-sale',
+  ));
+  if (d.refund)
+    await appendInTransaction(ctx, tx, current, 'refunded', { dispute: dispute.id }, 'after-sale');
   await changeDispute(tx, dispute, {
     status: 'decided',
     decision: d.decision,

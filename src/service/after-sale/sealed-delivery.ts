@@ -53,7 +53,7 @@ export async function sellSealed(
     if (record.secret_commitment !== null && !secretMatches(ctx.keys, record, secret)) {
       throw badRequest('secret_mismatch', 'the secret is not the one the record was registered with');
     }
-    const { event } = await appendInTransaction(ctx, tx, record, 'sold', { delivery: 'sealed' });
+    const { event } = await appendInTransaction(ctx, tx, record, 'sold', { delivery: 'sealed' }, 'merchant');
     const now = ctx.now();
     const row: SealedDeliveryRow = {
       record_id: recordId,
@@ -143,7 +143,7 @@ export async function reveal(ctx: ServiceContext, token: string): Promise<Reveal
     if (record.state !== 'active') {
       return { recordId: row.record_id, secret, revealedAt: at, first: true, event: null };
     }
-    const { event } = await appendInTransaction(ctx, tx, record, 'revealed', {});
+    const { event } = await appendInTransaction(ctx, tx, record, 'revealed', {}, 'after-sale');
     return {
       recordId: row.record_id,
       secret,
