@@ -5,6 +5,7 @@
  */
 import { isDuplicateKey } from '../storage/errors.ts';
 import type { MerchantRow } from '../storage/rows.ts';
+import type { Stores } from '../storage/storage.ts';
 import { iso, type ServiceContext } from './context.ts';
 import { assertDisplayable } from './display-text.ts';
 import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
@@ -162,33 +163,44 @@ export async function strikeMerchant(
   reason: string,
 ): Promise<MerchantProfile> {
   try {
-    await ctx.storage.transaction(async (tx) => {
-      const merchant = await tx.merchants.get(id);
-      if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
-      if (merchant.status === 'suspended')
-        throw conflict('merchant_suspended', 'the merchant is already suspended');
-      const number = (await tx.merchants.strikes(id)).length + 1;
-      // The status read above may predate a racing strike that has since suspended the merchant.
-      if (number > STRIKES_TO_SUSPEND)
-        throw conflict('merchant_suspended', 'the merchant is already suspended');
-      const now = iso(ctx);
-      // The (merchant_id, number) key makes two racing strikes take numbers 1 and 2, never 1 twice.
-      await tx.merchants.addStrike({ merchant_id: id, number, reason, created_at: now });
-      if (number >= STRIKES_TO_SUSPEND) {
-        await tx.merchants.update(id, { status: 'suspended', suspended_at: now });
-        await tx.merchants.revokeKeys(id, now);
-      }
-      await enqueueWebhook(tx, now, id, {
-        type: 'merchant.strike',
-        data: { merchantId: id, number, reason, at: now, suspended: number >= STRIKES_TO_SUSPEND },
-      });
-    });
+    await ctx.storage.transaction((tx) => strikeInTransaction(ctx, tx, id, reason));
   } catch (err) {
     if (isDuplicateKey(err))
       throw conflict('concurrent_strike', 'another strike was recorded at the same time; retry');
     throw err;
   }
   return merchantProfile(ctx, id);
+}
+
+/**
+ * Records a strike on merchant `id` inside `tx`, suspending it at the second, with its webhook: 404
+ * merchant_not_found, 409 merchant_suspended. A racing strike makes the transaction fail with
+ * DuplicateKeyError. For a step that strikes as part of something larger (a dispute's decision).
+ */
+export async function strikeInTransaction(
+  ctx: ServiceContext,
+  tx: Stores,
+  id: string,
+  reason: string,
+): Promise<void> {
+  const merchant = await tx.merchants.get(id);
+  if (!merchant) throw notFound('merchant_not_found', `no merchant with id ${id}`);
+  if (merchant.status === 'suspended')
+    throw conflict('merchant_suspended', 'the merchant is already suspended');
+  const number = (await tx.merchants.strikes(id)).length + 1;
+  // The status read above may predate a racing strike that has since suspended the merchant.
+  if (number > STRIKES_TO_SUSPEND) throw conflict('merchant_suspended', 'the merchant is already suspended');
+  const now = iso(ctx);
+  // The (merchant_id, number) key makes two racing strikes take numbers 1 and 2, never 1 twice.
+  await tx.merchants.addStrike({ merchant_id: id, number, reason, created_at: now });
+  if (number >= STRIKES_TO_SUSPEND) {
+    await tx.merchants.update(id, { status: 'suspended', suspended_at: now });
+    await tx.merchants.revokeKeys(id, now);
+  }
+  await enqueueWebhook(tx, now, id, {
+    type: 'merchant.strike',
+    data: { merchantId: id, number, reason, at: now, suspended: number >= STRIKES_TO_SUSPEND },
+  });
 }
 
 /** Issues a new key and revokes the old ones. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ServiceContext } from '../../src/service/context.ts';
-import type { Merchant } from '../../src/service/merchants.ts';
+import { strikeMerchant, type Merchant } from '../../src/service/merchants.ts';
 import { AFTER_SALE_RESERVE, appendEvent } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';
 import { createEndpoint } from '../../src/service/webhooks/endpoints.ts';
@@ -230,6 +230,48 @@ describe('disputes', () => {
       'dispute.opened',
       'merchant.strike',
     ]);
+  });
+
+  it('the strike commits with the decision: a failed strike leaves the dispute undecided, nothing written', async () => {
+    const { ctx, storage, merchant } = await setup();
+    const { id, token } = await sealedSale(ctx, merchant);
+    const d = await openDispute(ctx, id, {
+      reason: 'other',
+      description: 'x',
+      revealToken: token,
+      files: [],
+    });
+    storage.faults.failNext('merchants.addStrike', 'before-persist');
+    await expect(decideDispute(ctx, d.id, { decision: 'buyer', strike: true })).rejects.toThrow(
+      'injected storage failure',
+    );
+    expect(await types(storage, id)).toEqual(['issued', 'sold', 'dispute_opened']);
+    expect((await disputeView(ctx, d.id)).status).toBe('open');
+    expect(await storage.merchants.strikes(merchant.id)).toHaveLength(0);
+    // Decided again, it goes through whole.
+    await decideDispute(ctx, d.id, { decision: 'buyer', strike: true });
+    expect(await storage.merchants.strikes(merchant.id)).toHaveLength(1);
+    expect((await types(storage, id)).slice(-2)).toEqual(['dispute_decided', 'refunded']);
+  });
+
+  it('a strike on a merchant already suspended: the decision stands, no strike is added', async () => {
+    const { ctx, storage, merchant } = await setup();
+    const { id, token } = await sealedSale(ctx, merchant);
+    const d = await openDispute(ctx, id, {
+      reason: 'other',
+      description: 'x',
+      revealToken: token,
+      files: [],
+    });
+    await strikeMerchant(ctx, merchant.id, 'first');
+    await strikeMerchant(ctx, merchant.id, 'second');
+    expect((await storage.merchants.get(merchant.id))?.status).toBe('suspended');
+    expect(await decideDispute(ctx, d.id, { decision: 'buyer', strike: true })).toMatchObject({
+      status: 'decided',
+      decision: 'buyer',
+    });
+    expect(await storage.merchants.strikes(merchant.id)).toHaveLength(2);
+    expect((await types(storage, id)).slice(-2)).toEqual(['dispute_decided', 'refunded']);
   });
 
   it('decided for the merchant: nothing refunded, the item takes events again', async () => {

@@ -21,7 +21,7 @@ import type { Stores } from '../../storage/storage.ts';
 import { iso, type ServiceContext } from '../context.ts';
 import { assertDisplayable } from '../display-text.ts';
 import { badRequest, conflict, forbidden, notFound } from '../errors.ts';
-import { strikeMerchant, type Merchant } from '../merchants.ts';
+import { strikeInTransaction, type Merchant } from '../merchants.ts';
 import { personalDataError } from '../personal-data.ts';
 import { randomId } from '../random.ts';
 import { appendInTransaction, inEventTransaction, refuseLargeData } from '../record-events.ts';
@@ -245,8 +245,8 @@ export async function answerDispute(
 /**
  * The operator's decision on an open or contested dispute: 404 dispute_not_found, 409
  * dispute_decided once decided. For the buyer: `refunded` follows, and with `strike` the merchant
- * takes a strike (the first warns, the second suspends); its refusal (already suspended) leaves the
- * decision standing.
+ * takes a strike (the first warns, the second suspends) in the same transaction; a merchant already
+ * suspended takes none, and the decision stands.
  */
 export async function decideDispute(
   ctx: ServiceContext,
@@ -254,20 +254,13 @@ export async function decideDispute(
   input: DecideInput,
 ): Promise<DisputeView> {
   if (input.note !== undefined) checkText('note', input.note);
-  const dispute = await decide(ctx, disputeId, {
+  await decide(ctx, disputeId, {
     decision: input.decision,
     by: 'operator',
     refund: input.decision === 'buyer',
     strike: input.strike && input.decision === 'buyer',
     note: input.note ?? null,
   });
-  if (input.strike && input.decision === 'buyer') {
-    await strikeMerchant(
-      ctx,
-      dispute.merchant_id,
-      `dispute ${dispute.id} decided for the buyer (${dispute.reason})`,
-    );
-  }
   return disputeView(ctx, disputeId);
 }
 
@@ -320,6 +313,12 @@ async function decideInTransaction(
   ));
   if (d.refund)
     await appendInTransaction(ctx, tx, current, 'refunded', { dispute: dispute.id }, 'after-sale');
+  // The strike commits with the decision, or neither does; a merchant already suspended takes none.
+  const struck = d.strike && (await tx.merchants.get(dispute.merchant_id))?.status !== 'suspended';
+  if (struck) {
+    const reason = `dispute ${dispute.id} decided for the buyer (${dispute.reason})`;
+    await strikeInTransaction(ctx, tx, dispute.merchant_id, reason);
+  }
   await changeDispute(tx, dispute, {
     status: 'decided',
     decision: d.decision,
@@ -335,7 +334,7 @@ async function decideInTransaction(
       decidedBy: d.by,
       decidedAt: at,
       refunded: d.refund,
-      strike: d.strike,
+      strike: struck,
     },
   });
 }
