@@ -252,6 +252,13 @@ describe.each(BACKENDS)('the backlog bound (%s)', (backend) => {
     const before = await rowCounts(db);
     expectBacklogFull(await register('b-5'), 'a new record');
     expectBacklogFull(await addEvent(fourth.json().records[0].id), 'an event');
+    expectBacklogFull(
+      await h.call('POST', `/v1/records/${fourth.json().records[0].id}/sealed-sale`, {
+        token: shop.apiKey,
+        body: { secret: 'K-b-4' },
+      }),
+      'a sealed sale',
+    );
     // A replay of a registered record is refused too: the check comes before any database work.
     expectBacklogFull(await register('b-1'), 'a replay');
     expect(await rowCounts(db)).toEqual(before);

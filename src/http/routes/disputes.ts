@@ -23,6 +23,7 @@ import {
   type EvidenceUpload,
 } from '../../service/after-sale/evidence.ts';
 import { reveal, revealStatus, sellSealed } from '../../service/after-sale/sealed-delivery.ts';
+import { BacklogFull, countAccepted, refuseWhileBacklogFull } from '../backlog-guard.ts';
 import { badRequest, notFound, ServiceError } from '../../service/errors.ts';
 import { DISPUTE_REASONS, DISPUTE_RESPONSES } from '../../storage/rows.ts';
 import { renderErrorPage } from '../page/render.ts';
@@ -136,7 +137,7 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/records/:id/sealed-sale',
     {
-      onRequest: [requireMerchant, ...app.limits.merchant],
+      onRequest: [requireMerchant, ...app.limits.merchant, refuseWhileBacklogFull],
       schema: {
         tags: ['merchant'],
         summary: 'Record a sale with sealed delivery: proofmark keeps the secret sealed for the buyer',
@@ -160,11 +161,13 @@ export const disputeRoutes: FastifyPluginAsyncTypebox = async (app) => {
             expiresAt: Type.String(),
           }),
           ...errorResponses,
+          503: BacklogFull,
         },
       },
     },
     async (request, reply) => {
       const sale = await sellSealed(ctx(), request.merchant!, request.params.id, request.body.secret);
+      countAccepted(app.services, request.merchant!.id, 1);
       app.services.batcher.kick();
       reply.status(201);
       return sale;

@@ -1,8 +1,8 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { EVENT_TYPES, RECORD_KINDS } from '../../core/index.ts';
 import { requireAdmin, requireMerchant } from '../auth.ts';
+import { BacklogFull, countAccepted, refuseWhileBacklogFull } from '../backlog-guard.ts';
 import { eraseEvent } from '../../service/erasure.ts';
 import { checkEventData, checkRecordTexts } from '../../service/merchant-text.ts';
 import { getMerchant } from '../../service/merchants.ts';
@@ -101,27 +101,6 @@ export const PublicRecordSchema = Type.Object({
   events: Type.Array(PublicEvent),
 });
 
-const BacklogFull = {
-  $ref: 'ErrorResponse#',
-  description:
-    'backlog_full: too many events wait for anchoring; nothing was written, retry after Retry-After',
-} as const;
-
-/**
- * 503 backlog_full with a Retry-After, before the body is read and before anything is written, while
- * too many events wait for anchoring, overall or of this merchant (service/backlog.ts). A replay of
- * registered records is refused too: telling it apart would take the very database work the bound is
- * there to shed, and the replay succeeds on retry.
- */
-async function refuseWhileBacklogFull(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const { backlog, merchantBacklog } = request.server.services;
-  const refusal = (await merchantBacklog.refusal(request.merchant!.id)) ?? (await backlog.refusal());
-  if (refusal) {
-    reply.header('retry-after', String(backlog.retryAfterSeconds));
-    throw refusal;
-  }
-}
-
 export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = () => app.services.ctx;
   // Before the body is read: a request without a valid key, past its merchant's budget or into a
@@ -160,8 +139,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       checkRecordTexts(request.body.records);
       const { created, records } = await registerRecords(ctx(), request.merchant!, request.body.records);
-      app.services.backlog.accepted(created);
-      app.services.merchantBacklog.accepted(request.merchant!.id, created);
+      countAccepted(app.services, request.merchant!.id, created);
       if (created > 0) app.services.batcher.kick();
       reply.status(created > 0 ? 201 : 200);
       return { records };
@@ -208,8 +186,7 @@ export const recordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body.type,
         request.body.data,
       );
-      app.services.backlog.accepted(1);
-      app.services.merchantBacklog.accepted(request.merchant!.id, 1);
+      countAccepted(app.services, request.merchant!.id, 1);
       app.services.batcher.kick();
       reply.status(201);
       return {
