@@ -49,6 +49,15 @@ async function setup() {
   return { ...svc, merchant };
 }
 
+/** A sealed sale, and `open()`: its buyer opens a dispute (reason other) through the reveal link. */
+async function disputableSale(description = 'x') {
+  const svc = await setup();
+  const { id, token } = await sealedSale(svc.ctx, svc.merchant);
+  const open = () =>
+    openDispute(svc.ctx, id, { reason: 'other', description, revealToken: token, files: [] });
+  return { ...svc, id, token, open };
+}
+
 async function types(storage: MemoryStorage, id: string): Promise<string[]> {
   return (await storage.events.ofRecord(id)).map((e) => e.type);
 }
@@ -233,14 +242,8 @@ describe('disputes', () => {
   });
 
   it('the strike commits with the decision: a failed strike leaves the dispute undecided, nothing written', async () => {
-    const { ctx, storage, merchant } = await setup();
-    const { id, token } = await sealedSale(ctx, merchant);
-    const d = await openDispute(ctx, id, {
-      reason: 'other',
-      description: 'x',
-      revealToken: token,
-      files: [],
-    });
+    const { ctx, storage, merchant, id, open } = await disputableSale('x');
+    const d = await open();
     storage.faults.failNext('merchants.addStrike', 'before-persist');
     await expect(decideDispute(ctx, d.id, { decision: 'buyer', strike: true })).rejects.toThrow(
       'injected storage failure',
@@ -255,14 +258,8 @@ describe('disputes', () => {
   });
 
   it('a strike on a merchant already suspended: the decision stands, no strike is added', async () => {
-    const { ctx, storage, merchant } = await setup();
-    const { id, token } = await sealedSale(ctx, merchant);
-    const d = await openDispute(ctx, id, {
-      reason: 'other',
-      description: 'x',
-      revealToken: token,
-      files: [],
-    });
+    const { ctx, storage, merchant, id, open } = await disputableSale('x');
+    const d = await open();
     await strikeMerchant(ctx, merchant.id, 'first');
     await strikeMerchant(ctx, merchant.id, 'second');
     expect((await storage.merchants.get(merchant.id))?.status).toBe('suspended');
@@ -275,14 +272,8 @@ describe('disputes', () => {
   });
 
   it('decided for the merchant: nothing refunded, the item takes events again', async () => {
-    const { ctx, storage, merchant } = await setup();
-    const { id, token } = await sealedSale(ctx, merchant);
-    const d = await openDispute(ctx, id, {
-      reason: 'other',
-      description: 'meh',
-      revealToken: token,
-      files: [],
-    });
+    const { ctx, storage, merchant, id, token, open } = await disputableSale('meh');
+    const d = await open();
     await answerDispute(ctx, merchant, d.id, { response: 'contest', files: [] });
     await decideDispute(ctx, d.id, { decision: 'merchant', strike: true });
     expect((await types(storage, id)).slice(-1)).toEqual(['dispute_decided']);
@@ -292,9 +283,8 @@ describe('disputes', () => {
   });
 
   it('a merchant who fills the record to MAX_EVENTS_PER_RECORD cannot shut the buyer out of after-sales', async () => {
-    const { ctx, storage, merchant } = await setup();
+    const { ctx, storage, merchant, id, token, open } = await disputableSale();
     ctx.recordLimits = { ...ctx.recordLimits, maxEvents: 4 };
-    const { id, token } = await sealedSale(ctx, merchant);
     // issued, sold, then the merchant's events up to the limit: its next one is refused.
     await appendEvent(ctx, merchant, id, 'transferred', { to: 'a' });
     await appendEvent(ctx, merchant, id, 'transferred', { to: 'b' });
@@ -304,12 +294,7 @@ describe('disputes', () => {
     });
     // The buyer's reveal, a dispute, its answer and the refund still go in, past the limit.
     await reveal(ctx, token);
-    const d = await openDispute(ctx, id, {
-      reason: 'other',
-      description: 'used',
-      revealToken: token,
-      files: [],
-    });
+    const d = await open();
     await answerDispute(ctx, merchant, d.id, { response: 'contest', files: [] });
     await decideDispute(ctx, d.id, { decision: 'buyer', strike: false });
     expect((await types(storage, id)).slice(4)).toEqual([
@@ -323,11 +308,8 @@ describe('disputes', () => {
   });
 
   it('after-sale steps stop AFTER_SALE_RESERVE events past the limit; a dispute opens only with room to finish', async () => {
-    const { ctx, storage, merchant } = await setup();
+    const { ctx, storage, id, open } = await disputableSale();
     ctx.recordLimits = { ...ctx.recordLimits, maxEvents: 2 };
-    const { id, token } = await sealedSale(ctx, merchant);
-    const open = () =>
-      openDispute(ctx, id, { reason: 'other', description: 'x', revealToken: token, files: [] });
     // Disputes decided for the merchant, one after another, until the reserve is spent.
     let cycles = 0;
     for (;;) {
