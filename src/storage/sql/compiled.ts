@@ -4,8 +4,17 @@
  * verify and proofs routes that cost as much as running it. The builder still writes the SQL, so
  * both dialects keep one definition.
  */
-import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import type { Compilable, CompiledQuery, Insertable, Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+
+/** Multi-row INSERTs kept compiled (one per table, columns and row count); oldest out first. */
+const MAX_INSERTS = 64;
+
+interface CompiledInsert {
+  query: CompiledQuery;
+  /** Parameter i of the compiled SQL is column columns[at[i] % n] of row floor(at[i] / n). */
+  at: number[];
+}
 
 export class CompiledQueries {
   private readonly queries = new Map<string, CompiledQuery>();
@@ -36,5 +45,58 @@ export class CompiledQueries {
     }
     const result = await db.executeQuery<Row>({ ...query, parameters });
     return result.rows;
+  }
+
+  private readonly inserts = new Map<string, CompiledInsert>();
+
+  /**
+   * `db.insertInto(table).values(rows).execute()`, the statement built and compiled once per table,
+   * columns and row count (ingest inserts 1,000 rows at a time; building them cost as much as
+   * running them). Rows that do not all carry the same defined columns take the builder as before.
+   */
+  async insertRows<T extends keyof Database & string>(
+    db: Kysely<Database>,
+    table: T,
+    rows: ReadonlyArray<Insertable<Database[T]>>,
+  ): Promise<void> {
+    const columns = Object.keys(rows[0]!);
+    const uniform = rows.every((row) => {
+      const values = row as Record<string, unknown>;
+      return Object.keys(values).length === columns.length && columns.every((c) => values[c] !== undefined);
+    });
+    if (!uniform) {
+      await db
+        .insertInto(table)
+        .values(rows as never)
+        .execute();
+      return;
+    }
+    const name = `${table}(${columns.join(',')})x${rows.length}`;
+    let insert = this.inserts.get(name);
+    if (insert) {
+      this.inserts.delete(name);
+    } else {
+      // Each placeholder value is its own position in the rows, so the compiled parameters say
+      // where every value goes whatever order the compiler writes them in.
+      const placeholders = rows.map((_, r) =>
+        Object.fromEntries(columns.map((c, i) => [c, r * columns.length + i])),
+      );
+      const query = this.root
+        .insertInto(table)
+        .values(placeholders as never)
+        .compile();
+      const at = query.parameters.map((p) => p as number);
+      if (at.length !== rows.length * columns.length || at.some((p) => typeof p !== 'number')) {
+        throw new Error(`compiled insert ${name} takes ${at.length} parameters`);
+      }
+      insert = { query, at };
+      if (this.inserts.size >= MAX_INSERTS) this.inserts.delete(this.inserts.keys().next().value!);
+    }
+    this.inserts.set(name, insert);
+    const n = columns.length;
+    const parameters = insert.at.map(
+      (p) => (rows[Math.floor(p / n)] as Record<string, unknown>)[columns[p % n]!],
+    );
+    await db.executeQuery({ ...insert.query, parameters });
   }
 }
