@@ -43,10 +43,10 @@ const VISIBLE = /[^\p{White_Space}\p{M}\p{Cc}\p{Cf}\p{Co}\u115f\u1160\u3164\uffa
 /**
  * Every code point forbiddenKind names, in one class: exactly the union of its tests, so a text it
  * does not match holds no forbidden character and the per-character walk (which says which one, and
- * why) runs only for text about to be refused.
+ * why) runs only for text about to be refused. (U+034F, a combining mark, stands outside the class.)
  */
 const ANY_FORBIDDEN =
-  /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b-\u200d\u2060-\u2064\ufeff\u034f\u115f\u1160\u3164\uffa0\u2800\u00ad\p{Zl}\p{Zp}\p{Co}\p{Cf}]/u;
+  /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b-\u200d\u2060-\u2064\ufeff\u115f\u1160\u3164\uffa0\u2800\u00ad\p{Zl}\p{Zp}\p{Co}\p{Cf}]|\u034f/u;
 
 /** The first reason `text` may not be shown, or null when it may. */
 export function displayTextProblem(text: string): string | null {
