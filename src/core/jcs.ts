@@ -12,6 +12,20 @@ export function canonicalJson(value: unknown): string {
   return serialize(value, '$');
 }
 
+/**
+ * A value canonicalised once, to be placed as it is wherever an enclosing value is canonicalised:
+ * `canonicalJson({ a: Canonical.of(x) })` is `canonicalJson({ a: x })`, without serialising `x`
+ * again. Only `of` makes one, so its text is always canonicalJson's own output.
+ */
+export class Canonical {
+  private constructor(readonly json: string) {}
+
+  /** `path` names the value in errors, as where it will be placed (`$.metadata`). */
+  static of(value: unknown, path = '$'): Canonical {
+    return new Canonical(serialize(value, path));
+  }
+}
+
 function serialize(value: unknown, path: string): string {
   if (value === null) return 'null';
   switch (typeof value) {
@@ -23,6 +37,7 @@ function serialize(value: unknown, path: string): string {
     case 'string':
       return serializeString(value, path);
     case 'object': {
+      if (value instanceof Canonical) return value.json;
       // Array.from visits holes (as undefined, which is rejected); map would skip them and emit `[,1]`.
       if (Array.isArray(value)) {
         return `[${Array.from(value, (v, i) => serialize(v, `${path}[${i}]`)).join(',')}]`;

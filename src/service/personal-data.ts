@@ -91,8 +91,24 @@ function words(key: string): string[] {
     .filter((w) => w !== '');
 }
 
+/**
+ * personalKey's answers by key: a registration repeats the same few metadata keys on every record.
+ * Bounded; emptied when full (keys a merchant chooses, so no attacker-grown memory).
+ */
+const KEY_ANSWERS = new Map<string, string | null>();
+const KEY_ANSWERS_MAX = 4096;
+
 /** What in `key` looks like personal data, or null. */
 export function personalKey(key: string): string | null {
+  const known = KEY_ANSWERS.get(key);
+  if (known !== undefined) return known;
+  const found = personalKeyOf(key);
+  if (KEY_ANSWERS.size >= KEY_ANSWERS_MAX) KEY_ANSWERS.clear();
+  KEY_ANSWERS.set(key, found);
+  return found;
+}
+
+function personalKeyOf(key: string): string | null {
   const parts = words(key);
   // "name" alone: whose? ("productName", "skuName" name the item and pass.)
   if (parts.length === 1 && parts[0] === 'name') return 'name';

@@ -10,6 +10,7 @@
  * record with no try left answers 429 secret_attempts_exhausted, right secret or not.
  */
 import {
+  Canonical,
   canonicalJson,
   ISSUED,
   ISSUED_HEAD,
@@ -74,8 +75,14 @@ export function issuanceContent(
   };
 }
 
-/** Fingerprint of what a registration says, secret excluded: a replay must match it exactly. */
-function fingerprint(input: RecordInput): string {
+/**
+ * Fingerprint of what a registration says, secret excluded: a replay must match it exactly.
+ * `metadata` is the input's metadata (or {}) canonicalised, when the caller has it already.
+ */
+function fingerprint(
+  input: RecordInput,
+  metadata: Canonical | Record<string, unknown> = input.metadata ?? {},
+): string {
   return keccak256Hex(
     utf8(
       canonicalJson({
@@ -83,7 +90,7 @@ function fingerprint(input: RecordInput): string {
         sku: input.sku,
         productName: input.productName,
         serial: input.serial,
-        metadata: input.metadata ?? {},
+        metadata,
         hasSecret: input.secret !== undefined,
       }),
     ),
@@ -191,7 +198,9 @@ async function registerIn(
   const unconfirmed: UnconfirmedSecrets['replays'] = [];
   const candidates: Candidate[] = [];
   for (const input of inputs) {
-    const print = fingerprint(input);
+    // The metadata is canonicalised once, for the fingerprint, the issuance and the row alike.
+    const metadata = Canonical.of(input.metadata ?? {}, '$.metadata');
+    const print = fingerprint(input, metadata);
     const old = existing.get(input.externalId);
     if (old) {
       // The fingerprint says whether a secret was given, so past it both have one or neither has.
@@ -212,7 +221,7 @@ async function registerIn(
     const commitment =
       input.secret !== undefined ? secretCommitment(input.secret, derivedSalt(ctx.keys, id)) : null;
     const content = issuanceContent(merchant.id, input, commitment, now, randomSalt());
-    const contentJson = canonicalJson(content);
+    const contentJson = canonicalJson({ ...content, metadata });
     newRecords.push({
       id,
       merchant_id: merchant.id,
@@ -221,7 +230,7 @@ async function registerIn(
       sku: input.sku,
       product_name: input.productName,
       serial: input.serial,
-      metadata: canonicalJson(content.metadata),
+      metadata: metadata.json,
       secret_salt: null,
       secret_commitment: commitment,
       fingerprint: print,

@@ -7,7 +7,15 @@
  * Each use gets its own subkey (HKDF-SHA256 with the purpose as info), so a value computed for one
  * purpose can never stand in for another, and a purpose can be re-keyed on its own later.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 
 /** Every use of the key. Add a purpose here rather than reusing one for something else. */
 export const KEY_PURPOSES = [
@@ -66,14 +74,31 @@ export class ServerKey {
    * and ("a", "bc") never give the same value.
    */
   mac(purpose: KeyPurpose, ...parts: Array<string | Uint8Array>): Buffer {
-    const hmac = createHmac('sha256', this.subkey(purpose));
-    for (const part of parts) {
-      const bytes = typeof part === 'string' ? Buffer.from(part, 'utf8') : part;
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(bytes.length);
-      hmac.update(length).update(bytes);
+    // The whole message in one buffer and one update: three MACs a registered record, so the
+    // per-part buffers and calls showed in ingest profiles. The bytes hashed are the same.
+    const bytes = parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'utf8') : part));
+    let size = 0;
+    for (const b of bytes) size += 4 + b.length;
+    const message = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const b of bytes) {
+      message.writeUInt32BE(b.length, at);
+      message.set(b, at + 4);
+      at += 4 + b.length;
     }
-    return hmac.digest();
+    return createHmac('sha256', this.macKey(purpose)).update(message).digest();
+  }
+
+  private readonly macKeys = new Map<KeyPurpose, KeyObject>();
+
+  /** The purpose's subkey as a key object, imported once rather than at every MAC. */
+  private macKey(purpose: KeyPurpose): KeyObject {
+    let key = this.macKeys.get(purpose);
+    if (!key) {
+      key = createSecretKey(this.subkey(purpose));
+      this.macKeys.set(purpose, key);
+    }
+    return key;
   }
 
   /**

@@ -1,7 +1,7 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/core/index.ts';
+import { Canonical, canonicalJson } from '../../src/core/index.ts';
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? (process.env.CI ? 2000 : 300));
 
@@ -230,5 +230,30 @@ describe('canonicalJson: properties', () => {
       ),
       { numRuns },
     );
+  });
+});
+
+describe('Canonical: a value canonicalised once, placed as it is', () => {
+  it('places the same text as canonicalising the value in place', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ maxDepth: 2 })),
+        fc.jsonValue({ maxDepth: 3 }),
+        fc.string({ unit: 'binary' }),
+        (outer, inner, key) => {
+          expect(canonicalJson({ ...outer, [key]: Canonical.of(inner) })).toBe(
+            canonicalJson({ ...outer, [key]: inner }),
+          );
+          expect(canonicalJson([Canonical.of(inner), outer])).toBe(canonicalJson([inner, outer]));
+          expect(Canonical.of(inner).json).toBe(canonicalJson(inner));
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('rejects what canonicalJson rejects, naming the place it was given', () => {
+    expect(() => Canonical.of({ a: NaN }, '$.metadata')).toThrow(/\$\.metadata\.a/);
+    expect(() => Canonical.of({ a: '\ud800' })).toThrow(TypeError);
   });
 });

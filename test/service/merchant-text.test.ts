@@ -73,6 +73,20 @@ describe('text the page shows', () => {
     },
   );
 
+  it('refuses exactly the code points the per-character rule forbids (every code point)', () => {
+    // displayTextProblem answers text without a forbidden character from one regular expression;
+    // displaySafe walks it character by character. Both must forbid the same code points.
+    const differ: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      const text = `x${String.fromCodePoint(cp)}`;
+      const walked = displaySafe(text) !== text;
+      const problem = displayTextProblem(text);
+      const refused = problem !== null && problem.startsWith('holds ');
+      if (walked !== refused) differ.push(cp.toString(16));
+    }
+    expect(differ).toEqual([]);
+  });
+
   it('neutralises what is stored already, character by character', () => {
     expect(displaySafe('正品\u202e ok\u200b')).toBe('正品\ufffd ok\ufffd');
     expect(displaySafe('plain')).toBe('plain');

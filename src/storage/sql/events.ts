@@ -17,7 +17,7 @@ export class SqlEventStore implements EventStore {
     await write(() =>
       atomically(this.ctx, async (db) => {
         for (const slice of slices(rows, EVENTS_PER_INSERT)) {
-          await db.insertInto('events').values(slice).execute();
+          await this.ctx.compiled.insertRows(db, 'events', slice);
         }
       }),
     );

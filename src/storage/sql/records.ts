@@ -24,7 +24,7 @@ export class SqlRecordStore implements RecordStore {
     await write(() =>
       atomically(this.ctx, async (db) => {
         for (const slice of slices(sorted, RECORDS_PER_INSERT)) {
-          await db.insertInto('records').values(slice).execute();
+          await this.ctx.compiled.insertRows(db, 'records', slice);
         }
       }),
     );

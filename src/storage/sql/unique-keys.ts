@@ -19,7 +19,7 @@ export class SqlUniqueKeyStore implements UniqueKeyStore {
     await write(() =>
       atomically(this.ctx, async (db) => {
         for (const slice of slices(sorted, KEYS_PER_INSERT)) {
-          await db.insertInto('unique_keys').values(slice).execute();
+          await this.ctx.compiled.insertRows(db, 'unique_keys', slice);
         }
       }),
     );
