@@ -145,16 +145,19 @@ describe('rate limits', () => {
     expect((await client.apiSecret()).statusCode).toBe(200);
   });
 
-  it("a merchant's credit record, API and page, spends the same verdict budget", async () => {
+  it("a merchant's profile and credit record, API and page, spend the same verdict budget", async () => {
     const ip = '10.7.2.3';
     const profile = () =>
       h.app.inject({ method: 'GET', url: `/v1/merchants/${merchantId}/profile`, remoteAddress: ip });
+    const merchant = () =>
+      h.app.inject({ method: 'GET', url: `/v1/merchants/${merchantId}`, remoteAddress: ip });
     const page = () => h.app.inject({ method: 'GET', url: `/m/${merchantId}`, remoteAddress: ip });
-    const allowed = [profile, page, from(ip).verdict, profile, page];
+    const allowed = [profile, page, from(ip).verdict, merchant, page];
     expect(allowed).toHaveLength(VERIFY_MAX);
     for (const [i, send] of allowed.entries())
       expect((await send()).statusCode, `request ${i + 1}`).toBe(200);
     expectRateLimited(await profile(), 'GET /v1/merchants/:id/profile past the limit');
+    expectRateLimited(await merchant(), 'GET /v1/merchants/:id past the limit');
     expect((await page()).statusCode).toBe(429);
     expectRateLimited(await from(ip).verdict(), 'GET /v1/verify/:id past the limit');
   });

@@ -117,9 +117,11 @@ export const merchantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/merchants/:id',
     {
+      onRequest: app.limits.verdict,
       schema: {
         tags: ['public'],
         summary: "A merchant's public profile: status, verification, strikes",
+        description: 'Rate-limited with the verdict routes.',
         params: IdParams,
         response: { 200: Profile, ...errorResponses },
       },
