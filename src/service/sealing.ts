@@ -22,7 +22,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NODE_SIZE } from '../core/index.ts';
 import type { BatchRow, LeaseFence, OpenSeal, SealedTree } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
-import { catchUpDirectory, updateDirectory } from './directory.ts';
+import { catchUpDirectory, publishDirectory, stageDirectory, updateDirectory } from './directory.ts';
 import { buildInline } from './tree-builder.ts';
 
 export const SEALER_LEASE = 'sealer';
@@ -58,6 +58,8 @@ export interface SealOptions {
   holder?: string;
   /** Called after each committed step of a seal in steps (tests stop a seal halfway with it). */
   afterStep?: () => void;
+  /** Called after each step of a seal in steps' directory (read, hashed or staged). */
+  afterDirectoryStep?: () => void;
 }
 
 /**
@@ -165,9 +167,19 @@ async function sealInSteps(
     await lease.renew();
     await yieldToEventLoop();
   }
-  // The directory version and the batch become visible together: a lost lease rolls both back.
+  // The directory's pages are staged in steps too (its hashing in the worker); its version and the
+  // batch become visible together in one short transaction: a lost lease rolls both back.
+  const staged = await stageDirectory(ctx, open.id, count, lease.fence, {
+    step: async () => {
+      opts.afterDirectoryStep?.();
+      await lease.renew();
+      await yieldToEventLoop();
+    },
+    kept: (work) => lease.keptDuring(work),
+    lost: () => lease.lost(),
+  });
   return ctx.storage.transaction(async (tx) => {
-    const stateRoot = await updateDirectory(tx, open.id, await tx.events.ofBatch(open.id));
+    const stateRoot = await publishDirectory(tx, staged);
     const batch = { ...sealedRow(ctx, open.id, tree), state_root: stateRoot };
     if (
       !(await tx.batches.completeSeal(open.id, tree.root, count, batch.sealed_at, lease.fence, stateRoot))
