@@ -66,6 +66,9 @@ export async function updateDirectory(
   return change.root;
 }
 
+/** What a step of stageDirectory did: read events, read stored pages, discarded or staged pages. */
+export type DirectoryStep = 'events' | 'pages' | 'discarded' | 'staged';
+
 /** A directory version whose pages are staged (stageDirectory), to publish with its batch. */
 export interface StagedDirectory {
   row: DirectoryVersionRow;
@@ -87,8 +90,8 @@ export async function stageDirectory(
   leafCount: number,
   fence: LeaseFence,
   pace: {
-    /** Between steps: renews the lease, lets the event loop turn. */
-    step(): Promise<void>;
+    /** After each step: renews the lease, lets the event loop turn. */
+    step(step: DirectoryStep): Promise<void>;
     /** Runs hashing that may take seconds (no store writes), the lease renewed meanwhile. */
     kept<T>(work: () => Promise<T>): Promise<T>;
     lost(): Error;
@@ -109,7 +112,7 @@ export async function stageDirectory(
       const part = await events.ofBatch(batchId, from, Math.min(EVENTS_PER_READ, leafCount - from));
       if (part.length === 0) throw new Error(`batch ${batchId} has fewer than ${leafCount} events`);
       await session.add(part);
-      await pace.step();
+      await pace.step('events');
     }
     const next = () => pace.kept(() => session.next());
     for (let keys = await next(); keys.count > 0; keys = await next()) {
@@ -117,7 +120,7 @@ export async function stageDirectory(
       for (let from = 0; from < keys.count; from += PAGES_PER_READ) {
         const to = Math.min(keys.count, from + PAGES_PER_READ);
         await session.give(await directory.pages(unpackKeys(keys, paths, from, to)));
-        await pace.step();
+        await pace.step('pages');
       }
     }
     const change = await pace.kept(() => session.result());
@@ -125,7 +128,7 @@ export async function stageDirectory(
       const discarded = await directory.discardStaged(batchId, DISCARD_PER_STEP, fence);
       if (discarded === null) throw pace.lost();
       if (discarded === 0) break;
-      await pace.step();
+      await pace.step('discarded');
     }
     const { pages } = change;
     const paths = splitPaths(pages.paths, pages.count);
@@ -138,7 +141,7 @@ export async function stageDirectory(
         bytes += page.length;
       }
       if (!(await directory.stagePages(batchId, part, fence))) throw pace.lost();
-      await pace.step();
+      await pace.step('staged');
     }
     return {
       row: { version: batchId, root: change.root, record_count: (latest?.record_count ?? 0) + change.added },

@@ -22,7 +22,13 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NODE_SIZE } from '../core/index.ts';
 import type { BatchRow, LeaseFence, OpenSeal, SealedTree } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
-import { catchUpDirectory, publishDirectory, stageDirectory, updateDirectory } from './directory.ts';
+import {
+  catchUpDirectory,
+  publishDirectory,
+  stageDirectory,
+  updateDirectory,
+  type DirectoryStep,
+} from './directory.ts';
 import { buildInline } from './tree-builder.ts';
 
 export const SEALER_LEASE = 'sealer';
@@ -58,8 +64,8 @@ export interface SealOptions {
   holder?: string;
   /** Called after each committed step of a seal in steps (tests stop a seal halfway with it). */
   afterStep?: () => void;
-  /** Called after each step of a seal in steps' directory (read, hashed or staged). */
-  afterDirectoryStep?: () => void;
+  /** Called after each step of a seal in steps' directory: events read, pages read, pages staged. */
+  afterDirectoryStep?: (step: DirectoryStep) => void | Promise<void>;
 }
 
 /**
@@ -170,8 +176,8 @@ async function sealInSteps(
   // The directory's pages are staged in steps too (its hashing in the worker); its version and the
   // batch become visible together in one short transaction: a lost lease rolls both back.
   const staged = await stageDirectory(ctx, open.id, count, lease.fence, {
-    step: async () => {
-      opts.afterDirectoryStep?.();
+    step: async (step) => {
+      await opts.afterDirectoryStep?.(step);
       await lease.renew();
       await yieldToEventLoop();
     },
