@@ -19,14 +19,18 @@ import type { Stores } from '../storage/storage.ts';
 import type { ServiceContext } from './context.ts';
 import { keepLatest, pageAt, splitPaths, statesOf, unpackKeys } from './directory-job.ts';
 import { notFound } from './errors.ts';
+import { measureStall, nextStepSize } from './steps.ts';
 import { inlineDirectory } from './tree-builder.ts';
 
-/** Events read per statement when a seal in steps reads its batch for the directory. */
-const EVENTS_PER_READ = 5000;
-/** Pages read per statement when it reads the stored pages its update wants. */
-const PAGES_PER_READ = 500;
-/** Bytes of pages staged per statement (a few milliseconds of writing). */
-const STAGE_BYTES = 256 * 1024;
+/**
+ * Events read per step when a seal in steps reads its batch for the directory, and stored pages read
+ * per step for its update: the first step's size, and the bounds of the sizes the stall of each step
+ * sets (steps.ts).
+ */
+const EVENT_STEPS = { first: 2000, min: 250, max: 50_000 };
+const PAGE_STEPS = { first: 250, min: 50, max: 5000 };
+/** Bytes of pages staged per step, sized the same way. */
+const STAGE_BYTES = { first: 128 * 1024, min: 16 * 1024, max: 1024 * 1024 };
 /** Staged pages of an interrupted sealer removed per statement. */
 const DISCARD_PER_STEP = 2000;
 
@@ -108,18 +112,29 @@ export async function stageDirectory(
   const base = latest ? { root: latest.root as Hex, version: latest.version } : null;
   const session = ctx.trees ? await ctx.trees.directory(base, batchId) : inlineDirectory(base, batchId);
   try {
-    for (let from = 0; from < leafCount; from += EVENTS_PER_READ) {
-      const part = await events.ofBatch(batchId, from, Math.min(EVENTS_PER_READ, leafCount - from));
+    for (let from = 0, size = EVENT_STEPS.first; from < leafCount;) {
+      const want = Math.min(size, leafCount - from);
+      const { result: part, stalledMs } = await measureStall(async () => {
+        const part = await events.ofBatch(batchId, from, want);
+        await session.add(part);
+        return part;
+      });
       if (part.length === 0) throw new Error(`batch ${batchId} has fewer than ${leafCount} events`);
-      await session.add(part);
+      from += part.length;
+      size = nextStepSize(size, stalledMs, EVENT_STEPS.min, EVENT_STEPS.max);
       await pace.step('events');
     }
     const next = () => pace.kept(() => session.next());
+    let size = PAGE_STEPS.first;
     for (let keys = await next(); keys.count > 0; keys = await next()) {
       const paths = splitPaths(keys.paths, keys.count);
-      for (let from = 0; from < keys.count; from += PAGES_PER_READ) {
-        const to = Math.min(keys.count, from + PAGES_PER_READ);
-        await session.give(await directory.pages(unpackKeys(keys, paths, from, to)));
+      for (let from = 0; from < keys.count;) {
+        const to = Math.min(keys.count, from + size);
+        const { stalledMs } = await measureStall(async () =>
+          session.give(await directory.pages(unpackKeys(keys, paths, from, to))),
+        );
+        from = to;
+        size = nextStepSize(size, stalledMs, PAGE_STEPS.min, PAGE_STEPS.max);
         await pace.step('pages');
       }
     }
@@ -132,15 +147,18 @@ export async function stageDirectory(
     }
     const { pages } = change;
     const paths = splitPaths(pages.paths, pages.count);
+    let stageBytes = STAGE_BYTES.first;
     for (let from = 0; from < pages.count;) {
       const part: DirectoryPageWrite[] = [];
       let bytes = 0;
-      for (; from < pages.count && (part.length === 0 || bytes < STAGE_BYTES); from++) {
+      for (; from < pages.count && (part.length === 0 || bytes < stageBytes); from++) {
         const page = pageAt(pages, from);
         part.push({ path: paths[from]!, page });
         bytes += page.length;
       }
-      if (!(await directory.stagePages(batchId, part, fence))) throw pace.lost();
+      const { result: ok, stalledMs } = await measureStall(() => directory.stagePages(batchId, part, fence));
+      if (!ok) throw pace.lost();
+      stageBytes = nextStepSize(stageBytes, stalledMs, STAGE_BYTES.min, STAGE_BYTES.max);
       await pace.step('staged');
     }
     return {
