@@ -25,10 +25,11 @@ import { inlineDirectory } from './tree-builder.ts';
 /**
  * Events read per step when a seal in steps reads its batch for the directory, and stored pages read
  * per step for its update: the first step's size, and the bounds of the sizes the stall of each step
- * sets (steps.ts).
+ * sets (steps.ts). The upper bounds matter on PostgreSQL, where the stall measured is only the
+ * sending of the query, not the copy of what it read to the worker.
  */
-const EVENT_STEPS = { first: 2000, min: 250, max: 50_000 };
-const PAGE_STEPS = { first: 250, min: 50, max: 5000 };
+const EVENT_STEPS = { first: 2000, min: 250, max: 10_000 };
+const PAGE_STEPS = { first: 250, min: 50, max: 2000 };
 /** Bytes of pages staged per step, sized the same way. */
 const STAGE_BYTES = { first: 128 * 1024, min: 16 * 1024, max: 1024 * 1024 };
 /** Staged pages of an interrupted sealer removed per statement. */

@@ -2,16 +2,20 @@
  * Sealing: the oldest unbatched events become batch max(id)+1, its tree is built and every node
  * stored, so proofs are point lookups, never a rebuild.
  *
- * The seal also extends the item directory (directory.ts) by the batch's events, in the transaction
- * that makes the batch visible, and keeps its root on the batch row (state_root) for the anchorer.
+ * The seal also extends the item directory (directory.ts) by the batch's events, visible from the
+ * transaction that makes the batch visible, and keeps its root on the batch row (state_root) for
+ * the anchorer.
  *
  * A seal must not stall the API. On SQLite every statement runs on the event loop and the one writer
  * blocks every other write for as long as a transaction holds it, so a large seal is done in short
  * committed steps (after Sunlight, which commits before it publishes and repairs on load): the
  * batch id is taken by an open seal that no reader sees (BatchStore.beginSeal), events are given to
- * it a few thousand at a time (each step sized to stall the event loop about STEP_TARGET_MS, steps.ts), the tree is built in
- * a worker thread (TreeBuilder), its nodes are stored 256 KB at a time, and one last write makes
- * the batch visible as 'sealed'. A seal that fits one step is done in one transaction instead.
+ * it a few thousand at a time (each step sized to stall the event loop about STEP_TARGET_MS,
+ * steps.ts), the tree is built in a worker thread (TreeBuilder), its nodes are stored 256 KB at a
+ * time, the directory's new pages are computed in the same worker and staged in parts
+ * (stageDirectory, directory.ts), and one last short transaction makes the batch visible as
+ * 'sealed' together with its directory version. A seal that fits one step is done in one
+ * transaction instead.
  *
  * One sealer at a time, across instances: a seal holds the sealer lease, and every write of a seal
  * in steps is fenced by it. A sealer that dies mid-seal leaves an open seal, which the next seal
