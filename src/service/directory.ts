@@ -140,6 +140,8 @@ export async function stageDirectory(
       }
     }
     const change = await pace.kept(() => session.result());
+    // The worker (and the memory the update held) is free again while the pages are staged.
+    await session.close();
     for (;;) {
       const discarded = await directory.discardStaged(batchId, DISCARD_PER_STEP, fence);
       if (discarded === null) throw pace.lost();

@@ -27,7 +27,8 @@ export function buildInline(leaves: Uint8Array): SealedTree {
 
 /**
  * A seal's directory update (directory-job.ts) run a call at a time, here or in the worker: events,
- * then rounds of next() and the pages it names (give), then result(). close() when done, always.
+ * then rounds of next() and the pages it names (give), then result(). close() when done, always (a
+ * second close does nothing).
  */
 export interface DirectorySession {
   add(events: readonly BatchEventRow[]): Promise<void>;
