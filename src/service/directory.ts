@@ -28,10 +28,10 @@ import { inlineDirectory } from './tree-builder.ts';
  * sets (steps.ts). The upper bounds matter on PostgreSQL, where the stall measured is only the
  * sending of the query, not the copy of what it read to the worker.
  */
-const EVENT_STEPS = { first: 2000, min: 250, max: 10_000 };
-const PAGE_STEPS = { first: 250, min: 50, max: 2000 };
-/** Bytes of pages staged per step, sized the same way. */
-const STAGE_BYTES = { first: 128 * 1024, min: 16 * 1024, max: 1024 * 1024 };
+const EVENT_STEPS = { first: 2000, min: 500, max: 10_000 };
+const PAGE_STEPS = { first: 250, min: 100, max: 2000 };
+/** Bytes of pages staged per step, sized the same way (256 KB: a tree's nodes per step). */
+const STAGE_BYTES = { first: 256 * 1024, min: 64 * 1024, max: 1024 * 1024 };
 /** Staged pages of an interrupted sealer removed per statement. */
 const DISCARD_PER_STEP = 2000;
 

@@ -14,11 +14,22 @@ export const STEP_TARGET_MS = 20;
 
 /**
  * Runs `work` and measures how long the event loop could not turn from its start: on SQLite the
- * whole step (its statements run synchronously), on PostgreSQL only until the query is sent.
+ * whole step (its statements run synchronously), on PostgreSQL only until the query is sent. The
+ * loop has turned at the first timer or immediate callback, whichever runs first: a timer runs
+ * before the loop polls for I/O, so the requests the loop then serves (under load, many) do not
+ * count as this step's stall and shrink the steps.
  */
 export async function measureStall<T>(work: () => Promise<T>): Promise<{ result: T; stalledMs: number }> {
   const started = performance.now();
-  const turned = new Promise<number>((resolve) => setImmediate(() => resolve(performance.now() - started)));
+  const turned = new Promise<number>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      clearImmediate(immediate);
+      resolve(performance.now() - started);
+    };
+    const timer = setTimeout(done, 0);
+    const immediate = setImmediate(done);
+  });
   const result = await work();
   return { result, stalledMs: await turned };
 }
