@@ -7,18 +7,33 @@ import {
   bytesToHex,
   DirectoryUpdate,
   encodeDirectoryProof,
-  endsRecord,
   proveDirectoryKey,
   recordKey,
   verifyDirectoryProof,
-  type DirectoryEntry,
+  type DirectoryPageWrite,
   type DirectoryValue,
   type Hex,
 } from '../core/index.ts';
-import type { BatchEventRow, DirectoryVersionRow } from '../storage/rows.ts';
+import type { BatchEventRow, DirectoryVersionRow, LeaseFence } from '../storage/rows.ts';
 import type { Stores } from '../storage/storage.ts';
 import type { ServiceContext } from './context.ts';
+import { keepLatest, pageAt, splitPaths, statesOf, unpackKeys } from './directory-job.ts';
 import { notFound } from './errors.ts';
+import { measureStall, nextStepSize } from './steps.ts';
+import { inlineDirectory } from './tree-builder.ts';
+
+/**
+ * Events read per step when a seal in steps reads its batch for the directory, and stored pages read
+ * per step for its update: the first step's size, and the bounds of the sizes the stall of each step
+ * sets (steps.ts). The upper bounds matter on PostgreSQL, where the stall measured is only the
+ * sending of the query, not the copy of what it read to the worker.
+ */
+const EVENT_STEPS = { first: 2000, min: 500, max: 10_000 };
+const PAGE_STEPS = { first: 250, min: 100, max: 2000 };
+/** Bytes of pages staged per step, sized the same way (256 KB: a tree's nodes per step). */
+const STAGE_BYTES = { first: 256 * 1024, min: 64 * 1024, max: 1024 * 1024 };
+/** Staged pages of an interrupted sealer removed per statement. */
+const DISCARD_PER_STEP = 2000;
 
 /**
  * Stores directory version `batchId`: the directory after batch `batchId`, whose `events` (all of
@@ -40,7 +55,9 @@ export async function updateDirectory(
     );
   }
   const base = latest ? { root: latest.root as Hex, version: latest.version } : null;
-  const update = new DirectoryUpdate(latestStates(events), base, batchId);
+  const last = new Map<string, BatchEventRow>();
+  keepLatest(last, events);
+  const update = new DirectoryUpdate(statesOf(last), base, batchId);
   for (let keys = update.wanted(); keys.length > 0; keys = update.wanted()) {
     update.supply(await tx.directory.pages(keys));
   }
@@ -54,17 +71,119 @@ export async function updateDirectory(
   return change.root;
 }
 
-/** Each record's state after `events`: its event with the highest seq. */
-function latestStates(events: readonly BatchEventRow[]): DirectoryEntry[] {
-  const last = new Map<string, BatchEventRow>();
-  for (const event of events) {
-    const seen = last.get(event.record_id);
-    if (!seen || event.seq > seen.seq) last.set(event.record_id, event);
+/** What a step of stageDirectory did: read events, read stored pages, discarded or staged pages. */
+export type DirectoryStep = 'events' | 'pages' | 'discarded' | 'staged';
+
+/** A directory version whose pages are staged (stageDirectory), to publish with its batch. */
+export interface StagedDirectory {
+  row: DirectoryVersionRow;
+  /** The root of the version it was computed from (null: none). */
+  baseRoot: Hex | null;
+}
+
+/**
+ * For a seal in steps: computes directory version `batchId` from open seal `batchId`'s `leafCount`
+ * events and stages its pages (DirectoryStore.stagePages), all in steps that each hold the event
+ * loop briefly, with `pace` (renew the lease, let the loop turn) between them; the hashing happens
+ * in the tree builder's worker when the context has one. Pages an interrupted sealer staged are
+ * discarded first. Nothing is visible until publishDirectory, in the transaction that completes
+ * the seal. SealerLostError (from `lost`) when the lease passes on meanwhile.
+ */
+export async function stageDirectory(
+  ctx: Pick<ServiceContext, 'storage' | 'trees'>,
+  batchId: number,
+  leafCount: number,
+  fence: LeaseFence,
+  pace: {
+    /** After each step: renews the lease, lets the event loop turn. */
+    step(step: DirectoryStep): Promise<void>;
+    /** Runs hashing that may take seconds (no store writes), the lease renewed meanwhile. */
+    kept<T>(work: () => Promise<T>): Promise<T>;
+    lost(): Error;
+  },
+): Promise<StagedDirectory> {
+  const { directory, events } = ctx.storage;
+  const latest = await directory.latest();
+  const baseVersion = latest?.version ?? 0;
+  if (baseVersion !== batchId - 1) {
+    throw new Error(
+      `the directory is at batch ${baseVersion}, so it cannot take batch ${batchId}: run catchUpDirectory first`,
+    );
   }
-  return [...last.values()].map((e) => ({
-    key: recordKey(e.record_id),
-    value: { seq: e.seq, leaf: e.leaf as Hex, ended: endsRecord(e.type) },
-  }));
+  const base = latest ? { root: latest.root as Hex, version: latest.version } : null;
+  const session = ctx.trees ? await ctx.trees.directory(base, batchId) : inlineDirectory(base, batchId);
+  try {
+    for (let from = 0, size = EVENT_STEPS.first; from < leafCount;) {
+      const want = Math.min(size, leafCount - from);
+      const { result: part, stalledMs } = await measureStall(async () => {
+        const part = await events.ofBatch(batchId, from, want);
+        await session.add(part);
+        return part;
+      });
+      if (part.length === 0) throw new Error(`batch ${batchId} has fewer than ${leafCount} events`);
+      from += part.length;
+      size = nextStepSize(size, stalledMs, EVENT_STEPS.min, EVENT_STEPS.max);
+      await pace.step('events');
+    }
+    const next = () => pace.kept(() => session.next());
+    let size = PAGE_STEPS.first;
+    for (let keys = await next(); keys.count > 0; keys = await next()) {
+      const paths = splitPaths(keys.paths, keys.count);
+      for (let from = 0; from < keys.count;) {
+        const to = Math.min(keys.count, from + size);
+        const { stalledMs } = await measureStall(async () =>
+          session.give(await directory.pages(unpackKeys(keys, paths, from, to))),
+        );
+        from = to;
+        size = nextStepSize(size, stalledMs, PAGE_STEPS.min, PAGE_STEPS.max);
+        await pace.step('pages');
+      }
+    }
+    const change = await pace.kept(() => session.result());
+    // The worker (and the memory the update held) is free again while the pages are staged.
+    await session.close();
+    for (;;) {
+      const discarded = await directory.discardStaged(batchId, DISCARD_PER_STEP, fence);
+      if (discarded === null) throw pace.lost();
+      if (discarded === 0) break;
+      await pace.step('discarded');
+    }
+    const { pages } = change;
+    const paths = splitPaths(pages.paths, pages.count);
+    let stageBytes = STAGE_BYTES.first;
+    for (let from = 0; from < pages.count;) {
+      const part: DirectoryPageWrite[] = [];
+      let bytes = 0;
+      for (; from < pages.count && (part.length === 0 || bytes < stageBytes); from++) {
+        const page = pageAt(pages, from);
+        part.push({ path: paths[from]!, page });
+        bytes += page.length;
+      }
+      const { result: ok, stalledMs } = await measureStall(() => directory.stagePages(batchId, part, fence));
+      if (!ok) throw pace.lost();
+      stageBytes = nextStepSize(stageBytes, stalledMs, STAGE_BYTES.min, STAGE_BYTES.max);
+      await pace.step('staged');
+    }
+    return {
+      row: { version: batchId, root: change.root, record_count: (latest?.record_count ?? 0) + change.added },
+      baseRoot: base?.root ?? null,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Makes staged directory `staged` visible; call it in the transaction that completes its batch.
+ * Throws if the directory moved on from the version it was computed from.
+ */
+export async function publishDirectory(tx: Stores, staged: StagedDirectory): Promise<Hex> {
+  const latest = await tx.directory.latest();
+  if ((latest?.version ?? 0) !== staged.row.version - 1 || (latest?.root ?? null) !== staged.baseRoot) {
+    throw new Error(`the directory moved on while batch ${staged.row.version}'s was staged`);
+  }
+  await tx.directory.insertVersion(staged.row, []);
+  return staged.row.root as Hex;
 }
 
 /**

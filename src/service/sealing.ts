@@ -2,16 +2,20 @@
  * Sealing: the oldest unbatched events become batch max(id)+1, its tree is built and every node
  * stored, so proofs are point lookups, never a rebuild.
  *
- * The seal also extends the item directory (directory.ts) by the batch's events, in the transaction
- * that makes the batch visible, and keeps its root on the batch row (state_root) for the anchorer.
+ * The seal also extends the item directory (directory.ts) by the batch's events, visible from the
+ * transaction that makes the batch visible, and keeps its root on the batch row (state_root) for
+ * the anchorer.
  *
  * A seal must not stall the API. On SQLite every statement runs on the event loop and the one writer
  * blocks every other write for as long as a transaction holds it, so a large seal is done in short
  * committed steps (after Sunlight, which commits before it publishes and repairs on load): the
  * batch id is taken by an open seal that no reader sees (BatchStore.beginSeal), events are given to
- * it a few thousand at a time (each step sized to take about STEP_TARGET_MS), the tree is built in
- * a worker thread (TreeBuilder), its nodes are stored 256 KB at a time, and one last write makes
- * the batch visible as 'sealed'. A seal that fits one step is done in one transaction instead.
+ * it a few thousand at a time (each step sized to stall the event loop about STEP_TARGET_MS,
+ * steps.ts), the tree is built in a worker thread (TreeBuilder), its nodes are stored 256 KB at a
+ * time, the directory's new pages are computed in the same worker and staged in parts
+ * (stageDirectory, directory.ts), and one last short transaction makes the batch visible as
+ * 'sealed' together with its directory version. A seal that fits one step is done in one
+ * transaction instead.
  *
  * One sealer at a time, across instances: a seal holds the sealer lease, and every write of a seal
  * in steps is fenced by it. A sealer that dies mid-seal leaves an open seal, which the next seal
@@ -22,21 +26,23 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NODE_SIZE } from '../core/index.ts';
 import type { BatchRow, LeaseFence, OpenSeal, SealedTree } from '../storage/rows.ts';
 import { iso, type ServiceContext } from './context.ts';
-import { catchUpDirectory, updateDirectory } from './directory.ts';
+import {
+  catchUpDirectory,
+  publishDirectory,
+  stageDirectory,
+  updateDirectory,
+  type DirectoryStep,
+} from './directory.ts';
+import { measureStall, nextStepSize } from './steps.ts';
 import { buildInline } from './tree-builder.ts';
 
 export const SEALER_LEASE = 'sealer';
 /** A sealer renews its lease at every step; one that dies holds sealing up this long at most. */
 export const SEALER_LEASE_MS = 10_000;
 /**
- * How long one step may stall the event loop: well inside the 50 ms an API request may be delayed.
- * Steps are sized by the stall each one caused (measureStall), not by its wall time: on SQLite a
- * step's statements run on the event loop, so it stalls it for as long as it takes; on PostgreSQL
- * the loop turns while the server works, so steps grow (up to MAX_STEP_LEAVES) and a large seal
- * takes fewer round trips.
+ * The first step's size; later steps follow the stall each step caused (STEP_TARGET_MS, steps.ts),
+ * within the bounds below.
  */
-const STEP_TARGET_MS = 20;
-/** The first step's size; later steps follow the time each step took, within the bounds below. */
 export const FIRST_STEP_LEAVES = 2000;
 const MIN_STEP_LEAVES = 500;
 const MAX_STEP_LEAVES = 50_000;
@@ -58,6 +64,8 @@ export interface SealOptions {
   holder?: string;
   /** Called after each committed step of a seal in steps (tests stop a seal halfway with it). */
   afterStep?: () => void;
+  /** Called after each step of a seal in steps' directory: events read, pages read, pages staged. */
+  afterDirectoryStep?: (step: DirectoryStep) => void | Promise<void>;
 }
 
 /**
@@ -149,7 +157,7 @@ async function sealInSteps(
     count += leaves.length / NODE_SIZE;
     opts.afterStep?.();
     if (leaves.length / NODE_SIZE < want) break;
-    step = nextStepSize(step, stalledMs);
+    step = nextStepSize(step, stalledMs, MIN_STEP_LEAVES, MAX_STEP_LEAVES);
     await lease.renew();
     await yieldToEventLoop();
   }
@@ -165,9 +173,19 @@ async function sealInSteps(
     await lease.renew();
     await yieldToEventLoop();
   }
-  // The directory version and the batch become visible together: a lost lease rolls both back.
+  // The directory's pages are staged in steps too (its hashing in the worker); its version and the
+  // batch become visible together in one short transaction: a lost lease rolls both back.
+  const staged = await stageDirectory(ctx, open.id, count, lease.fence, {
+    step: async (step) => {
+      await opts.afterDirectoryStep?.(step);
+      await lease.renew();
+      await yieldToEventLoop();
+    },
+    kept: (work) => lease.keptDuring(work),
+    lost: () => lease.lost(),
+  });
   return ctx.storage.transaction(async (tx) => {
-    const stateRoot = await updateDirectory(tx, open.id, await tx.events.ofBatch(open.id));
+    const stateRoot = await publishDirectory(tx, staged);
     const batch = { ...sealedRow(ctx, open.id, tree), state_root: stateRoot };
     if (
       !(await tx.batches.completeSeal(open.id, tree.root, count, batch.sealed_at, lease.fence, stateRoot))
@@ -176,23 +194,6 @@ async function sealInSteps(
     }
     return batch;
   });
-}
-
-/**
- * Runs `work` and measures how long the event loop could not turn from its start: on SQLite the
- * whole step (its statements run synchronously), on PostgreSQL only until the query is sent.
- */
-async function measureStall<T>(work: () => Promise<T>): Promise<{ result: T; stalledMs: number }> {
-  const started = performance.now();
-  const turned = new Promise<number>((resolve) => setImmediate(() => resolve(performance.now() - started)));
-  const result = await work();
-  return { result, stalledMs: await turned };
-}
-
-/** The next step's size: scaled towards STEP_TARGET_MS by the stall this one caused, at most doubled. */
-function nextStepSize(step: number, stalledMs: number): number {
-  const scaled = step * Math.min(2, STEP_TARGET_MS / Math.max(stalledMs, 1));
-  return Math.round(Math.min(MAX_STEP_LEAVES, Math.max(MIN_STEP_LEAVES, scaled)));
 }
 
 function buildTree(ctx: ServiceContext, leaves: Uint8Array): Promise<SealedTree> {

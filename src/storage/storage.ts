@@ -205,8 +205,11 @@ export interface EventStore {
    * each in leaf order (empty when nothing waits). Meant for a transaction that then inserts the batch.
    */
   assignOldestUnbatched(batchId: number, maxLeaves: number): Promise<Uint8Array>;
-  /** The events of batch `batchId` in leaf order (empty for an unknown batch). */
-  ofBatch(batchId: number): Promise<BatchEventRow[]>;
+  /**
+   * The events of batch `batchId` (an open seal's too) in leaf order (empty for an unknown batch):
+   * all of them, or those at leaf indexes `fromLeaf`.., at most `limit`.
+   */
+  ofBatch(batchId: number, fromLeaf?: number, limit?: number): Promise<BatchEventRow[]>;
   /**
    * One step of a seal in steps: gives the oldest unbatched events created at or before
    * `createdUpTo` (in the order above), at most `maxLeaves`, to open seal `batchId` at the leaf
@@ -472,10 +475,26 @@ export interface WebhookStore {
  */
 export interface DirectoryStore {
   /**
-   * Stores version `row.version` and the pages written in it. DuplicateKeyError if the version exists
-   * or a path is given twice; then nothing is written.
+   * Stores version `row.version` and the pages written in it; pages staged under it (stagePages)
+   * become part of it too. DuplicateKeyError if the version exists or a path is given twice (or was
+   * staged); then nothing is written.
    */
   insertVersion(row: DirectoryVersionRow, pages: readonly DirectoryPageWrite[]): Promise<void>;
+  /**
+   * For a seal in steps: stores `pages` (a bounded part; a seal calls this once per part) under
+   * version `version` before the version exists, so that the last transaction of the seal only has
+   * to insertVersion(row, []). Until then no reader sees them: every read goes through a stored
+   * version's root. Fenced like BatchStore.storeSealNodes: false, and nothing written, when `fence`
+   * no longer holds its lease, `version` is not an open seal, or the version exists.
+   * DuplicateKeyError if a path is given twice or already staged (discardStaged first).
+   */
+  stagePages(version: number, pages: readonly DirectoryPageWrite[], fence: LeaseFence): Promise<boolean>;
+  /**
+   * Removes at most `limit` pages staged under version `version` (an interrupted sealer's), so that
+   * a sealer taking over can stage its own. Returns how many it removed (0: none is left); null, and
+   * nothing removed, under the same conditions as stagePages.
+   */
+  discardStaged(version: number, limit: number, fence: LeaseFence): Promise<number | null>;
   /** The highest version stored, or undefined when there is none. */
   latest(): Promise<DirectoryVersionRow | undefined>;
   get(version: number): Promise<DirectoryVersionRow | undefined>;

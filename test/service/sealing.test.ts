@@ -6,10 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex, MerkleTree, NODE_SIZE } from '../../src/core/index.ts';
 import { createServiceContext, type ServiceContext } from '../../src/service/context.ts';
+import { stateProof } from '../../src/service/directory.ts';
 import {
   FIRST_STEP_LEAVES,
   sealBatch,
   SealerBusyError,
+  SealerLostError,
   SEALER_LEASE,
   SEALER_LEASE_MS,
 } from '../../src/service/sealing.ts';
@@ -20,6 +22,7 @@ import type { Storage } from '../../src/storage/storage.ts';
 import { openStorage } from '../../src/storage/sql/open.ts';
 import { BACKENDS, createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/databases.ts';
 import { at, seedRecords } from '../storage/fixtures.ts';
+import { DirectoryHistory, type Step } from './directory-history.ts';
 
 const EVENTS = 3 * FIRST_STEP_LEAVES + 123;
 
@@ -133,4 +136,74 @@ describe.each(RUNNERS)('sealing in steps (%s)', (_name, open) => {
     await expectWhole(storage, 3, 100);
     expect(await storage.batches.openSeal()).toBeUndefined();
   });
+
+  it('a seal that dies or loses its lease while staging its directory shows none of it; the next completes it', async (t) => {
+    const fresh = await open();
+    if (typeof fresh === 'string') return t.skip(fresh);
+    try {
+      const { storage } = fresh;
+      const ctx = contextOn(storage, trees);
+      const records = FIRST_STEP_LEAVES + 500;
+      /** Nothing of batch 2 shows: no batch, the directory still at batch 1, proofs as of batch 1. */
+      const expectBatch2Unseen = async () => {
+        expect(await storage.batches.get(2)).toBeUndefined();
+        expect((await storage.directory.latest())?.version).toBe(1);
+        expect((await stateProof(ctx, 'r00001')).batchId).toBe(1);
+        // Yet its pages were staged (the root page first).
+        expect(await storage.directory.pages([{ version: 2, path: '' }])).toHaveLength(1);
+      };
+      let interrupted = false;
+      const history = new DirectoryHistory(storage, async (_storage, maxLeaves) => {
+        if ((await storage.batches.nextId()) === 2 && !interrupted) {
+          interrupted = true;
+          // A sealer dies after staging part of the directory of a smaller batch...
+          const died = new Error('the sealer died');
+          let staged = 0;
+          await expect(
+            sealBatch(ctx, maxLeaves - 700, {
+              afterDirectoryStep: (step) => {
+                if (step === 'staged' && ++staged === 2) throw died;
+              },
+            }),
+          ).rejects.toBe(died);
+          await expectBatch2Unseen();
+          // ...the next takes it up, and its lease passes on while it stages...
+          staged = 0;
+          await expect(
+            sealBatch(ctx, maxLeaves - 300, {
+              afterDirectoryStep: async (step) => {
+                if (step !== 'staged' || ++staged !== 1) return;
+                const later = Date.now() + 2 * SEALER_LEASE_MS;
+                const thief = await storage.leases.acquire(SEALER_LEASE, 'another-instance', 1, later);
+                expect(thief).not.toBeNull();
+                await storage.leases.release(thief!);
+              },
+            }),
+          ).rejects.toBeInstanceOf(SealerLostError);
+          await expectBatch2Unseen();
+        }
+        // ...and the one after completes it, the directory as if nothing had happened.
+        const batch = await sealBatch(ctx, maxLeaves);
+        return batch && { batchId: batch.id };
+      });
+      const steps: Step[] = [
+        { kind: 'register', count: records },
+        { kind: 'seal', maxLeaves: records },
+        ...Array.from({ length: records }, (_, i): Step => ({
+          kind: 'event',
+          pick: 3 * i,
+          type: i % 7 ? 'sold' : 'revoked',
+        })),
+        { kind: 'register', count: 1000 },
+        { kind: 'seal', maxLeaves: 2 * records },
+      ];
+      await history.run(steps);
+      expect(interrupted).toBe(true);
+      expect([...history.versions.keys()]).toEqual([1, 2]);
+      expect(await storage.batches.openSeal()).toBeUndefined();
+      await history.check(history.recordIds.filter((_, i) => i % 37 === 0));
+    } finally {
+      await fresh.drop();
+    }
+  }, 600_000);
 });

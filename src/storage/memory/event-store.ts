@@ -165,14 +165,15 @@ export class MemoryEventStore implements EventStore {
     return packed;
   }
 
-  async ofBatch(batchId: number): Promise<BatchEventRow[]> {
+  async ofBatch(batchId: number, fromLeaf = 0, limit = Infinity): Promise<BatchEventRow[]> {
     const placed: EventRow[] = [];
     for (const key of this.t.leafSlots.values()) {
       const event = this.t.events.get(key)!;
-      if (event.batch_id === batchId) placed.push(event);
+      if (event.batch_id === batchId && event.leaf_index! >= fromLeaf) placed.push(event);
     }
     return placed
       .sort((a, b) => a.leaf_index! - b.leaf_index!)
+      .slice(0, Math.max(0, limit))
       .map(({ record_id, seq, type, leaf }) => ({ record_id, seq, type, leaf }));
   }
 }

@@ -59,6 +59,10 @@ export class Table<R> {
     return this.rows.values();
   }
 
+  keys(): IterableIterator<string> {
+    return this.rows.keys();
+  }
+
   set(key: string, row: R): void {
     const had = this.rows.has(key);
     const old = this.rows.get(key);

@@ -1,9 +1,12 @@
 /** DirectoryStore on SQL: the item directory's versions and their pages under (version, path). */
+import type { Kysely } from 'kysely';
 import type { DirectoryPageKey, DirectoryPageWrite } from '../../core/index.ts';
-import type { DirectoryVersionRow } from '../rows.ts';
+import type { DirectoryVersionRow, LeaseFence } from '../rows.ts';
 import type { DirectoryStore } from '../storage.ts';
-import { atomically, slices, type SqlContext } from './context.ts';
+import { isOpenSeal } from './batches.ts';
+import { atomically, fenced, slices, type SqlContext } from './context.ts';
 import { blob, directoryPagesSql, rowsPerInsert, write } from './dialect.ts';
+import type { Database } from './schema.ts';
 
 const PAGES_PER_INSERT = rowsPerInsert(3, 2000);
 /** Keys per read: a seal reads about one page for each record of its batch, so reads are large. */
@@ -26,6 +29,57 @@ export class SqlDirectoryStore implements DirectoryStore {
         }
       }),
     );
+  }
+
+  async stagePages(
+    version: number,
+    pages: readonly DirectoryPageWrite[],
+    fence: LeaseFence,
+  ): Promise<boolean> {
+    const staged = await write(() =>
+      fenced(this.ctx, fence, async (db) => {
+        if (!(await this.stageable(db, version))) return false;
+        for (const slice of slices(pages, PAGES_PER_INSERT)) {
+          await db
+            .insertInto('directory_pages')
+            .values(slice.map((p) => ({ version, path: p.path, page: blob(p.page) })))
+            .execute();
+        }
+        return true;
+      }),
+    );
+    return staged === true;
+  }
+
+  async discardStaged(version: number, limit: number, fence: LeaseFence): Promise<number | null> {
+    return write(() =>
+      fenced(this.ctx, fence, async (db) => {
+        if (!(await this.stageable(db, version))) return null;
+        const paths = db
+          .selectFrom('directory_pages')
+          .select('path')
+          .where('version', '=', version)
+          .orderBy('path')
+          .limit(limit);
+        const result = await db
+          .deleteFrom('directory_pages')
+          .where('version', '=', version)
+          .where('path', 'in', paths)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      }),
+    );
+  }
+
+  /** Whether pages may be staged under `version`: an open seal's, not a stored version. */
+  private async stageable(db: Kysely<Database>, version: number): Promise<boolean> {
+    if (!(await isOpenSeal(db, version))) return false;
+    const stored = await db
+      .selectFrom('directory_versions')
+      .select('version')
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return stored === undefined;
   }
 
   latest(): Promise<DirectoryVersionRow | undefined> {

@@ -184,12 +184,14 @@ export class SqlEventStore implements EventStore {
     );
   }
 
-  ofBatch(batchId: number): Promise<BatchEventRow[]> {
+  ofBatch(batchId: number, fromLeaf = 0, limit?: number): Promise<BatchEventRow[]> {
     return this.ctx.db
       .selectFrom('events')
       .select(['record_id', 'seq', 'type', 'leaf'])
       .where('batch_id', '=', batchId)
+      .$if(fromLeaf > 0, (q) => q.where('leaf_index', '>=', fromLeaf))
       .orderBy('leaf_index')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
       .execute();
   }
 

@@ -4,7 +4,7 @@ import { bytesToHex, MerkleTree, NODE_SIZE, processProof, proofPositions } from 
 import { DuplicateKeyError } from '../../../src/storage/errors.ts';
 import type { LeaseFence, SealedTree } from '../../../src/storage/rows.ts';
 import type { Storage } from '../../../src/storage/storage.ts';
-import { at, batchRow, NOW_MS, seedRecords, treeOf } from '../fixtures.ts';
+import { at, batchRow, hash, NOW_MS, seedRecords, treeOf } from '../fixtures.ts';
 
 async function sealer(s: Storage, holder = 'sealer-a', nowMs = NOW_MS): Promise<LeaseFence> {
   const fence = await s.leases.acquire('sealer', holder, 60_000, nowMs);
@@ -149,6 +149,67 @@ export function sealBehaviour(storage: () => Storage): void {
     expect(await s.batches.storeSealNodes(2, tree, 0, next)).toBeNull();
     expect(await s.batches.completeSeal(2, tree.root, 0, at(100), next)).toBe(false);
     expect(await s.batches.openSeal()).toEqual({ id: 1, leaf_count: 2 });
+  });
+
+  it("stages an open seal's directory pages unseen until its version is stored, fenced", async () => {
+    const s = storage();
+    await seedRecords(s, 'm1', ['ra']);
+    const page = (path: string, text: string) => ({ path, page: new TextEncoder().encode(text) });
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    const stale = await sealer(s);
+    // No open seal 1 yet: nothing may be staged under version 1.
+    expect(await s.directory.stagePages(1, [page('', 'x')], stale)).toBe(false);
+    expect(await s.directory.discardStaged(1, 10, stale)).toBeNull();
+    expect(await s.batches.beginSeal(1, stale)).toBe(true);
+    expect(await s.directory.stagePages(1, [page('', 'old root'), page('a', 'old a')], stale)).toBe(true);
+    expect(await s.directory.stagePages(1, [page('b', 'old b')], stale)).toBe(true);
+    await expect(s.directory.stagePages(1, [page('a', 'again')], stale)).rejects.toBeInstanceOf(
+      DuplicateKeyError,
+    );
+    // Staged pages are no version: the latest stays none.
+    expect(await s.directory.latest()).toBeUndefined();
+
+    // The lease passes on: the stale sealer stages and discards nothing more.
+    const next = await sealer(s, 'sealer-b', NOW_MS + 120_000);
+    expect(await s.directory.stagePages(1, [page('c', 'stale c')], stale)).toBe(false);
+    expect(await s.directory.discardStaged(1, 10, stale)).toBeNull();
+    // The next sealer discards what the first staged, part by part, then stages its own.
+    expect(await s.directory.discardStaged(1, 2, next)).toBe(2);
+    expect(await s.directory.discardStaged(1, 2, next)).toBe(1);
+    expect(await s.directory.discardStaged(1, 2, next)).toBe(0);
+    await expect(s.directory.pages([{ version: 1, path: 'a' }])).rejects.toThrow(/missing/);
+    expect(await s.directory.stagePages(1, [page('', 'root'), page('a', 'a')], next)).toBe(true);
+    expect(await s.directory.stagePages(1, [page('c', 'c')], next)).toBe(true);
+
+    // Storing the version with no pages of its own makes the staged ones its pages.
+    await s.directory.insertVersion({ version: 1, root: hash('root 1'), record_count: 3 }, []);
+    expect(await s.directory.latest()).toEqual({ version: 1, root: hash('root 1'), record_count: 3 });
+    const read = await s.directory.pages([
+      { version: 1, path: 'c' },
+      { version: 1, path: '' },
+      { version: 1, path: 'a' },
+    ]);
+    expect(read.map(text)).toEqual(['c', 'root', 'a']);
+    await expect(s.directory.pages([{ version: 1, path: 'b' }])).rejects.toThrow(/missing/);
+    // A stored version takes no more staged pages, nor loses any.
+    expect(await s.directory.stagePages(1, [page('d', 'd')], next)).toBe(false);
+    expect(await s.directory.discardStaged(1, 10, next)).toBeNull();
+  });
+
+  it("reads a batch's events a page at a time, an open seal's too", async () => {
+    const s = storage();
+    const ids = ['ra', 'rb', 'rc', 'rd', 're'];
+    for (const [i, id] of ids.entries()) await seedRecords(s, 'm1', [id], at(i));
+    const fence = await sealer(s);
+    expect(await s.batches.beginSeal(1, fence)).toBe(true);
+    expect((await s.events.assignToSeal(1, 5, LATER, fence))?.length).toBe(5 * NODE_SIZE);
+    const all = await s.events.ofBatch(1);
+    expect(all.map((e) => e.record_id)).toEqual(ids);
+    expect(await s.events.ofBatch(1, 0, 2)).toEqual(all.slice(0, 2));
+    expect(await s.events.ofBatch(1, 2, 2)).toEqual(all.slice(2, 4));
+    expect(await s.events.ofBatch(1, 4, 2)).toEqual(all.slice(4));
+    expect(await s.events.ofBatch(1, 5, 2)).toEqual([]);
+    expect(await s.events.ofBatch(1, 3)).toEqual(all.slice(3));
   });
 }
 
