@@ -252,6 +252,9 @@ async function oneBackend(backend: 'sqlite' | 'postgres', waiting: number): Prom
       BATCH_MAX_AGE_MS: '86400000',
       BATCH_MAX_LEAVES: '1000000',
       MAX_PENDING_EVENTS: '5000000',
+      // The load's merchant writes throughout a long seal: at the default share it would be refused
+      // (503 backlog_full, correctly) before the seal ends, and the bench would stop with it.
+      MAX_PENDING_EVENTS_PER_MERCHANT: '5000000',
       ...(databaseUrl && { DATABASE_URL: databaseUrl }),
     },
   });
