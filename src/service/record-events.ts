@@ -81,6 +81,13 @@ export async function inEventTransaction<T>(
  */
 export const AFTER_SALE_RESERVE = 16;
 
+/**
+ * The most events a dispute adds to its record: opened, answered, decided, refunded. It opens only
+ * with room for all of them and for a first reveal still to come, so neither the buyer's reveal nor
+ * the dispute's answer and decision can be refused for want of room while it is open.
+ */
+export const DISPUTE_COURSE = 4;
+
 /** Who an event is added for: the merchant's own events, or an after-sale step the service takes. */
 export type EventAuthor = 'merchant' | 'after-sale';
 

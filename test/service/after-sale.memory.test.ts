@@ -7,13 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { strikeMerchant, type Merchant } from '../../src/service/merchants.ts';
-import { AFTER_SALE_RESERVE, appendEvent } from '../../src/service/record-events.ts';
+import { AFTER_SALE_RESERVE, appendEvent, DISPUTE_COURSE } from '../../src/service/record-events.ts';
 import { registerRecords } from '../../src/service/registration.ts';
 import { createEndpoint } from '../../src/service/webhooks/endpoints.ts';
 import {
   answerDispute,
   decideDispute,
-  DISPUTE_COURSE,
   disputeView,
   openDispute,
 } from '../../src/service/after-sale/disputes.ts';
@@ -321,13 +320,36 @@ describe('disputes', () => {
       await decideDispute(ctx, opened.id, { decision: 'merchant', strike: false });
       cycles++;
     }
-    // A dispute opens only with room for its whole course: each of these took two events of it.
+    // A dispute opens only with room for its whole course and the reveal still to come: each of
+    // these took two events of it.
     const held = (await storage.events.ofRecord(id)).length;
     expect(held).toBe(2 + 2 * cycles);
-    expect(held + DISPUTE_COURSE).toBeGreaterThan(2 + AFTER_SALE_RESERVE);
-    expect(cycles).toBe(7);
+    expect(held + DISPUTE_COURSE + 1).toBeGreaterThan(2 + AFTER_SALE_RESERVE);
+    expect(cycles).toBe(6);
     await expect(open()).rejects.toMatchObject({ code: 'record_event_limit' });
     expect(await storage.events.ofRecord(id)).toHaveLength(held);
+  });
+
+  it('a dispute opened near the end of the reserve still takes the reveal, the answer, the decision and the refund', async () => {
+    const { ctx, storage, merchant, id, token, open } = await disputableSale();
+    ctx.recordLimits = { ...ctx.recordLimits, maxEvents: 2 };
+    for (let i = 0; i < 5; i++) {
+      await decideDispute(ctx, (await open()).id, { decision: 'merchant', strike: false });
+    }
+    const limit = 2 + AFTER_SALE_RESERVE;
+    expect((await storage.events.ofRecord(id)).length + DISPUTE_COURSE + 1).toBe(limit - 1);
+    const d = await open();
+    await reveal(ctx, token);
+    await answerDispute(ctx, merchant, d.id, { response: 'contest', files: [] });
+    await decideDispute(ctx, d.id, { decision: 'buyer', strike: false });
+    expect((await types(storage, id)).slice(-5)).toEqual([
+      'dispute_opened',
+      'revealed',
+      'dispute_answered',
+      'dispute_decided',
+      'refunded',
+    ]);
+    expect((await storage.events.ofRecord(id)).length).toBeLessThanOrEqual(limit);
   });
 
   it('accept_refund and replace close the dispute for the buyer at once', async () => {

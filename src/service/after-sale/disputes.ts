@@ -24,7 +24,12 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import { strikeInTransaction, type Merchant } from '../merchants.ts';
 import { personalDataError } from '../personal-data.ts';
 import { randomId } from '../random.ts';
-import { appendInTransaction, inEventTransaction, refuseLargeData } from '../record-events.ts';
+import {
+  appendInTransaction,
+  DISPUTE_COURSE,
+  inEventTransaction,
+  refuseLargeData,
+} from '../record-events.ts';
 import { checkSecret } from '../secrets.ts';
 import { enqueueWebhook } from '../webhooks/outbox.ts';
 import { checkEvidence, evidenceData, sha256Of, type EvidenceFile, type EvidenceUpload } from './evidence.ts';
@@ -101,12 +106,6 @@ function isOneOf<T extends string>(list: readonly T[], value: string): value is 
 }
 
 /**
- * The most events a dispute adds to its record: opened, answered, decided, refunded. It opens only
- * with room for all of them, so its answer and decision are never refused for want of room.
- */
-export const DISPUTE_COURSE = 4;
-
-/**
  * Opens a dispute: 400 for a bad reason, text or file (see evidence.ts), 403 possession_required
  * without a right secret or the record's reveal link, 429 secret_attempts_exhausted once the record's
  * guesses are spent, 404 record_not_found, 409 lifecycle_violation for a record never sold, ended, or
@@ -138,7 +137,15 @@ export async function openDispute(
   await inEventTransaction(ctx, async (tx) => {
     const record = await tx.records.get(recordId);
     if (!record) throw notFound('record_not_found', `no record with id ${recordId}`);
-    await appendInTransaction(ctx, tx, record, 'dispute_opened', data, 'after-sale', DISPUTE_COURSE);
+    await appendInTransaction(
+      ctx,
+      tx,
+      record,
+      'dispute_opened',
+      data,
+      'after-sale',
+      DISPUTE_COURSE + (record.revealed ? 0 : 1),
+    );
     const openedAt = now.toISOString();
     await tx.afterSale.insertDispute({
       id,
