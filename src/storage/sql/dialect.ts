@@ -141,10 +141,15 @@ export function directoryPagesSql(
       (k, slot) => sql`(CAST(${slot} AS integer), CAST(${k.version} AS integer), CAST(${k.path} AS text))`,
     ),
   );
+  // CROSS JOIN: SQLite then takes `wanted` as the outer loop and looks each key up by the primary
+  // key. Without table statistics, a plain JOIN of a few hundred keys made it scan every page of
+  // every version instead (88 ms against 0.8 ms for 256 keys over a million pages). PostgreSQL plans
+  // it as the inner join it is.
   return sql<{ slot: number; page: Uint8Array }>`
     WITH wanted(slot, version, path) AS (VALUES ${rows})
     SELECT wanted.slot AS slot, p.page AS page
-    FROM wanted JOIN directory_pages p ON p.version = wanted.version AND p.path = wanted.path`;
+    FROM wanted CROSS JOIN directory_pages p
+    WHERE p.version = wanted.version AND p.path = wanted.path`;
 }
 
 /** Bytes as a blob (SQLite) or bytea (PostgreSQL) parameter: both drivers take a Buffer, without a copy. */
