@@ -190,7 +190,10 @@ describe('reorgs, dropped transactions and nonces (sqlite, CONFIRMATIONS=1)', ()
     // The row is written before the transaction is broadcast (commit before publishing): mining
     // before it reaches the pool would mine an empty block, and automine, switched on below, mines
     // only transactions that arrive after it.
-    await waitFor('the new anchor in the pool', async () => (await rig.rpc.getTransaction(resigned.tx_hash!)) !== null);
+    await waitFor(
+      'the new anchor in the pool',
+      async () => (await rig.rpc.getTransaction(resigned.tx_hash!)) !== null,
+    );
     await rig.rpc.send('evm_mine', []);
     await rig.rpc.send('evm_setAutomine', [true]);
 
@@ -225,7 +228,10 @@ describe('reorgs, dropped transactions and nonces (sqlite, CONFIRMATIONS=1)', ()
       'signed again at the gap',
     );
     expect(Transaction.from(resigned.raw_tx!).nonce).toBe(theirs.nonce);
-    await waitFor('the new anchor in the pool', async () => (await rig.rpc.getTransaction(resigned.tx_hash!)) !== null);
+    await waitFor(
+      'the new anchor in the pool',
+      async () => (await rig.rpc.getTransaction(resigned.tx_hash!)) !== null,
+    );
     await rig.rpc.send('evm_mine', []);
     await rig.rpc.send('evm_setAutomine', [true]);
 
