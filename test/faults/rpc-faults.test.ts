@@ -237,13 +237,17 @@ describe('slow and hung answers', () => {
   it('requests never answered: each fails after RPC_TIMEOUT_MS instead of stalling anchoring', async () => {
     const rig = await startRig({ RPC_TIMEOUT_MS: '1000' });
     const before = await register(rig, 5);
+    const asked = () => Object.values(rig.proxy.counts()).reduce((n, c) => n + c, 0);
     await rig.proxy.hang();
+    const askedBeforeHang = asked();
     expect(await seal(rig)).toEqual([1]);
 
     await expectFaultReported(rig, /^RPC request timed out after 1000 ms$/, 2);
     const during = await register(rig, 5);
     await expectVerdictsHonest(rig, [...before, ...during]);
-    expect(rig.proxy.count('eth_call')).toBeGreaterThanOrEqual(2); // asked, held, timed out, asked again
+    // Asked, held, timed out, asked again: the proxy held at least two requests. Which calls they
+    // were (the anchorer's, the finality watch's, the balance's) depends on which ran first.
+    expect(asked() - askedBeforeHang).toBeGreaterThanOrEqual(2);
 
     await rig.proxy.up();
     await expectRecovery(rig);
