@@ -197,6 +197,23 @@ async function expectAllAnchoredOnce(rig: Rig): Promise<void> {
   for (const id of [...rig.ack.records.values()].slice(-3)) expect(await verdictOf(rig, id)).toBe('genuine');
 }
 
+/**
+ * Blocks held back, `records` sealed into batches, and every batch's anchor sent and in the node's
+ * pool: several anchors in flight, none mined. Returns the batches as submitted, in id order.
+ */
+async function inFlightUnmined(rig: Rig, node: ChainNode, records: number): Promise<BatchRow[]> {
+  await node.mineEvery(0);
+  const { batchIds } = await sealNew(rig, records);
+  const sent = await untilBatches(rig, batchIds, (b) => b.status === 'submitted', 'submitted');
+  for (const row of sent) {
+    await waitFor(
+      'the anchor in the pool',
+      async () => (await node.provider.getTransaction(row.tx_hash!)) !== null,
+    );
+  }
+  return sent;
+}
+
 /** The anchor transactions' nonces, in batch order, read from the chain (an adopted batch has no raw_tx). */
 async function noncesOf(node: ChainNode, rows: BatchRow[]): Promise<number[]> {
   return Promise.all(rows.map(async (r) => (await node.provider.getTransaction(r.tx_hash!))!.nonce));
@@ -290,15 +307,8 @@ export function pipelinedSuite(kind: NodeKind): void {
     it('a transaction dropped from the pool, with another in flight above it: sent again, the same transaction', async () => {
       const rig = await startRig(node, { CONFIRMATIONS: '1', BATCH_MAX_LEAVES: '3' });
       try {
-        await node.mineEvery(0);
-        const { batchIds } = await sealNew(rig, 6);
-        const sent = await untilBatches(rig, batchIds, (b) => b.status === 'submitted', 'submitted');
-        for (const row of sent) {
-          await waitFor(
-            'the anchor in the pool',
-            async () => (await node.provider.getTransaction(row.tx_hash!)) !== null,
-          );
-        }
+        const sent = await inFlightUnmined(rig, node, 6);
+        const batchIds = sent.map((r) => r.id);
         await node.dropTransaction(sent[0]!.tx_hash!);
         await waitFor(
           'the dropped anchor sent again',
@@ -372,15 +382,8 @@ export function pipelinedSuite(kind: NodeKind): void {
     it('another holder of the key takes the nonce of the lowest of three in flight: the two above revert, all three are signed again in order, each anchored once', async () => {
       const rig = await startRig(node, { CONFIRMATIONS: '1', BATCH_MAX_LEAVES: '2' });
       try {
-        await node.mineEvery(0);
-        const { batchIds } = await sealNew(rig, 6);
-        const sent = await untilBatches(rig, batchIds, (b) => b.status === 'submitted', 'submitted');
-        for (const row of sent) {
-          await waitFor(
-            'the anchor in the pool',
-            async () => (await node.provider.getTransaction(row.tx_hash!)) !== null,
-          );
-        }
+        const sent = await inFlightUnmined(rig, node, 6);
+        const batchIds = sent.map((r) => r.id);
         const lowest = Transaction.from(sent[0]!.raw_tx!);
         const other = new Wallet(DEV_DEPLOYER_KEY, node.provider);
         await other.sendTransaction({
@@ -413,15 +416,8 @@ export function pipelinedSuite(kind: NodeKind): void {
     it('the base fee outgrows what two anchors in flight offer: each replaced at its own nonce, anchored once', async () => {
       const rig = await startRig(node, { CONFIRMATIONS: '1', BATCH_MAX_LEAVES: '3' });
       try {
-        await node.mineEvery(0);
-        const { batchIds } = await sealNew(rig, 6);
-        const stuck = await untilBatches(rig, batchIds, (b) => b.status === 'submitted', 'submitted');
-        for (const row of stuck) {
-          await waitFor(
-            'the anchor in the pool',
-            async () => (await node.provider.getTransaction(row.tx_hash!)) !== null,
-          );
-        }
+        const stuck = await inFlightUnmined(rig, node, 6);
+        const batchIds = stuck.map((r) => r.id);
         const maxFee = Transaction.from(stuck[0]!.raw_tx!).maxFeePerGas!;
         await node.setNextBaseFee(maxFee * 4n);
         await node.mine(1);
