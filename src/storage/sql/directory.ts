@@ -102,8 +102,8 @@ export class SqlDirectoryStore implements DirectoryStore {
   async pages(keys: readonly DirectoryPageKey[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = new Array<Uint8Array>(keys.length);
     // No transaction needed across the reads: what a stored version holds never changes.
-    for (const [from, count] of readSizes(keys.length)) {
-      const { rows } = await directoryPagesSql(keys.slice(from, from + count)).execute(this.ctx.db);
+    for (let from = 0; from < keys.length; from += KEYS_PER_READ) {
+      const { rows } = await directoryPagesSql(keys.slice(from, from + KEYS_PER_READ)).execute(this.ctx.db);
       for (const row of rows) out[from + Number(row.slot)] = row.page;
     }
     keys.forEach((k, i) => {
@@ -111,23 +111,4 @@ export class SqlDirectoryStore implements DirectoryStore {
     });
     return out;
   }
-}
-
-/**
- * The reads `count` keys are split into, as [from, count]: full reads of KEYS_PER_READ, then the rest
- * in powers of two. A read's statement text depends only on how many keys it holds, so reads of a
- * few sizes reuse a few prepared statements; a seal in steps reads pages in steps of every size, and
- * preparing a new statement of hundreds of VALUES rows for each cost more than the read itself.
- */
-export function readSizes(count: number): Array<[number, number]> {
-  const reads: Array<[number, number]> = [];
-  let from = 0;
-  for (; count - from >= KEYS_PER_READ; from += KEYS_PER_READ) reads.push([from, KEYS_PER_READ]);
-  for (let size = 1024; size >= 1; size /= 2) {
-    if (count - from >= size) {
-      reads.push([from, size]);
-      from += size;
-    }
-  }
-  return reads;
 }
